@@ -1,0 +1,59 @@
+"""Build the Cython kernels of tradecore._fast.
+
+pyproject.toml holds the metadata; this file exists only because extension lists cannot be
+declared there with build modes. The extension list is explicit (no glob) so that a stray .pyx
+never becomes a module by accident.
+
+Build modes (environment):
+  TRADECORE_DEBUG=1     bounds/wraparound/initialized checks on, assertions kept, -O0 -g
+  TRADECORE_ANNOTATE=1  write Cython's annotated HTML to build/annotated/
+"""
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+FAST_MODULES = [
+    "fixed",      # decimal strings <-> int64 ticks/lots, exactly
+    "book",       # the L2 order book
+    "jsonscan",   # hand-written scanner for Binance depth frames
+    "checksum",   # CRC32 book checksums (Kraken, OKX)
+]
+
+DEBUG = os.environ.get("TRADECORE_DEBUG") == "1"
+ANNOTATE = os.environ.get("TRADECORE_ANNOTATE") == "1"
+
+directives = {
+    "language_level": 3,
+    "embedsignature": True,
+    "cdivision": True,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+}
+cflags = ["-O0", "-g"] if DEBUG else ["-O3"]
+macros = [] if DEBUG else [("CYTHON_WITHOUT_ASSERTIONS", "1")]
+
+extensions = [
+    Extension(
+        f"tradecore._fast.{name}",
+        [f"src/tradecore/_fast/{name}.pyx"],
+        extra_compile_args=cflags,
+        define_macros=macros,
+    )
+    for name in FAST_MODULES
+]
+
+if ANNOTATE:
+    os.makedirs("build/annotated", exist_ok=True)
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=directives,
+        include_path=["src"],
+        annotate=ANNOTATE,
+        build_dir="build/annotated" if ANNOTATE else None,
+        nthreads=os.cpu_count() or 1,
+    ),
+)

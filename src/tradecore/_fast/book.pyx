@@ -1,0 +1,869 @@
+"""The L2 order book kernel (layout and reasons in book.pxd)."""
+cimport cython
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from libc.math cimport fabs, isfinite, llround
+from libc.stdint cimport int64_t, int8_t, uint64_t
+from libc.stdlib cimport calloc, free, realloc
+from libc.string cimport memmove, memset
+
+from tradecore._fast.fixed cimport FIXED_OK, POW10, parse_fixed
+
+from decimal import Decimal
+
+import numpy as np
+
+# Codes returned by stage_text (0 = accepted); the price and size problems are kept apart so the
+# error names the field.
+cdef enum:
+    BAD_PRICE_BASE = 0     # + FixedStatus (1..4)
+    PRICE_OFF_GRID = 5
+    PRICE_NOT_POSITIVE = 6
+    BAD_SIZE_BASE = 10     # + FixedStatus
+    SIZE_OFF_GRID = 15
+    BAD_SIDE = 20
+
+_REASONS = {
+    1: "price is not a plain decimal number",
+    2: "price has more decimals than the book's precision",
+    3: "price is too large",
+    4: "price is negative",
+    5: "price is off the tick grid",
+    6: "price is not positive",
+    11: "size is not a plain decimal number",
+    12: "size has more decimals than the book's precision",
+    13: "size is too large",
+    14: "size is negative",
+    15: "size is off the lot grid",
+    20: "side is not 0 (bid) or 1 (ask)",
+}
+
+
+def reason_text(int code) -> str:
+    """The human reason for a staging code."""
+    return _REASONS.get(code, f"unknown problem {code}")
+
+
+cdef inline double _grid_tolerance(double x) noexcept nogil:
+    # a double near 1e12 ticks carries ~1e-4 tick of representation error; allow a few ulps
+    return 1e-6 + fabs(x) * 4e-16
+
+
+cdef tuple _decimal_grid(object step, str what):
+    """(decimals, units) with step == units * 10**-decimals exactly, from a float or text."""
+    d = Decimal(step) if isinstance(step, str) else Decimal(repr(float(step)))
+    if not d.is_finite() or d <= 0:
+        raise ValueError(f"{what} must be a positive finite number, got {step!r}")
+    d = d.normalize()
+    sign, digits, exp = d.as_tuple()
+    units = int("".join(map(str, digits)))
+    decimals = -exp
+    if decimals < 0:
+        units *= 10 ** (-decimals)
+        decimals = 0
+    if decimals > 15:
+        raise ValueError(f"{what} {step!r} is finer than 1e-15, which the book cannot hold exactly")
+    return decimals, units
+
+
+cdef extern from *:
+    """
+    static inline int tc_clz64(unsigned long long x) { return __builtin_clzll(x); }
+    static inline int tc_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
+    """
+    int tc_clz64(unsigned long long x) nogil
+    int tc_ctz64(unsigned long long x) nogil
+
+
+cdef inline void _bit_set(Side* S, Py_ssize_t i) noexcept nogil:
+    cdef Py_ssize_t w = i >> 6
+    S.b0[w] |= (<uint64_t>1) << (i & 63)
+    S.b1[w >> 6] |= (<uint64_t>1) << (w & 63)
+
+
+cdef inline void _bit_clear(Side* S, Py_ssize_t i) noexcept nogil:
+    cdef Py_ssize_t w = i >> 6
+    S.b0[w] &= ~((<uint64_t>1) << (i & 63))
+    if S.b0[w] == 0:
+        S.b1[w >> 6] &= ~((<uint64_t>1) << (w & 63))
+
+
+cdef inline Py_ssize_t _prev(Side* S, Py_ssize_t i) noexcept nogil:
+    """The highest occupied slot <= i, or -1."""
+    cdef Py_ssize_t w, j
+    cdef uint64_t m
+    if i < 0:
+        return -1
+    w = i >> 6
+    m = S.b0[w] & ((<uint64_t>2 << (i & 63)) - 1) if (i & 63) != 63 else S.b0[w]
+    if m:
+        return (w << 6) + 63 - tc_clz64(m)
+    # words below w: first within w's b1 word, then whole b1 words
+    j = w >> 6
+    m = S.b1[j] & (((<uint64_t>1) << (w & 63)) - 1)
+    while not m:
+        j -= 1
+        if j < 0:
+            return -1
+        m = S.b1[j]
+    w = (j << 6) + 63 - tc_clz64(m)
+    return (w << 6) + 63 - tc_clz64(S.b0[w])
+
+
+cdef inline Py_ssize_t _next(Side* S, Py_ssize_t i, Py_ssize_t W) noexcept nogil:
+    """The lowest occupied slot >= i, or -1."""
+    cdef Py_ssize_t w, j, nb1 = W >> 12
+    cdef uint64_t m
+    if i >= W:
+        return -1
+    w = i >> 6
+    m = S.b0[w] & ~(((<uint64_t>1) << (i & 63)) - 1)
+    if m:
+        return (w << 6) + tc_ctz64(m)
+    j = w >> 6
+    m = S.b1[j] & ~((<uint64_t>2 << (w & 63)) - 1) if (w & 63) != 63 else 0
+    while not m:
+        j += 1
+        if j >= nb1:
+            return -1
+        m = S.b1[j]
+    w = (j << 6) + tc_ctz64(m)
+    return (w << 6) + tc_ctz64(S.b0[w])
+
+
+@cython.final
+cdef class L2Book:
+    """An L2 price ladder per side with integer ticks and lots (layout in book.pxd).
+
+    side: 0 = bid, 1 = ask. A size of 0 removes the level. Floats given to the Python API must lie
+    on the tick/lot grid (within float representation error); the decimal-text paths used by the
+    exchange normalizers never go through a float at all. `window` is the number of ticks per
+    side held in the flat array (a power of two >= 4096); levels deeper than ~3/4 of it below
+    the touch live in a sorted overflow, still correct, just slower to update.
+    """
+
+    def __cinit__(self, tick_size=0.01, lot_size=0.00000001, Py_ssize_t window=65536):
+        cdef int s
+        if window < 4096 or (window & (window - 1)) != 0:
+            raise ValueError(f"window {window} must be a power of two >= 4096")
+        self.window = window
+        self.price_decimals, self.tick_units = _decimal_grid(tick_size, "tick_size")
+        self.size_decimals, self.lot_units = _decimal_grid(lot_size, "lot_size")
+        self._price_div = <double>POW10[self.price_decimals]
+        self._size_div = <double>POW10[self.size_decimals]
+        self._ticks_per_price = self._price_div / <double>self.tick_units
+        self._lots_per_size = self._size_div / <double>self.lot_units
+        self.tick_size = <double>self.tick_units / self._price_div
+        self.lot_size = <double>self.lot_units / self._size_div
+        for s in range(2):
+            # calloc: pages of the window that are never touched cost no memory
+            self.sd[s].wq = <int64_t*>calloc(window, sizeof(int64_t))
+            self.sd[s].b0 = <uint64_t*>calloc(window >> 6, sizeof(uint64_t))
+            self.sd[s].b1 = <uint64_t*>calloc(window >> 12, sizeof(uint64_t))
+            self.sd[s].ok = <int64_t*>calloc(64, sizeof(int64_t))
+            self.sd[s].oq = <int64_t*>calloc(64, sizeof(int64_t))
+            if (self.sd[s].wq == NULL or self.sd[s].b0 == NULL or self.sd[s].b1 == NULL
+                    or self.sd[s].ok == NULL or self.sd[s].oq == NULL):
+                raise MemoryError()
+            self.sd[s].base = 0
+            self.sd[s].best = -1
+            self.sd[s].nw = 0
+            self.sd[s].lo = 0
+            self.sd[s].no = 0
+            self.sd[s].ocap = 64
+        self.valid = True
+        self._stale[0] = True
+        self._stale[1] = True
+
+    def __dealloc__(self):
+        cdef int s
+        for s in range(2):
+            free(self.sd[s].wq)
+            free(self.sd[s].b0)
+            free(self.sd[s].b1)
+            free(self.sd[s].ok)
+            free(self.sd[s].oq)
+        free(self.stage.side)
+        free(self.stage.ticks)
+        free(self.stage.lots)
+
+    # ------------------------------------------------------------------------------------------
+    # kernel
+
+    cdef int set_level(self, int side, int64_t ticks, int64_t lots) except -1:
+        cdef Side* S = &self.sd[side]
+        cdef int64_t k = -ticks if side else ticks
+        cdef int64_t i = k - S.base
+        cdef int64_t old
+        if <uint64_t>i >= <uint64_t>self.window:
+            # rare: outside the window (empty side, a new best beyond it, or a deep level)
+            if S.nw == 0:
+                if lots == 0:
+                    return 0
+                S.base = k - (self.window >> 2) * 3
+            elif i < 0:
+                return self._overflow_set(S, k, lots)
+            else:
+                if lots == 0:
+                    return 0          # above the window there are no levels
+                self._shift_up(S, k)
+            i = k - S.base
+        old = S.wq[i]
+        if old == lots:
+            return 0
+        S.wq[i] = lots
+        if old == 0:
+            _bit_set(S, i)
+            S.nw += 1
+            if i >= S.best:
+                S.best = i
+                self._stale[side] = True
+        elif lots == 0:
+            _bit_clear(S, i)
+            S.nw -= 1
+            if i == S.best:
+                S.best = _prev(S, i - 1)
+                self._stale[side] = True
+                if S.nw == 0 and S.no > 0:
+                    self._shift_down(S)
+        elif i == S.best:
+            self._stale[side] = True
+        return 1
+
+    cdef int _overflow_reserve(self, Side* S, Py_ssize_t extra) except -1:
+        cdef Py_ssize_t need = S.no + extra, newcap
+        cdef void* p
+        if S.lo + need <= S.ocap:
+            return 0
+        if need <= S.ocap and S.lo > 0:
+            memmove(S.ok, S.ok + S.lo, S.no * sizeof(int64_t))
+            memmove(S.oq, S.oq + S.lo, S.no * sizeof(int64_t))
+            S.lo = 0
+            if need <= S.ocap:
+                return 0
+        newcap = S.ocap
+        while newcap < need:
+            newcap *= 2
+        p = realloc(S.ok, newcap * sizeof(int64_t))
+        if p == NULL:
+            raise MemoryError()
+        S.ok = <int64_t*>p
+        p = realloc(S.oq, newcap * sizeof(int64_t))
+        if p == NULL:
+            raise MemoryError()
+        S.oq = <int64_t*>p
+        S.ocap = newcap
+        return 0
+
+    cdef int _overflow_set(self, Side* S, int64_t k, int64_t lots) except -1:
+        """A level deeper than the window: sorted insert / update / delete."""
+        cdef Py_ssize_t a = S.lo, b = S.lo + S.no, mid, end
+        while a < b:
+            mid = (a + b) >> 1
+            if S.ok[mid] < k:
+                a = mid + 1
+            else:
+                b = mid
+        end = S.lo + S.no
+        if a < end and S.ok[a] == k:
+            if lots == 0:
+                memmove(S.ok + a, S.ok + a + 1, (end - a - 1) * sizeof(int64_t))
+                memmove(S.oq + a, S.oq + a + 1, (end - a - 1) * sizeof(int64_t))
+                S.no -= 1
+                return 1
+            if S.oq[a] == lots:
+                return 0
+            S.oq[a] = lots
+            return 1
+        if lots == 0:
+            return 0
+        if end == S.ocap:
+            mid = S.lo
+            self._overflow_reserve(S, 1)
+            a -= mid - S.lo
+            end = S.lo + S.no
+        memmove(S.ok + a + 1, S.ok + a, (end - a) * sizeof(int64_t))
+        memmove(S.oq + a + 1, S.oq + a, (end - a) * sizeof(int64_t))
+        S.ok[a] = k
+        S.oq[a] = lots
+        S.no += 1
+        return 1
+
+    cdef int _shift_up(self, Side* S, int64_t key) except -1:
+        """Re-centre the window so that `key` (above it) lands 3/4 of the way up; the slots that
+        fall out of the bottom move to the top end of the overflow, in order."""
+        cdef Py_ssize_t W = self.window
+        cdef int64_t new_base = key - (W >> 2) * 3
+        cdef int64_t d = new_base - S.base
+        cdef Py_ssize_t i, cut = W if d >= W else d
+        self._overflow_reserve(S, S.nw)
+        i = _next(S, 0, W)
+        while i >= 0 and i < cut:
+            S.ok[S.lo + S.no] = S.base + i
+            S.oq[S.lo + S.no] = S.wq[i]
+            S.no += 1
+            S.nw -= 1
+            i = _next(S, i + 1, W)
+        if d < W:
+            memmove(S.wq, S.wq + d, (W - d) * sizeof(int64_t))
+            memset(S.wq + (W - d), 0, d * sizeof(int64_t))
+        else:
+            memset(S.wq, 0, W * sizeof(int64_t))
+        S.base = new_base
+        self._rebuild_bits(S)
+        S.best = _prev(S, W - 1)
+        return 0
+
+    cdef void _shift_down(self, Side* S) noexcept:
+        """The window emptied while deeper levels remain: move it down onto them."""
+        cdef Py_ssize_t W = self.window
+        cdef int64_t top = S.ok[S.lo + S.no - 1], k
+        cdef Py_ssize_t i
+        S.base = top - (W >> 2) * 3
+        while S.no > 0:
+            k = S.ok[S.lo + S.no - 1]
+            if k < S.base:
+                break
+            i = k - S.base
+            S.wq[i] = S.oq[S.lo + S.no - 1]
+            _bit_set(S, i)
+            S.nw += 1
+            S.no -= 1
+        S.best = top - S.base
+
+    cdef void _rebuild_bits(self, Side* S) noexcept:
+        cdef Py_ssize_t W = self.window, w, j
+        cdef uint64_t m
+        memset(S.b1, 0, (W >> 12) * sizeof(uint64_t))
+        for w in range(W >> 6):
+            m = 0
+            for j in range(64):
+                if S.wq[(w << 6) + j]:
+                    m |= (<uint64_t>1) << j
+            S.b0[w] = m
+            if m:
+                S.b1[w >> 6] |= (<uint64_t>1) << (w & 63)
+
+    cdef Py_ssize_t count(self, int side) noexcept:
+        return self.sd[side].nw + self.sd[side].no
+
+    cdef bint best(self, int side, int64_t* ticks, int64_t* lots) noexcept:
+        cdef Side* S = &self.sd[side]
+        cdef int64_t k
+        if S.best < 0:
+            return False
+        k = S.base + S.best
+        ticks[0] = -k if side else k
+        lots[0] = S.wq[S.best]
+        return True
+
+    cdef Py_ssize_t walk(self, int side, Py_ssize_t n, int64_t* ticks, int64_t* lots) noexcept:
+        cdef Side* S = &self.sd[side]
+        cdef Py_ssize_t c = 0, i = S.best, j
+        cdef int64_t k
+        while c < n and i >= 0:
+            k = S.base + i
+            ticks[c] = -k if side else k
+            lots[c] = S.wq[i]
+            c += 1
+            i = _prev(S, i - 1)
+        j = S.lo + S.no - 1
+        while c < n and j >= S.lo:
+            k = S.ok[j]
+            ticks[c] = -k if side else k
+            lots[c] = S.oq[j]
+            c += 1
+            j -= 1
+        return c
+
+    cdef void drop_beyond(self, int side, Py_ssize_t max_levels) noexcept:
+        cdef Side* S = &self.sd[side]
+        cdef Py_ssize_t excess = S.nw + S.no - max_levels, d, i
+        if excess <= 0:
+            return
+        d = excess if excess < S.no else S.no
+        S.lo += d
+        S.no -= d
+        excess -= d
+        if S.no == 0:
+            S.lo = 0
+        while excess > 0:
+            i = _next(S, 0, self.window)
+            S.wq[i] = 0
+            _bit_clear(S, i)
+            S.nw -= 1
+            excess -= 1
+        if S.nw == 0:
+            S.best = -1
+            self._stale[side] = True
+
+    # ------------------------------------------------------------------------------------------
+    # staging
+
+    cdef void stage_reset(self) noexcept:
+        self.stage.n = 0
+
+    cdef int _stage_room(self, Py_ssize_t need) except -1:
+        cdef Py_ssize_t newcap
+        cdef void* p
+        if need <= self.stage.cap:
+            return 0
+        newcap = self.stage.cap * 2 if self.stage.cap else 64
+        while newcap < need:
+            newcap *= 2
+        p = realloc(self.stage.side, newcap * sizeof(int8_t))
+        if p == NULL:
+            raise MemoryError()
+        self.stage.side = <int8_t*>p
+        p = realloc(self.stage.ticks, newcap * sizeof(int64_t))
+        if p == NULL:
+            raise MemoryError()
+        self.stage.ticks = <int64_t*>p
+        p = realloc(self.stage.lots, newcap * sizeof(int64_t))
+        if p == NULL:
+            raise MemoryError()
+        self.stage.lots = <int64_t*>p
+        self.stage.cap = newcap
+        return 0
+
+    cdef int stage_ticks(self, int side, int64_t ticks, int64_t lots) except -1:
+        if side != 0 and side != 1:
+            return BAD_SIDE
+        if ticks <= 0:
+            return PRICE_NOT_POSITIVE
+        if lots < 0:
+            return BAD_SIZE_BASE + 4
+        if self.stage.n == self.stage.cap:
+            self._stage_room(self.stage.n + 1)
+        self.stage.side[self.stage.n] = <int8_t>side
+        self.stage.ticks[self.stage.n] = ticks
+        self.stage.lots[self.stage.n] = lots
+        self.stage.n += 1
+        return 0
+
+    cdef int stage_text(self, int side, const char* p, Py_ssize_t pn,
+                        const char* q, Py_ssize_t qn) except -1:
+        cdef int64_t pu, qu
+        cdef int st = parse_fixed(p, pn, self.price_decimals, &pu)
+        if st != FIXED_OK:
+            return BAD_PRICE_BASE + st
+        st = parse_fixed(q, qn, self.size_decimals, &qu)
+        if st != FIXED_OK:
+            return BAD_SIZE_BASE + st
+        if self.tick_units != 1:
+            if pu % self.tick_units:
+                return PRICE_OFF_GRID
+            pu //= self.tick_units
+        if self.lot_units != 1:
+            if qu % self.lot_units:
+                return SIZE_OFF_GRID
+            qu //= self.lot_units
+        return self.stage_ticks(side, pu, qu)
+
+    cdef int stage_commit(self) except -1:
+        """Apply the staged batch, every level of which was validated when it was staged."""
+        cdef Py_ssize_t i
+        cdef Stage* S = &self.stage
+        # reserve the overflow so that no allocation can fail half way through the batch
+        # (only a window re-centre, which allocates for itself, still can)
+        self._overflow_reserve(&self.sd[0], S.n)
+        self._overflow_reserve(&self.sd[1], S.n)
+        for i in range(S.n):
+            self.set_level(S.side[i], S.ticks[i], S.lots[i])
+        S.n = 0
+        return 0
+
+    # ------------------------------------------------------------------------------------------
+    # conversions
+
+    cdef int64_t _price_to_ticks(self, double price) except? -1:
+        cdef double x
+        cdef int64_t t
+        if not isfinite(price) or price <= 0.0:
+            raise ValueError(f"price {price!r} must be a positive finite number")
+        x = price * self._ticks_per_price
+        if x > 9.0e18:
+            raise ValueError(f"price {price!r} is too large for tick size {self.tick_size!r}")
+        t = llround(x)
+        if fabs(x - <double>t) > _grid_tolerance(x):
+            raise ValueError(f"price {price!r} is off the tick grid {self.tick_size!r}")
+        return t
+
+    cdef int64_t _size_to_lots(self, double size) except? -1:
+        cdef double x
+        cdef int64_t t
+        if not isfinite(size) or size < 0.0:
+            raise ValueError(f"size {size!r} must be a finite number >= 0")
+        x = size * self._lots_per_size
+        if x > 9.0e18:
+            raise ValueError(f"size {size!r} is too large for lot size {self.lot_size!r}")
+        t = llround(x)
+        if fabs(x - <double>t) > _grid_tolerance(x):
+            raise ValueError(f"size {size!r} is off the lot grid {self.lot_size!r}")
+        return t
+
+    cdef double _price(self, int64_t ticks) noexcept:
+        # an exact integer over an exact power of ten: the double nearest the decimal value
+        return <double>(ticks * self.tick_units) / self._price_div
+
+    cdef double _size(self, int64_t lots) noexcept:
+        return <double>(lots * self.lot_units) / self._size_div
+
+    def price_to_ticks(self, double price) -> int:
+        """Ticks of a price on the grid (ValueError when it is off the grid)."""
+        return self._price_to_ticks(price)
+
+    def size_to_lots(self, double size) -> int:
+        return self._size_to_lots(size)
+
+    def ticks_to_price(self, int64_t ticks) -> float:
+        return self._price(ticks)
+
+    def lots_to_size(self, int64_t lots) -> float:
+        return self._size(lots)
+
+    # ------------------------------------------------------------------------------------------
+    # updates (Python API)
+
+    def apply(self, int side, double price, double size):
+        """Set one level; size 0 removes it. ValueError (book unchanged) on bad input."""
+        if side != 0 and side != 1:
+            raise ValueError(f"side {side} must be 0 (bid) or 1 (ask)")
+        self.set_level(side, self._price_to_ticks(price), self._size_to_lots(size))
+
+    def apply_ticks(self, int side, int64_t ticks, int64_t lots):
+        """Set one level in integer ticks and lots (no float conversion)."""
+        if side != 0 and side != 1:
+            raise ValueError(f"side {side} must be 0 (bid) or 1 (ask)")
+        if ticks <= 0 or lots < 0:
+            raise ValueError(f"ticks {ticks} must be > 0 and lots {lots} >= 0")
+        return self.set_level(side, ticks, lots)
+
+    def apply_many(self, sides, prices, sizes) -> int:
+        """Apply a batch of levels in order; all are validated first, so a bad level anywhere
+        raises ValueError naming it and leaves the book unchanged. Returns the batch length."""
+        cdef Py_ssize_t n = self._stage_arrays(sides, prices, sizes)
+        self.stage_commit()
+        return n
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef Py_ssize_t _stage_arrays(self, sides, prices, sizes) except -1:
+        cdef const int64_t[::1] sv = _as_int64(sides)
+        cdef const double[::1] pv = np.ascontiguousarray(prices, dtype=np.float64)
+        cdef const double[::1] qv = np.ascontiguousarray(sizes, dtype=np.float64)
+        cdef Py_ssize_t i, n = sv.shape[0]
+        cdef double x, y
+        cdef int64_t t, l, s
+        cdef double tpp = self._ticks_per_price
+        cdef double lps = self._lots_per_size
+        if pv.shape[0] != n or qv.shape[0] != n:
+            raise ValueError(f"apply_many: sides, prices and sizes differ in length "
+                             f"({n}, {pv.shape[0]}, {qv.shape[0]})")
+        self.stage.n = 0
+        self._stage_room(n)
+        for i in range(n):
+            s = sv[i]
+            x = pv[i] * tpp
+            y = qv[i] * lps
+            t = <int64_t>(x + 0.5)
+            l = <int64_t>(y + 0.5)
+            if ((s != 0 and s != 1) or not (x > 0.0) or not (y >= 0.0) or x > 9.0e18
+                    or y > 9.0e18 or fabs(x - <double>t) > _grid_tolerance(x)
+                    or fabs(y - <double>l) > _grid_tolerance(y) or t <= 0):
+                self._raise_level(i, s, pv[i], qv[i])
+            self.stage.side[i] = <int8_t>s
+            self.stage.ticks[i] = t
+            self.stage.lots[i] = l
+        self.stage.n = n
+        return n
+
+    cdef _raise_level(self, Py_ssize_t i, int64_t s, double p, double q):
+        self.stage.n = 0
+        if s != 0 and s != 1:
+            raise ValueError(f"apply_many: level {i}: side {s} must be 0 (bid) or 1 (ask)")
+        try:
+            self._price_to_ticks(p)
+            self._size_to_lots(q)
+        except ValueError as e:
+            raise ValueError(f"apply_many: level {i}: {e}") from None
+        raise ValueError(f"apply_many: level {i}: price {p!r} rounds to no tick")
+
+    def apply_levels(self, int side, levels) -> int:
+        """Apply exchange levels given as sequences whose first two items are the price and size
+        as decimal text (str or bytes), e.g. Binance/Kraken/OKX `[["61837.63", "3.78"], ...]`.
+        All-or-nothing: ValueError names the first bad level and the book is unchanged."""
+        cdef Py_ssize_t i = 0
+        self.stage.n = 0
+        for lvl in levels:
+            self._stage_obj(side, lvl[0], lvl[1], i)
+            i += 1
+        self.stage_commit()
+        return i
+
+    def apply_sides(self, bids, asks) -> int:
+        """apply_levels for the bids and the asks of one message as one all-or-nothing batch."""
+        cdef Py_ssize_t i = 0
+        self.stage.n = 0
+        for lvl in bids:
+            self._stage_obj(0, lvl[0], lvl[1], i)
+            i += 1
+        for lvl in asks:
+            self._stage_obj(1, lvl[0], lvl[1], i)
+            i += 1
+        self.stage_commit()
+        return i
+
+    def apply_records(self, records, str side_key, str price_key, str size_key,
+                      str bid_word) -> int:
+        """Apply levels given as mappings (Coinbase `{"side": "bid", "price_level": ..,
+        "new_quantity": ..}`); a record whose side is not bid_word is an ask. All-or-nothing."""
+        cdef Py_ssize_t i = 0
+        self.stage.n = 0
+        for rec in records:
+            side = 0 if rec[side_key] == bid_word else 1
+            self._stage_obj(side, rec[price_key], rec[size_key], i)
+            i += 1
+        self.stage_commit()
+        return i
+
+    cdef int _stage_obj(self, int side, object p, object q, Py_ssize_t i) except -1:
+        cdef const char* ps
+        cdef const char* qs
+        cdef Py_ssize_t pn, qn
+        cdef int code
+        if isinstance(p, str) and isinstance(q, str):
+            ps = PyUnicode_AsUTF8AndSize(p, &pn)
+            qs = PyUnicode_AsUTF8AndSize(q, &qn)
+        elif isinstance(p, bytes) and isinstance(q, bytes):
+            ps = p
+            pn = len(<bytes>p)
+            qs = q
+            qn = len(<bytes>q)
+        else:
+            self.stage.n = 0
+            raise ValueError(f"level {i}: price {p!r} and size {q!r} must be decimal text")
+        code = self.stage_text(side, ps, pn, qs, qn)
+        if code:
+            self.stage.n = 0
+            raise ValueError(f"level {i} ({'ask' if side else 'bid'} {p!r} x {q!r}): "
+                             f"{reason_text(code)}")
+        return 0
+
+    def load_snapshot(self, bid_prices, bid_sizes, ask_prices, ask_sizes):
+        """Replace both sides with a snapshot (float arrays); all-or-nothing. Marks the book
+        valid."""
+        bp = np.ascontiguousarray(bid_prices, dtype=np.float64)
+        ap = np.ascontiguousarray(ask_prices, dtype=np.float64)
+        sides = np.concatenate([np.zeros(len(bp), np.int64), np.ones(len(ap), np.int64)])
+        self._stage_arrays(sides, np.concatenate([bp, ap]),
+                           np.concatenate([np.ascontiguousarray(bid_sizes, dtype=np.float64),
+                                           np.ascontiguousarray(ask_sizes, dtype=np.float64)]))
+        self.clear()
+        self.stage_commit()
+        self.valid = True
+
+    def _tick_text(self) -> str:
+        return format(Decimal(self.tick_units).scaleb(-self.price_decimals), "f")
+
+    def _lot_text(self) -> str:
+        return format(Decimal(self.lot_units).scaleb(-self.size_decimals), "f")
+
+    def clear(self):
+        """Remove every level (validity and sequence are left to the caller)."""
+        cdef int s
+        cdef Side* S
+        for s in range(2):
+            S = &self.sd[s]
+            if S.nw:
+                memset(S.wq, 0, self.window * sizeof(int64_t))
+                memset(S.b0, 0, (self.window >> 6) * sizeof(uint64_t))
+                memset(S.b1, 0, (self.window >> 12) * sizeof(uint64_t))
+            S.nw = 0
+            S.best = -1
+            S.lo = 0
+            S.no = 0
+        self._stale[0] = True
+        self._stale[1] = True
+
+    def truncate(self, Py_ssize_t max_levels):
+        """Keep only the best max_levels per side (Kraken's book depth rule)."""
+        if max_levels < 0:
+            raise ValueError(f"max_levels {max_levels} must be >= 0")
+        self.drop_beyond(0, max_levels)
+        self.drop_beyond(1, max_levels)
+
+    # ------------------------------------------------------------------------------------------
+    # reads
+
+    cdef object _best_tuple(self, int side):
+        cdef int64_t t, l
+        self.best(side, &t, &l)
+        return (self._price(t), self._size(l))
+
+    def best_bid(self):
+        """(price, size) of the best bid, or None when there are no bids."""
+        if self.sd[0].best < 0:
+            return None
+        if self._stale[0]:
+            self._best_bid = self._best_tuple(0)
+            self._stale[0] = False
+        return self._best_bid
+
+    def best_ask(self):
+        """(price, size) of the best ask, or None when there are no asks."""
+        if self.sd[1].best < 0:
+            return None
+        if self._stale[1]:
+            self._best_ask = self._best_tuple(1)
+            self._stale[1] = False
+        return self._best_ask
+
+    def best_ticks(self, int side):
+        """(ticks, lots) of the best level of a side, or None."""
+        cdef int64_t t, l
+        if side != 0 and side != 1:
+            raise ValueError(f"side {side} must be 0 (bid) or 1 (ask)")
+        if not self.best(side, &t, &l):
+            return None
+        return (t, l)
+
+    @property
+    def bid_count(self) -> int:
+        """Number of bid levels."""
+        return self.count(0)
+
+    @property
+    def ask_count(self) -> int:
+        """Number of ask levels."""
+        return self.count(1)
+
+    def mid(self):
+        """Mid price, or None when a side is empty."""
+        cdef int64_t bt, bl, at, al
+        if not self.best(0, &bt, &bl) or not self.best(1, &at, &al):
+            return None
+        return self._price(bt + at) / 2.0
+
+    def microprice(self):
+        """Size-weighted mid, leaning toward the side with less size at the touch; None if a
+        side is empty."""
+        cdef int64_t bt, bl, at, al
+        if not self.best(0, &bt, &bl) or not self.best(1, &at, &al):
+            return None
+        return (self._price(bt) * al + self._price(at) * bl) / <double>(al + bl)
+
+    def imbalance(self, Py_ssize_t n=1):
+        """(bid size - ask size) / (bid size + ask size) over the top n levels; None if empty."""
+        cdef double b = 0.0, a = 0.0
+        cdef Py_ssize_t i, m
+        cdef Side* S
+        if n < 1:
+            raise ValueError(f"n {n} must be >= 1")
+        cdef int64_t[::1] t = np.empty(n, dtype=np.int64)
+        cdef int64_t[::1] l = np.empty(n, dtype=np.int64)
+        m = self.walk(0, n, &t[0], &l[0])
+        for i in range(m):
+            b += <double>l[i]
+        m = self.walk(1, n, &t[0], &l[0])
+        for i in range(m):
+            a += <double>l[i]
+        if a + b == 0.0:
+            return None
+        return (b - a) / (b + a)
+
+    def is_crossed(self) -> bool:
+        """True when the best bid is at or above the best ask (a book that cannot be right)."""
+        cdef int64_t bt, bl, at, al
+        return self.best(0, &bt, &bl) and self.best(1, &at, &al) and bt >= at
+
+    def fill_price(self, int side, double size):
+        """Average price to take `size` from a side (1 = asks, i.e. a buy), walking the book;
+        None when the side holds less than `size` in total."""
+        cdef Side* S
+        cdef double rem, want, take, notional = 0.0, q
+        cdef Py_ssize_t i, j
+        cdef int64_t k
+        if side != 0 and side != 1:
+            raise ValueError(f"side {side} must be 0 (bid) or 1 (ask)")
+        if not isfinite(size) or size <= 0.0:
+            raise ValueError(f"size {size!r} must be a positive finite number")
+        S = &self.sd[side]
+        want = size * self._lots_per_size
+        rem = want
+        i = S.best
+        while i >= 0:
+            q = <double>S.wq[i]
+            take = q if q < rem else rem
+            notional += take * <double>(S.base + i)
+            rem -= take
+            if rem <= 0.0:
+                break
+            i = _prev(S, i - 1)
+        if rem > 0.0:
+            j = S.lo + S.no - 1
+            while j >= S.lo:
+                q = <double>S.oq[j]
+                take = q if q < rem else rem
+                notional += take * <double>S.ok[j]
+                rem -= take
+                if rem <= 0.0:
+                    break
+                j -= 1
+        if rem > 0.0:
+            return None
+        if side:
+            notional = -notional
+        return notional / want * <double>self.tick_units / self._price_div
+
+    def depth(self, Py_ssize_t n):
+        """(bids, asks): float64 arrays of shape (<= n, 2) holding price, size, best first."""
+        if n < 0:
+            raise ValueError(f"n {n} must be >= 0")
+        return self._depth_side(0, n), self._depth_side(1, n)
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef object _depth_side(self, int side, Py_ssize_t n):
+        cdef Py_ssize_t m = min(n, self.count(side)), i
+        out = np.empty((m, 2), dtype=np.float64)
+        cdef double[:, ::1] o = out
+        if m == 0:
+            return out
+        cdef int64_t* ticks = <int64_t*>calloc(m, sizeof(int64_t))
+        cdef int64_t* lots = <int64_t*>calloc(m, sizeof(int64_t))
+        if ticks == NULL or lots == NULL:
+            free(ticks)
+            free(lots)
+            raise MemoryError()
+        self.walk(side, m, ticks, lots)
+        for i in range(m):
+            o[i, 0] = self._price(ticks[i])
+            o[i, 1] = self._size(lots[i])
+        free(ticks)
+        free(lots)
+        return out
+
+    def depth_ticks(self, int side, Py_ssize_t n):
+        """int64 array of shape (<= n, 2) holding ticks, lots of one side, best first."""
+        if side != 0 and side != 1:
+            raise ValueError(f"side {side} must be 0 (bid) or 1 (ask)")
+        cdef Py_ssize_t m = min(max(n, 0), self.count(side))
+        out = np.zeros((m, 2), dtype=np.int64)
+        cdef int64_t[::1] t = np.empty(max(m, 1), dtype=np.int64)
+        cdef int64_t[::1] l = np.empty(max(m, 1), dtype=np.int64)
+        self.walk(side, m, &t[0], &l[0])
+        out[:, 0] = np.asarray(t)[:m]
+        out[:, 1] = np.asarray(l)[:m]
+        return out
+
+    def __repr__(self):
+        return (f"L2Book(tick_size={self._tick_text()}, lot_size={self._lot_text()}, "
+                f"bids={self.count(0)}, asks={self.count(1)}, best_bid={self.best_bid()}, "
+                f"best_ask={self.best_ask()}, valid={self.valid})")
+
+
+cdef object _as_int64(object a):
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"apply_many: sides must be integers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.int64)

@@ -1,0 +1,1 @@
+"""Value types and events shared by every layer; imports nothing else of tradecore."""

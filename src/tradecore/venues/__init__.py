@@ -1,0 +1,1 @@
+"""One package per exchange: wire format <-> tradecore events, feeds, execution clients."""
