@@ -1,0 +1,5 @@
+import sys
+
+from tradecore.cli import main
+
+sys.exit(main())

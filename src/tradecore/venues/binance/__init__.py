@@ -1,0 +1,1 @@
+"""Binance spot, USD-M and COIN-M futures."""

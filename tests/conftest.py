@@ -1,0 +1,34 @@
+"""Shared test set-up: stale-extension guard and the location of the real recorded data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ROOT / "src" / "tradecore" / "_fast"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SAMPLES = ROOT / "src" / "tradecore" / "data" / "samples"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A .so older than its .pyx/.pxd runs old code with no error anywhere: refuse to test it.
+    for src in list(FAST.glob("*.pyx")) + list(FAST.glob("*.pxd")):
+        for so in FAST.glob(src.stem + ".*.so"):
+            if so.stat().st_mtime < src.stat().st_mtime:
+                raise pytest.UsageError(f"{so.name} is older than {src.name}: run `make build`")
+
+
+def shared_file(rel: str) -> Path:
+    """A file of ../shared/data, or skip the test with the reason."""
+    p = SHARED_DATA / rel
+    if not p.is_file():
+        pytest.skip(f"{p} is absent (../shared/data is not on this machine)")
+    return p
+
+
+def sample_file(name: str) -> Path:
+    """A bundled real recording (src/tradecore/data/samples)."""
+    p = SAMPLES / name
+    assert p.is_file(), f"bundled sample {p} is missing"
+    return p
