@@ -7,8 +7,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ROOT / "src" / "tradecore" / "_fast"
-SHARED_DATA = ROOT.parent / "shared" / "data"
-SAMPLES = ROOT / "src" / "tradecore" / "data" / "samples"
+
+
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -17,18 +17,3 @@ def pytest_configure(config: pytest.Config) -> None:
         for so in FAST.glob(src.stem + ".*.so"):
             if so.stat().st_mtime < src.stat().st_mtime:
                 raise pytest.UsageError(f"{so.name} is older than {src.name}: run `make build`")
-
-
-def shared_file(rel: str) -> Path:
-    """A file of ../shared/data, or skip the test with the reason."""
-    p = SHARED_DATA / rel
-    if not p.is_file():
-        pytest.skip(f"{p} is absent (../shared/data is not on this machine)")
-    return p
-
-
-def sample_file(name: str) -> Path:
-    """A bundled real recording (src/tradecore/data/samples)."""
-    p = SAMPLES / name
-    assert p.is_file(), f"bundled sample {p} is missing"
-    return p

@@ -8,7 +8,7 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from conftest import sample_file, shared_file
+from datafiles import sample_file, shared_file
 from tradecore._fast.fixed import format_units
 from tradecore.data.capture import REST, WS, read_capture
 from tradecore.venues.binance.normalize import BinanceNormalizer

@@ -230,28 +230,30 @@ cdef class L2Book:
         return 1
 
     cdef int _overflow_reserve(self, Side* S, Py_ssize_t extra) except -1:
-        cdef Py_ssize_t need = S.no + extra, newcap
+        """Room for `extra` more levels after the top end. When the array is re-laid, half the
+        free space goes before the worst level, so that inserts at either end stay cheap (a
+        best-first snapshot inserts every deep level at the bottom)."""
+        cdef Py_ssize_t need = S.no + extra, newcap, new_lo
         cdef void* p
         if S.lo + need <= S.ocap:
             return 0
-        if need <= S.ocap and S.lo > 0:
-            memmove(S.ok, S.ok + S.lo, S.no * sizeof(int64_t))
-            memmove(S.oq, S.oq + S.lo, S.no * sizeof(int64_t))
-            S.lo = 0
-            if need <= S.ocap:
-                return 0
         newcap = S.ocap
-        while newcap < need:
+        while newcap < need + need // 2 + 16:
             newcap *= 2
-        p = realloc(S.ok, newcap * sizeof(int64_t))
-        if p == NULL:
-            raise MemoryError()
-        S.ok = <int64_t*>p
-        p = realloc(S.oq, newcap * sizeof(int64_t))
-        if p == NULL:
-            raise MemoryError()
-        S.oq = <int64_t*>p
-        S.ocap = newcap
+        if newcap != S.ocap:
+            p = realloc(S.ok, newcap * sizeof(int64_t))
+            if p == NULL:
+                raise MemoryError()
+            S.ok = <int64_t*>p
+            p = realloc(S.oq, newcap * sizeof(int64_t))
+            if p == NULL:
+                raise MemoryError()
+            S.oq = <int64_t*>p
+            S.ocap = newcap
+        new_lo = (S.ocap - need) // 2
+        memmove(S.ok + new_lo, S.ok + S.lo, S.no * sizeof(int64_t))
+        memmove(S.oq + new_lo, S.oq + S.lo, S.no * sizeof(int64_t))
+        S.lo = new_lo
         return 0
 
     cdef int _overflow_set(self, Side* S, int64_t k, int64_t lots) except -1:
@@ -276,6 +278,15 @@ cdef class L2Book:
             return 1
         if lots == 0:
             return 0
+        if S.lo > 0 and a - S.lo < end - a:
+            # nearer the bottom: move the levels below down into the free space before them
+            memmove(S.ok + S.lo - 1, S.ok + S.lo, (a - S.lo) * sizeof(int64_t))
+            memmove(S.oq + S.lo - 1, S.oq + S.lo, (a - S.lo) * sizeof(int64_t))
+            S.lo -= 1
+            S.ok[a - 1] = k
+            S.oq[a - 1] = lots
+            S.no += 1
+            return 1
         if end == S.ocap:
             mid = S.lo
             self._overflow_reserve(S, 1)
@@ -726,6 +737,14 @@ cdef class L2Book:
         if not self.best(side, &t, &l):
             return None
         return (t, l)
+
+    def top_ticks(self):
+        """(bid ticks, bid lots, ask ticks, ask lots), or None when a side is empty: the whole
+        top of book in one call, for exact comparisons."""
+        cdef int64_t bt, bl, at, al
+        if not self.best(0, &bt, &bl) or not self.best(1, &at, &al):
+            return None
+        return (bt, bl, at, al)
 
     @property
     def bid_count(self) -> int:

@@ -15,8 +15,53 @@ cpdef enum FixedStatus:
 
 cdef int64_t POW10[19]
 
-# Parse s[0:n] ("61837.63000000", "0", "5e-3" is rejected) into units of 10**-decimals.
-cdef int parse_fixed(const char* s, Py_ssize_t n, int decimals, int64_t* out) noexcept nogil
+# Parse s[0:n] ("61837.63000000", "0"; "5e-3" is rejected) into units of 10**-decimals.
+# Inline here so that the book and the scanners compile it into their own loops.
+cdef inline int parse_fixed(const char* s, Py_ssize_t n, int decimals, int64_t* out) noexcept nogil:
+    cdef Py_ssize_t i = 0
+    cdef int64_t v = 0
+    cdef int frac = 0
+    cdef bint seen_digit = False
+    cdef bint in_frac = False
+    cdef char c
+    if n <= 0:
+        return FIXED_SYNTAX
+    if s[0] == c'-':
+        return FIXED_NEGATIVE if n > 1 else FIXED_SYNTAX
+    if s[0] == c'+':
+        i = 1
+    while i < n:
+        c = s[i]
+        if c'0' <= c <= c'9':
+            seen_digit = True
+            if in_frac:
+                if frac >= decimals:
+                    # digits beyond the scale are allowed only when they are zeros
+                    if c != c'0':
+                        return FIXED_TOO_PRECISE
+                    i += 1
+                    continue
+                frac += 1
+            if v > 922337203685477580LL or (v == 922337203685477580LL and c > c'7'):
+                return FIXED_OVERFLOW
+            v = v * 10 + (c - c'0')
+        elif c == c'.' and not in_frac:
+            in_frac = True
+        else:
+            return FIXED_SYNTAX
+        i += 1
+    if not seen_digit:
+        return FIXED_SYNTAX
+    # scale up the missing decimals
+    while frac < decimals:
+        if v > 922337203685477580LL:
+            return FIXED_OVERFLOW
+        v *= 10
+        frac += 1
+    out[0] = v
+    return FIXED_OK
+
+
 
 # Write units as a decimal with `decimals` places into buf (>= 32 bytes); returns the length.
 # trim=True drops trailing zeros and a bare point ("30249.40" -> "30249.4", "4.000" -> "4").

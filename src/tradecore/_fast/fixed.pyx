@@ -7,52 +7,6 @@ POW10[0] = 1
 for _i in range(1, 19):
     POW10[_i] = POW10[_i - 1] * 10
 
-cdef int64_t _MAX_DIV10 = 922337203685477580  # INT64_MAX // 10
-
-
-cdef int parse_fixed(const char* s, Py_ssize_t n, int decimals, int64_t* out) noexcept nogil:
-    cdef Py_ssize_t i = 0
-    cdef int64_t v = 0
-    cdef int frac = 0
-    cdef bint seen_digit = False
-    cdef bint in_frac = False
-    cdef char c
-    if n <= 0:
-        return FIXED_SYNTAX
-    if s[0] == c'-':
-        return FIXED_NEGATIVE if n > 1 else FIXED_SYNTAX
-    if s[0] == c'+':
-        i = 1
-    while i < n:
-        c = s[i]
-        if c'0' <= c <= c'9':
-            seen_digit = True
-            if in_frac:
-                if frac >= decimals:
-                    # digits beyond the scale are allowed only when they are zeros
-                    if c != c'0':
-                        return FIXED_TOO_PRECISE
-                    i += 1
-                    continue
-                frac += 1
-            if v > _MAX_DIV10 or (v == _MAX_DIV10 and c > c'7'):
-                return FIXED_OVERFLOW
-            v = v * 10 + (c - c'0')
-        elif c == c'.' and not in_frac:
-            in_frac = True
-        else:
-            return FIXED_SYNTAX
-        i += 1
-    if not seen_digit:
-        return FIXED_SYNTAX
-    # scale up the missing decimals
-    while frac < decimals:
-        if v > _MAX_DIV10:
-            return FIXED_OVERFLOW
-        v *= 10
-        frac += 1
-    out[0] = v
-    return FIXED_OK
 
 
 cdef Py_ssize_t format_fixed(int64_t units, int decimals, bint trim, char* buf) noexcept nogil:

@@ -6,11 +6,9 @@ update needs are decoded. Keys must be plain ASCII without escapes, which Binanc
 """
 from libc.stdint cimport int64_t, int32_t
 from libc.stdlib cimport free, realloc
+from libc.string cimport memchr
 
 from tradecore._fast.book cimport L2Book
-
-
-cdef int64_t _MAX_DIV10 = 922337203685477580
 
 
 cdef inline Py_ssize_t _ws(const char* s, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
@@ -21,6 +19,13 @@ cdef inline Py_ssize_t _ws(const char* s, Py_ssize_t i, Py_ssize_t n) noexcept n
 
 cdef Py_ssize_t _skip_string(const char* s, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
     """s[i] is the opening quote; returns the index after the closing quote, or -1."""
+    cdef const char* q = <const char*>memchr(s + i + 1, c'"', n - i - 1)
+    cdef Py_ssize_t j
+    if q == NULL:
+        return -1
+    j = q - s
+    if s[j - 1] != c'\\':
+        return j + 1          # no escape before it: the common case, found by vector search
     i += 1
     while i < n:
         if s[i] == c'\\':
@@ -70,7 +75,7 @@ cdef Py_ssize_t _int(const char* s, Py_ssize_t i, Py_ssize_t n, int64_t* out) no
     i = _ws(s, i, n)
     start = i
     while i < n and c'0' <= s[i] <= c'9':
-        if v > _MAX_DIV10:
+        if v > 922337203685477580LL:
             return -1
         v = v * 10 + (s[i] - c'0')
         i += 1
@@ -269,7 +274,18 @@ cdef class DepthScanner:
 
     @property
     def symbol(self) -> str:
-        return self.frame[self.sym_off:self.sym_off + self.sym_len].decode("ascii", "replace")
+        """The frame's symbol; the same str object as long as consecutive frames repeat it."""
+        cdef const char* s = self.frame
+        cdef Py_ssize_t k
+        cdef str last = self._sym
+        if last is not None and len(last) == self.sym_len:
+            for k in range(self.sym_len):
+                if <Py_UCS4>s[self.sym_off + k] != last[k]:
+                    break
+            else:
+                return last
+        self._sym = self.frame[self.sym_off:self.sym_off + self.sym_len].decode("ascii", "replace")
+        return self._sym
 
     @property
     def symbol_bytes(self) -> bytes:
@@ -304,3 +320,103 @@ cdef class DepthScanner:
                 return code
         book.stage_commit()
         return 0
+
+
+cdef class DepthSync:
+    """See jsonscan.pxd. The caller owns buffering and snapshots; this owns the rule."""
+
+    def __cinit__(self):
+        self.book = None
+        self.last_u = -1
+        self.futures = False
+        self.first = True
+        self.synced = False
+        self.track_tops = False
+        self.ring_n = 0
+        self.ring_head = 0
+        self.last_code = 0
+
+    def start(self, L2Book book, int64_t last_update_id):
+        """A snapshot has been loaded into `book`."""
+        self.book = book
+        self.last_u = last_update_id
+        self.first = True
+        self.synced = True
+        self.forget_tops()
+
+    cpdef void forget_tops(self):
+        self.ring_n = 0
+        self.ring_head = 0
+
+    cpdef int rule(self, int64_t U, int64_t u, int64_t pu):
+        """SYNC_APPLIED when the diff is the next one, else DROP / GAP (BUFFER if unsynced)."""
+        if not self.synced:
+            return SYNC_BUFFER
+        if self.first:
+            if (u < self.last_u) if self.futures else (u <= self.last_u):
+                return SYNC_DROP
+            if (U <= self.last_u <= u) if self.futures else (U <= self.last_u + 1 <= u):
+                return SYNC_APPLIED
+            return SYNC_GAP
+        if (pu == self.last_u) if self.futures else (U == self.last_u + 1):
+            return SYNC_APPLIED
+        return SYNC_DROP if u <= self.last_u else SYNC_GAP
+
+    cpdef int on_depth(self, DepthScanner sc, int64_t ts_ns) except -1:
+        """Check the scanned diff against the rule and apply it when it is the next one."""
+        cdef int r
+        if not self.synced:
+            self.futures = sc.prev_last_id >= 0
+            return SYNC_BUFFER
+        r = self.rule(sc.first_id, sc.last_id, sc.prev_last_id)
+        if r != SYNC_APPLIED:
+            return r
+        return self.apply(sc, ts_ns)
+
+    cpdef int apply(self, DepthScanner sc, int64_t ts_ns) except -1:
+        """Apply the scanned diff (already known to be in sequence)."""
+        cdef int64_t t[4]
+        cdef Py_ssize_t slot
+        cdef L2Book book = self.book
+        cdef int code = sc.apply_to(book)
+        if code:
+            self.last_code = code
+            return SYNC_BAD_LEVEL
+        self.last_u = sc.last_id
+        self.first = False
+        book.seq = sc.last_id
+        book.ts_ns = ts_ns
+        if self.track_tops:
+            slot = (self.ring_head + self.ring_n) % TOP_RING
+            if self.ring_n == TOP_RING:
+                self.ring_head = (self.ring_head + 1) % TOP_RING
+            else:
+                self.ring_n += 1
+            self.ring_u[slot] = sc.last_id
+            self.ring_has[slot] = book.best(0, &t[0], &t[1]) and book.best(1, &t[2], &t[3])
+            self.ring_top[slot][0] = t[0]
+            self.ring_top[slot][1] = t[1]
+            self.ring_top[slot][2] = t[2]
+            self.ring_top[slot][3] = t[3]
+        return SYNC_APPLIED
+
+    def top_after(self, int64_t u):
+        """(found, top): the top of book right after the diff whose last update id is u, if it
+        is among the remembered ones; top is (bid ticks, bid lots, ask ticks, ask lots) or None
+        when a side was empty."""
+        cdef Py_ssize_t a = 0, b = self.ring_n, m, slot
+        while a < b:                       # update ids increase along the ring
+            m = (a + b) >> 1
+            if self.ring_u[(self.ring_head + m) % TOP_RING] < u:
+                a = m + 1
+            else:
+                b = m
+        if a == self.ring_n:
+            return (False, None)
+        slot = (self.ring_head + a) % TOP_RING
+        if self.ring_u[slot] != u:
+            return (False, None)
+        if not self.ring_has[slot]:
+            return (True, None)
+        return (True, (self.ring_top[slot][0], self.ring_top[slot][1],
+                       self.ring_top[slot][2], self.ring_top[slot][3]))

@@ -26,46 +26,30 @@ import orjson
 
 from tradecore._fast.book import L2Book, reason_text
 from tradecore._fast.fixed import parse_units
-from tradecore._fast.jsonscan import DepthScanner, ScanResult
+from tradecore._fast.jsonscan import DepthScanner, DepthSync, ScanResult, SyncResult
 from tradecore.core.events import BUY, SELL, Trade
 from tradecore.venues.base import BookKey, BookNormalizer, regrid
 
 SCAN_DEPTH = int(ScanResult.SCAN_DEPTH)
 SCAN_OTHER = int(ScanResult.SCAN_OTHER)
-MAX_BUFFERED = 20_000
-REGRID_CODES = (2, 5, 12, 15)   # too many decimals / off the grid, for price or size       # diffs held per book while waiting for a snapshot
-TOP_MEMORY = 4_096          # recent (u -> top) and pending tickers kept per book
+APPLIED = int(SyncResult.SYNC_APPLIED)
+BUFFER = int(SyncResult.SYNC_BUFFER)
+DROP = int(SyncResult.SYNC_DROP)
+GAP = int(SyncResult.SYNC_GAP)
+BAD_LEVEL = int(SyncResult.SYNC_BAD_LEVEL)
+MAX_BUFFERED = 20_000       # diffs held per book while waiting for a snapshot
+PENDING_TICKERS = 4_096     # bookTickers kept per book until their diff arrives
+REGRID_CODES = (2, 5, 12, 15)   # too many decimals / off the grid, for price or size
 
 
-class _Sync:
-    """Sync state of one book."""
-    __slots__ = ("book", "last_u", "futures", "buffer", "tops", "pending_tickers", "synced",
-                 "first")
+class _Book:
+    """Per-book state around the compiled rule: the pre-snapshot buffer and pending tickers."""
+    __slots__ = ("sync", "buffer", "pending_tickers")
 
     def __init__(self) -> None:
-        self.book: L2Book | None = None
-        self.last_u = -1
-        self.first = True       # no diff applied since the snapshot yet
-        self.futures = False
-        self.synced = False
+        self.sync = DepthSync()
         self.buffer: deque[tuple[int, int, int, bytes, int]] = deque(maxlen=MAX_BUFFERED)
-        self.tops: OrderedDict[int, tuple | None] = OrderedDict()
         self.pending_tickers: OrderedDict[int, tuple[str, str, str, str]] = OrderedDict()
-
-
-APPLY, DROP, GAP = 0, 1, 2
-
-
-def sync_rule(st: _Sync, U: int, u: int, pu: int) -> int:
-    """What Binance's documented procedure says to do with a diff, given the book's state."""
-    if st.first:
-        if (u < st.last_u) if st.futures else (u <= st.last_u):
-            return DROP                              # older than the snapshot
-        ok = (U <= st.last_u <= u) if st.futures else (U <= st.last_u + 1 <= u)
-        return APPLY if ok else GAP
-    if (pu == st.last_u) if st.futures else (U == st.last_u + 1):
-        return APPLY
-    return DROP if u <= st.last_u else GAP
 
 
 class BinanceNormalizer(BookNormalizer):
@@ -77,82 +61,77 @@ class BinanceNormalizer(BookNormalizer):
         super().__init__(**kw)
         self.symbols = {s.upper() for s in symbols} if symbols else None
         self._scan = DepthScanner()
-        self._sync: dict[BookKey, _Sync] = {}
+        self._state: dict[BookKey, _Book] = {}
         self._by_symbol: dict[str, list[BookKey]] = {}
 
     # -- frames ----------------------------------------------------------------------------------
     def on_frame(self, data: bytes, conn: str = "ws", ts_ns: int = 0) -> None:
         self.stats.messages += 1
-        kind = self._scan.scan(data)
+        sc = self._scan
+        kind = sc.scan(data)
         if kind == SCAN_DEPTH:
-            self._on_depth(conn, ts_ns)
+            key = (conn, sc.symbol)
+            st = self._state.get(key)
+            if st is None:
+                st = self._new_book(key)
+                if st is None:
+                    return
+            r = st.sync.on_depth(sc, ts_ns)
+            if r == APPLIED:
+                self.stats.levels += sc.level_count
+                if st.pending_tickers:
+                    self._check_pending(st)
+                if self.on_book is not None:
+                    self.on_book(key, st.sync.book)
+            else:
+                self._not_applied(key, st, r, ts_ns)
         elif kind == SCAN_OTHER:
             self._on_json(data, conn, ts_ns)
         else:
-            self.problem("?", "malformed_frame", f"{self._scan.error}: {data[:80]!r}")
+            self.problem("?", "malformed_frame", f"{sc.error}: {data[:80]!r}")
 
-    def _state(self, key: BookKey) -> _Sync:
-        st = self._sync.get(key)
-        if st is None:
-            st = self._sync[key] = _Sync()
-            self._by_symbol.setdefault(key[1], []).append(key)
+    def _new_book(self, key: BookKey) -> _Book | None:
+        if self.symbols is not None and key[1] not in self.symbols:
+            self.problem(key[1], "unknown_symbol", f"depth for unsubscribed {key[1]}")
+            return None
+        st = self._state[key] = _Book()
+        self._by_symbol.setdefault(key[1], []).append(key)
         return st
 
-    def _on_depth(self, conn: str, ts_ns: int) -> None:
-        sc = self._scan
-        key = (conn, sc.symbol)
-        st = self._sync.get(key)
-        if st is None:
-            if self.symbols is not None and key[1] not in self.symbols:
-                self.problem(key[1], "unknown_symbol", f"depth for unsubscribed {key[1]}")
-                return
-            st = self._state(key)
-        U, u, pu = sc.first_id, sc.last_id, sc.prev_last_id
-        if st.book is None or not st.synced:
-            st.futures = pu >= 0
-            st.buffer.append((U, u, pu, sc.frame, ts_ns))
-            return
-        rule = sync_rule(st, U, u, pu)
-        if rule == APPLY:
-            self._apply_scanned(key, st, u, ts_ns)
-        elif rule == DROP:
-            if not st.first:
-                self.problem(key[1], "stale_update", f"u {u} <= last u {st.last_u}")
-        else:
-            self._gap(key, st, f"diff U={U} u={u} pu={pu} does not follow u={st.last_u}"
-                               + (" (first after snapshot)" if st.first else ""))
-            st.buffer.append((U, u, pu, sc.frame, ts_ns))
-
-    def _apply_scanned(self, key: BookKey, st: _Sync, u: int, ts_ns: int) -> None:
-        book = st.book
-        code = self._scan.apply_to(book)
-        if code in REGRID_CODES:
-            # the grid was inferred from the snapshot; this diff shows a finer one
-            levels = self._scan.level_texts()
-            new = regrid(book, [p for _, p, _ in levels], [q for _, _, q in levels])
-            if new is not None:
-                book = st.book = self.books[key] = new
-                code = self._scan.apply_to(book)
-        if code:
+    def _not_applied(self, key: BookKey, st: _Book, r: int, ts_ns: int) -> None:
+        sc, sync = self._scan, st.sync
+        if r == BUFFER:
+            st.buffer.append((sc.first_id, sc.last_id, sc.prev_last_id, sc.frame, ts_ns))
+        elif r == DROP:
+            if not sync.first:
+                self.problem(key[1], "stale_update", f"u {sc.last_id} <= last u {sync.last_u}")
+        elif r == GAP:
+            self._gap(key, st, f"diff U={sc.first_id} u={sc.last_id} pu={sc.prev_last_id} "
+                               f"does not follow u={sync.last_u}"
+                               + (" (first after snapshot)" if sync.first else ""))
+            st.buffer.append((sc.first_id, sc.last_id, sc.prev_last_id, sc.frame, ts_ns))
+        elif r == BAD_LEVEL:
+            code = sync.last_code
+            if code in REGRID_CODES:
+                # the grid was inferred from the snapshot; this diff shows a finer one
+                levels = sc.level_texts()
+                new = regrid(sync.book, [p for _, p, _ in levels], [q for _, _, q in levels])
+                if new is not None:
+                    sync.book = self.books[key] = new
+                    if sync.apply(sc, ts_ns) == APPLIED:
+                        self.stats.levels += sc.level_count
+                        return
+                    code = sync.last_code
             # the exchange's sequence moved on without us: the book no longer matches it
-            self._gap(key, st, f"bad level in diff u={u}: {self._scan.error}: "
+            self._gap(key, st, f"bad level in diff u={sc.last_id}: {sc.error}: "
                                f"{reason_text(code)}", reason="bad_level")
-            return
-        st.last_u = u
-        st.first = False
-        book.seq = u
-        book.ts_ns = ts_ns
-        self.stats.levels += self._scan.level_count
-        self._remember_top(key, st, u)
-        if self.on_book is not None:
-            self.on_book(key, book)
 
-    def _gap(self, key: BookKey, st: _Sync, detail: str, reason: str = "sequence_gap") -> None:
+    def _gap(self, key: BookKey, st: _Book, detail: str, reason: str = "sequence_gap") -> None:
         if reason == "sequence_gap":
             self.stats.gaps += 1
-        st.synced = False
+        st.sync.synced = False
+        st.sync.forget_tops()
         st.buffer.clear()
-        st.tops.clear()
         self.invalidate(key, reason, detail)
 
     # -- snapshots ---------------------------------------------------------------------------------
@@ -175,7 +154,7 @@ class BinanceNormalizer(BookNormalizer):
             self.problem("?", "snapshot_symbol_unknown",
                          f"cannot tell which symbol a snapshot without URL is for ({url!r})")
             return
-        keys = [k for k in self._by_symbol.get(symbol, []) if not self._sync[k].synced]
+        keys = [k for k in self._by_symbol.get(symbol, []) if not self._state[k].sync.synced]
         if not keys:
             keys = [k for k in self._by_symbol.get(symbol, [])] or [("ws", symbol)]
         for key in keys:
@@ -191,37 +170,37 @@ class BinanceNormalizer(BookNormalizer):
         return None
 
     def _load(self, key: BookKey, last_id: int, bids: list, asks: list, ts_ns: int) -> None:
-        st = self._state(key)
+        st = self._state.get(key) or self._new_book(key)
+        if st is None:
+            return
         if not self.load_snapshot(key, bids, asks, seq=last_id, ts_ns=ts_ns):
             return
-        st.book = self.books[key]
-        st.last_u = last_id
-        st.synced = True
-        st.first = True
-        st.tops.clear()
+        sync, sc = st.sync, self._scan
+        sync.start(self.books[key], last_id)
         pending = list(st.buffer)
         st.buffer.clear()
         for U, u, pu, frame, ts in pending:
             if pu >= 0:
-                st.futures = True
-            rule = sync_rule(st, U, u, pu)
-            if rule == DROP:
+                sync.futures = True
+            r = sync.rule(U, u, pu)
+            if r == DROP:
                 continue
-            if rule == GAP:
-                self._gap(key, st, f"buffered diff U={U} u={u} pu={pu} does not follow "
-                                   f"u={st.last_u}")
-                st.buffer.extend(x for x in pending if x[1] >= u)
-                return
-            if self._scan.scan(frame) != SCAN_DEPTH:
+            if sc.scan(frame) != SCAN_DEPTH:
                 continue
-            self._apply_scanned(key, st, u, ts)
-            if not st.synced:
+            if r == APPLIED:
+                r = sync.apply(sc, ts)
+                if r == APPLIED:
+                    self.stats.levels += sc.level_count
+                    continue
+            self._not_applied(key, st, r, ts)
+            if not sync.synced:
+                st.buffer.extend(x for x in pending if x[1] > u)
                 return
 
     def unrecovered(self) -> list[BookKey]:
         """Books left invalid, including those whose diffs never met a snapshot."""
         return sorted(set(self.needs_resync)
-                      | {k for k, st in self._sync.items() if not st.synced})
+                      | {k for k, st in self._state.items() if not st.sync.synced})
 
     # -- everything else -------------------------------------------------------------------------
     def _on_json(self, data: bytes, conn: str, ts_ns: int) -> None:
@@ -268,48 +247,44 @@ class BinanceNormalizer(BookNormalizer):
                               int(d.get("T", d.get("E", 0))) * 1_000_000, ts_ns))
 
     # -- top-of-book oracle -------------------------------------------------------------------
-    def _top(self, book: L2Book) -> tuple | None:
-        b, a = book.best_ticks(0), book.best_ticks(1)
-        if b is None or a is None:
-            return None
-        return (b[0], b[1], a[0], a[1])
-
-    def _remember_top(self, key: BookKey, st: _Sync, u: int) -> None:
-        if st.pending_tickers:
-            t = st.pending_tickers.pop(u, None)
-            if t is not None:
-                self._check_top(key, st.book, self._top(st.book), t)
-        st.tops[u] = None      # the top is computed lazily only if a ticker asks for it
-        if len(st.tops) > TOP_MEMORY:
-            st.tops.popitem(last=False)
-        # keep the concrete top for the most recent update ids only
-        st.tops[u] = self._top(st.book)
-
     def _on_ticker(self, conn: str, d: dict) -> None:
-        key = (conn, d["s"])
-        st = self._sync.get(key)
-        if st is None or st.book is None or not st.synced:
+        st = self._state.get((conn, d["s"]))
+        if st is None or not st.sync.synced:
             return
+        sync = st.sync
+        sync.track_tops = True
         u = d["u"]
         t = (d["b"], d["B"], d["a"], d["A"])
-        if u in st.tops:
-            self._check_top(key, st.book, st.tops[u], t)
-        elif u > st.last_u:
+        found, top = sync.top_after(u)
+        if found:
+            self._check_top(sync.book, top, t)
+        elif u > sync.last_u:
             st.pending_tickers[u] = t
-            if len(st.pending_tickers) > TOP_MEMORY:
+            if len(st.pending_tickers) > PENDING_TICKERS:
                 st.pending_tickers.popitem(last=False)
 
-    def _check_top(self, key: BookKey, book: L2Book, top: tuple | None, t: tuple) -> None:
+    def _check_pending(self, st: _Book) -> None:
+        t = st.pending_tickers.pop(st.sync.last_u, None)
+        if t is not None:
+            self._check_top(st.sync.book, st.sync.book.top_ticks(), t)
+        # tickers for ids the book has passed without a matching diff cannot be checked
+        while st.pending_tickers:
+            u = next(iter(st.pending_tickers))
+            if u > st.sync.last_u:
+                break
+            del st.pending_tickers[u]
+
+    def _check_top(self, book: L2Book, top: tuple | None, t: tuple) -> None:
         try:
             want = (parse_units(t[0], book.price_decimals) // book.tick_units,
                     parse_units(t[1], book.size_decimals) // book.lot_units,
                     parse_units(t[2], book.price_decimals) // book.tick_units,
                     parse_units(t[3], book.size_decimals) // book.lot_units)
         except ValueError as e:
-            self.problem(key[1], "bad_ticker", str(e))
+            self.problem("?", "bad_ticker", str(e))
             return
         if top == want:
             self.stats.top_checks_ok += 1
         else:
             self.stats.top_checks_bad += 1
-            self.problem(key[1], "top_mismatch", f"book top {top} != bookTicker {t}")
+            self.problem("?", "top_mismatch", f"book top {top} != bookTicker {t}")
