@@ -46,6 +46,8 @@ class FeedStats:
 
 
 def _decimals(text: str) -> int:
+    if not isinstance(text, str):
+        raise TypeError(f"expected decimal text, got {text!r}")
     dot = text.find(".")
     return 0 if dot < 0 else len(text) - dot - 1
 
@@ -165,14 +167,14 @@ class BookNormalizer(ABC):
             try:
                 tick, lot = grid_of([lv[0] for lv in bids] + [lv[0] for lv in asks],
                                     [lv[1] for lv in bids] + [lv[1] for lv in asks])
-            except (TypeError, IndexError, ValueError) as e:
-                self.invalidate(key, "bad_snapshot", f"levels are not decimal text: {e}")
+            except (TypeError, IndexError, ValueError, AttributeError, KeyError) as e:
+                self.invalidate(key, "bad_snapshot", f"levels are not decimal text: {e!r}")
                 return False
         try:
             book = L2Book(tick, lot)
             book.apply_sides(bids, asks)
-        except (TypeError, IndexError, ValueError) as e:
-            self.invalidate(key, "bad_snapshot", str(e))
+        except (TypeError, IndexError, ValueError, AttributeError, KeyError) as e:
+            self.invalidate(key, "bad_snapshot", repr(e))
             return False
         book.seq, book.ts_ns, book.valid = seq, ts_ns, True
         self.books[key] = book
@@ -189,8 +191,8 @@ class BookNormalizer(ABC):
         check will catch it if not). Returns the book now in use, or None if nothing applied."""
         try:
             book.apply_sides(bids, asks)
-        except (TypeError, IndexError) as e:
-            self.problem(key[1], "bad_level", f"levels are not [price, size] text: {e}")
+        except (TypeError, IndexError, KeyError) as e:
+            self.problem(key[1], "bad_level", f"levels are not [price, size] text: {e!r}")
             return None
         except ValueError as e:
             msg = str(e)
@@ -198,7 +200,7 @@ class BookNormalizer(ABC):
                 try:
                     new = regrid(book, [lv[0] for lv in bids] + [lv[0] for lv in asks],
                                  [lv[1] for lv in bids] + [lv[1] for lv in asks])
-                except (TypeError, IndexError, ValueError):
+                except (TypeError, IndexError, ValueError, AttributeError, KeyError):
                     new = None
                 if new is not None:
                     try:
