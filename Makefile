@@ -38,6 +38,7 @@ bench: build
 	$(VPY) benchmarks/budget.py
 
 asv: build
+	$(VENV)/bin/asv machine --yes >/dev/null
 	$(VENV)/bin/asv run --python=same --quick --show-stderr
 
 clean:

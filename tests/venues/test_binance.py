@@ -242,3 +242,15 @@ def test_trades_normalize_to_exact_text_when_replaying_recording():
     assert t.price == "61837.63000000" and t.size == "0.02000000"
     assert t.aggressor == -1                       # "m": true, the buyer was the maker
     assert t.trade_id == "3735683259" and t.ts_exchange_ns == 1723161255342 * 1_000_000
+
+
+def test_futures_rule_applies_when_snapshot_arrives_before_any_diff():
+    n = BinanceNormalizer()
+    n.on_rest(b'{"lastUpdateId":10,"bids":[["99.0","5"]],"asks":[["102.0","1"]]}',
+              url="https://fapi.binance.com/fapi/v1/depth?symbol=XUSDT")
+    for U, u, pu in ((8, 12, 7), (13, 15, 12), (16, 20, 15)):
+        n.on_frame(b'{"stream":"x@depth","data":{"e":"depthUpdate","E":1,"s":"XUSDT","U":%d,'
+                   b'"u":%d,"pu":%d,"b":[["100.0","%d"]],"a":[]}}' % (U, u, pu, u))
+    book = n.books[("ws", "XUSDT")]
+    assert n.stats.gaps == 0 and book.valid and book.seq == 20
+    assert book.best_bid() == (100.0, 20.0)

@@ -365,8 +365,9 @@ cdef class DepthSync:
     cpdef int on_depth(self, DepthScanner sc, int64_t ts_ns) except -1:
         """Check the scanned diff against the rule and apply it when it is the next one."""
         cdef int r
+        if sc.prev_last_id >= 0:
+            self.futures = True          # futures diffs carry pu, whichever came first
         if not self.synced:
-            self.futures = sc.prev_last_id >= 0
             return SYNC_BUFFER
         r = self.rule(sc.first_id, sc.last_id, sc.prev_last_id)
         if r != SYNC_APPLIED:
