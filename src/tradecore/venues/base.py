@@ -52,6 +52,23 @@ def _decimals(text: str) -> int:
     return 0 if dot < 0 else len(text) - dot - 1
 
 
+def levels_problem(levels: object) -> str | None:
+    """Why a list of exchange levels cannot be applied (shape and types only; the values are
+    the book's to judge), or None."""
+    if type(levels) is not list:
+        return f"levels are {type(levels).__name__}, not a list"
+    for lv in levels:
+        if type(lv) is not list or len(lv) < 2 or type(lv[0]) is not str \
+                or type(lv[1]) is not str:
+            return f"level {lv!r:.80} is not [price text, size text, ...]"
+    return None
+
+
+def decimals_of(text: str) -> int:
+    """Digits after the point in an exchange's decimal text."""
+    return _decimals(text)
+
+
 def grid_of(prices: list[str], sizes: list[str]) -> tuple[str, str]:
     """(tick, lot) as decimal text inferred from an exchange snapshot's level strings.
 

@@ -25,7 +25,7 @@ import orjson
 from tradecore._fast.book import L2Book
 from tradecore._fast.checksum import kraken_checksum, kraken_checksum_text
 from tradecore.core.events import BUY, SELL, Trade
-from tradecore.venues.base import BookKey, BookNormalizer, grid_of
+from tradecore.venues.base import BookKey, BookNormalizer, grid_of, levels_problem, decimals_of
 
 # Channels that carry nothing for books or trades; known, so not reported as unknown.
 IGNORED_CHANNELS = frozenset({"ticker", "spread"})
@@ -42,24 +42,10 @@ class _Wire:
     size_decimals: int
 
 
-def _decimals(text: str) -> int:
-    dot = text.find(".")
-    return 0 if dot < 0 else len(text) - dot - 1
-
-
-def _levels_problem(levels: object) -> str | None:
-    """Why a level list cannot be applied (types only; values are the book's job), or None."""
-    if type(levels) is not list:
-        return f"levels are {type(levels).__name__}, not a list"
-    for lv in levels:
-        if type(lv) is not list or len(lv) < 2 or type(lv[0]) is not str \
-                or type(lv[1]) is not str:
-            return f"level {lv!r:.80} is not [price text, volume text, ...]"
-    return None
 
 
 def _max_decimals(levels: list, i: int) -> int:
-    return max((_decimals(lv[i]) for lv in levels), default=-1)
+    return max((decimals_of(lv[i]) for lv in levels), default=-1)
 
 
 def _seconds_to_ns(text: object) -> int:
@@ -156,7 +142,7 @@ class KrakenNormalizer(BookNormalizer):
     def _snapshot(self, key: BookKey, depth: int, payloads: list, ts_ns: int) -> None:
         snap = payloads[0]
         asks, bids = snap.get("as", []), snap.get("bs", [])
-        why = _levels_problem(asks) or _levels_problem(bids)
+        why = levels_problem(asks) or levels_problem(bids)
         if len(payloads) != 1:
             why = "a snapshot comes as one object"
         if why:
@@ -202,7 +188,7 @@ class KrakenNormalizer(BookNormalizer):
         for p in payloads:
             for k, v in p.items():
                 if k == "a" or k == "b":
-                    why = _levels_problem(v)
+                    why = levels_problem(v)
                     if why:
                         self.problem(key[1], "bad_level", why)
                         return

@@ -20,7 +20,7 @@ import orjson
 from tradecore._fast.book import L2Book
 from tradecore._fast.checksum import okx_checksum, okx_checksum_text
 from tradecore.core.events import BUY, SELL, Trade
-from tradecore.venues.base import BookKey, BookNormalizer
+from tradecore.venues.base import BookKey, BookNormalizer, levels_problem
 
 # Channels whose messages are a snapshot followed by deltas.
 DELTA_CHANNELS = frozenset({"books", "books-l2-tbt", "books50-l2-tbt"})
@@ -36,15 +36,6 @@ QUIET_EVENTS = frozenset({"subscribe", "unsubscribe", "login", "channel-conn-cou
 DROPPED_INVALID = "dropped_book_invalid"
 
 
-def _levels_problem(levels: object) -> str | None:
-    """Why a level list cannot be applied (types only; values are the book's job), or None."""
-    if type(levels) is not list:
-        return f"levels are {type(levels).__name__}, not a list"
-    for lv in levels:
-        if type(lv) is not list or len(lv) < 2 or type(lv[0]) is not str \
-                or type(lv[1]) is not str:
-            return f"level {lv!r:.80} is not [price text, size text, ...]"
-    return None
 
 
 def _opt_int(entry: dict, name: str) -> int | None:
@@ -125,7 +116,7 @@ class OkxNormalizer(BookNormalizer):
     def _on_books(self, key: BookKey, action: str, data: list, ts_ns: int) -> None:
         for entry in data:
             bids, asks = entry.get("bids", []), entry.get("asks", [])
-            why = _levels_problem(bids) or _levels_problem(asks)
+            why = levels_problem(bids) or levels_problem(asks)
             checksum = entry.get("checksum")
             if checksum is not None and type(checksum) is not int:
                 why = f"checksum {checksum!r:.40} is not an integer"
