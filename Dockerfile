@@ -6,7 +6,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc g++ \
 WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
 COPY src ./src
-RUN pip install --no-cache-dir "cython>=3.0.10" setuptools wheel \
+RUN pip install --no-cache-dir "cython>=3.3" setuptools wheel \
     && pip wheel --no-cache-dir --no-deps -w /wheels .
 
 FROM python:3.11-slim

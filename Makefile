@@ -15,7 +15,7 @@ help:
 $(STAMP): pyproject.toml setup.py
 	test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip setuptools wheel
-	$(VPY) -m pip install -q "cython>=3.0.10"
+	$(VPY) -m pip install -q "cython>=3.3"
 	$(VPY) -m pip install -q --no-build-isolation -e ".[dev]"
 	touch $(STAMP)
 
