@@ -254,3 +254,14 @@ def test_futures_rule_applies_when_snapshot_arrives_before_any_diff():
     book = n.books[("ws", "XUSDT")]
     assert n.stats.gaps == 0 and book.valid and book.seq == 20
     assert book.best_bid() == (100.0, 20.0)
+
+
+def test_levels_hook_sees_snapshot_and_every_applied_diff_when_set():
+    seen = []
+    n = BinanceNormalizer(on_levels=lambda key, ts, seq, levels, snap: seen.append(
+        (key, seq, levels, snap)))
+    _replay([sample_file("hbt_spot_btcusdt_20240808.gz")], n)
+    assert seen[0][3] is True and seen[0][1] == 50093239218 and len(seen[0][2]) == 2000
+    diffs = [s for s in seen if not s[3]]
+    assert sum(len(s[2]) for s in diffs) + 2000 == n.stats.levels
+    assert all(a[1] < b[1] for a, b in zip(diffs, diffs[1:]))

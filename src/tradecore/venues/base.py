@@ -21,6 +21,8 @@ from tradecore.core.events import Problem, Trade
 log = logging.getLogger("tradecore.venues")
 
 BookKey = tuple[str, str]     # (connection, symbol)
+# (key, local ns, sequence, [(side, price text, size text), ...], is_snapshot): what was applied
+LevelsHook = Callable[[BookKey, int, int, list, bool], None]
 
 
 @dataclass
@@ -130,12 +132,17 @@ class BookNormalizer(ABC):
     def __init__(self, *, on_trade: Callable[[Trade], None] | None = None,
                  on_book: Callable[[BookKey, L2Book], None] | None = None,
                  on_problem: Callable[[Problem], None] | None = None,
+                 on_levels: LevelsHook | None = None,
                  stats: FeedStats | None = None) -> None:
+        """on_levels, when set, receives every batch of levels applied to a book (snapshots
+        and diffs, exact text): the recorder's input. It costs a list per message, so it is
+        None on a trading process that does not record."""
         self.books: dict[BookKey, L2Book] = {}
         self.stats = stats if stats is not None else FeedStats()
         self.on_trade = on_trade
         self.on_book = on_book
         self.on_problem = on_problem
+        self.on_levels = on_levels
         self.needs_resync: set[BookKey] = set()   # books invalid until a snapshot arrives
         self._logged: set[str] = set()
 
@@ -196,6 +203,9 @@ class BookNormalizer(ABC):
         book.seq, book.ts_ns, book.valid = seq, ts_ns, True
         self.books[key] = book
         self.resynced(key)
+        if self.on_levels is not None:
+            self.on_levels(key, ts_ns, seq, [(0, lv[0], lv[1]) for lv in bids]
+                           + [(1, lv[0], lv[1]) for lv in asks], True)
         self.stats.levels += len(bids) + len(asks)
         return True
 

@@ -79,6 +79,8 @@ class BinanceNormalizer(BookNormalizer):
             r = st.sync.on_depth(sc, ts_ns)
             if r == APPLIED:
                 self.stats.levels += sc.level_count
+                if self.on_levels is not None:
+                    self.on_levels(key, ts_ns, sc.last_id, sc.level_texts(), False)
                 if st.pending_tickers:
                     self._check_pending(st)
                 if self.on_book is not None:
@@ -120,6 +122,8 @@ class BinanceNormalizer(BookNormalizer):
                     sync.book = self.books[key] = new
                     if sync.apply(sc, ts_ns) == APPLIED:
                         self.stats.levels += sc.level_count
+                        if self.on_levels is not None:
+                            self.on_levels(key, ts_ns, sc.last_id, sc.level_texts(), False)
                         return
                     code = sync.last_code
             # the exchange's sequence moved on without us: the book no longer matches it
@@ -191,6 +195,8 @@ class BinanceNormalizer(BookNormalizer):
                 r = sync.apply(sc, ts)
                 if r == APPLIED:
                     self.stats.levels += sc.level_count
+                    if self.on_levels is not None:
+                        self.on_levels(key, ts, sc.last_id, sc.level_texts(), False)
                     continue
             self._not_applied(key, st, r, ts)
             if not sync.synced:
