@@ -164,6 +164,21 @@ class BinanceNormalizer(BookNormalizer):
         for key in keys:
             self._load(key, last_id, bids, asks, ts_ns)
 
+    def on_snapshot(self, conn: str, symbol: str, data: bytes, ts_ns: int = 0) -> None:
+        """A REST depth snapshot fetched for one connection's book (the live feed's path: the
+        feed knows which book it asked for)."""
+        self.stats.messages += 1
+        try:
+            snap = orjson.loads(data)
+            last_id, bids, asks = snap["lastUpdateId"], snap["bids"], snap["asks"]
+            if not isinstance(last_id, int) or not isinstance(bids, list) \
+                    or not isinstance(asks, list):
+                raise TypeError("lastUpdateId must be an int and bids/asks lists")
+        except (orjson.JSONDecodeError, KeyError, TypeError) as e:
+            self.problem(symbol, "bad_snapshot", f"{type(e).__name__}: {e}")
+            return
+        self._load((conn, symbol), last_id, bids, asks, ts_ns)
+
     def _snapshot_symbol(self, url: str) -> str | None:
         if url:
             q = parse_qs(urlparse(url).query)
@@ -202,6 +217,24 @@ class BinanceNormalizer(BookNormalizer):
             if not sync.synced:
                 st.buffer.extend(x for x in pending if x[1] > u)
                 return
+
+    def drop_connection(self, conn: str) -> None:
+        """Forget every book of a connection that is gone (its sequence dies with it)."""
+        for key in [k for k in self._state if k[0] == conn]:
+            del self._state[key]
+            self.books.pop(key, None)
+            self.needs_resync.discard(key)
+            keys = self._by_symbol.get(key[1], [])
+            if key in keys:
+                keys.remove(key)
+
+    def waiting_for_snapshot(self, conn: str) -> list[str]:
+        """Symbols of a connection whose books need a (new) REST snapshot."""
+        return [k[1] for k, st in self._state.items() if k[0] == conn and not st.sync.synced]
+
+    def synced(self, conn: str, symbol: str) -> bool:
+        st = self._state.get((conn, symbol))
+        return st is not None and st.sync.synced
 
     def unrecovered(self) -> list[BookKey]:
         """Books left invalid, including those whose diffs never met a snapshot."""
