@@ -91,6 +91,7 @@ cdef class L2Book:
     cdef void _rebuild_bits(self, Side* S) noexcept
     cdef int _stage_room(self, Py_ssize_t need) except -1
     cdef int _stage_obj(self, int side, object p, object q, Py_ssize_t i) except -1
+    cdef Py_ssize_t _stage_list(self, int side, levels, Py_ssize_t i) except -1
     cdef Py_ssize_t _stage_arrays(self, sides, prices, sizes) except -1
     cdef _raise_level(self, Py_ssize_t i, int64_t s, double p, double q)
     cdef int64_t _price_to_ticks(self, double price) except? -1

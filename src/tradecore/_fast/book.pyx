@@ -8,7 +8,7 @@ from libc.string cimport memmove, memset
 
 from tradecore._fast.fixed cimport FIXED_OK, POW10, parse_fixed
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
@@ -48,9 +48,17 @@ cdef inline double _grid_tolerance(double x) noexcept nogil:
     return 1e-6 + fabs(x) * 4e-16
 
 
+# Largest magnitude of price or size units (ticks * tick_units) the book accepts: 2**62 leaves
+# headroom for the window arithmetic (key - base, base = key - 3/4 window) in int64.
+cdef int64_t MAX_UNITS = 4611686018427387904
+
+
 cdef tuple _decimal_grid(object step, str what):
     """(decimals, units) with step == units * 10**-decimals exactly, from a float or text."""
-    d = Decimal(step) if isinstance(step, str) else Decimal(repr(float(step)))
+    try:
+        d = Decimal(step) if isinstance(step, str) else Decimal(repr(float(step)))
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValueError(f"{what} must be a positive decimal number, got {step!r}") from None
     if not d.is_finite() or d <= 0:
         raise ValueError(f"{what} must be a positive finite number, got {step!r}")
     d = d.normalize()
@@ -62,6 +70,8 @@ cdef tuple _decimal_grid(object step, str what):
         decimals = 0
     if decimals > 15:
         raise ValueError(f"{what} {step!r} is finer than 1e-15, which the book cannot hold exactly")
+    if units > 10 ** 15:
+        raise ValueError(f"{what} {step!r} is too large (at most 1e15)")
     return decimals, units
 
 
@@ -443,6 +453,10 @@ cdef class L2Book:
             return PRICE_NOT_POSITIVE
         if lots < 0:
             return BAD_SIZE_BASE + 4
+        if ticks > MAX_UNITS // self.tick_units:
+            return BAD_PRICE_BASE + 3
+        if lots > MAX_UNITS // self.lot_units:
+            return BAD_SIZE_BASE + 3
         if self.stage.n == self.stage.cap:
             self._stage_room(self.stage.n + 1)
         self.stage.side[self.stage.n] = <int8_t>side
@@ -492,11 +506,13 @@ cdef class L2Book:
         if not isfinite(price) or price <= 0.0:
             raise ValueError(f"price {price!r} must be a positive finite number")
         x = price * self._ticks_per_price
-        if x > 9.0e18:
+        if x * self.tick_units > <double>MAX_UNITS:
             raise ValueError(f"price {price!r} is too large for tick size {self.tick_size!r}")
         t = llround(x)
         if fabs(x - <double>t) > _grid_tolerance(x):
             raise ValueError(f"price {price!r} is off the tick grid {self.tick_size!r}")
+        if t <= 0:
+            raise ValueError(f"price {price!r} is below one tick {self.tick_size!r}")
         return t
 
     cdef int64_t _size_to_lots(self, double size) except? -1:
@@ -505,7 +521,7 @@ cdef class L2Book:
         if not isfinite(size) or size < 0.0:
             raise ValueError(f"size {size!r} must be a finite number >= 0")
         x = size * self._lots_per_size
-        if x > 9.0e18:
+        if x * self.lot_units > <double>MAX_UNITS:
             raise ValueError(f"size {size!r} is too large for lot size {self.lot_size!r}")
         t = llround(x)
         if fabs(x - <double>t) > _grid_tolerance(x):
@@ -547,6 +563,8 @@ cdef class L2Book:
             raise ValueError(f"side {side} must be 0 (bid) or 1 (ask)")
         if ticks <= 0 or lots < 0:
             raise ValueError(f"ticks {ticks} must be > 0 and lots {lots} >= 0")
+        if ticks > MAX_UNITS // self.tick_units or lots > MAX_UNITS // self.lot_units:
+            raise ValueError(f"ticks {ticks} or lots {lots} too large for this book's grid")
         return self.set_level(side, ticks, lots)
 
     def apply_many(self, sides, prices, sizes) -> int:
@@ -567,6 +585,8 @@ cdef class L2Book:
         cdef int64_t t, l, s
         cdef double tpp = self._ticks_per_price
         cdef double lps = self._lots_per_size
+        cdef double xmax = <double>MAX_UNITS / <double>self.tick_units
+        cdef double ymax = <double>MAX_UNITS / <double>self.lot_units
         if pv.shape[0] != n or qv.shape[0] != n:
             raise ValueError(f"apply_many: sides, prices and sizes differ in length "
                              f"({n}, {pv.shape[0]}, {qv.shape[0]})")
@@ -578,8 +598,8 @@ cdef class L2Book:
             y = qv[i] * lps
             t = <int64_t>(x + 0.5)
             l = <int64_t>(y + 0.5)
-            if ((s != 0 and s != 1) or not (x > 0.0) or not (y >= 0.0) or x > 9.0e18
-                    or y > 9.0e18 or fabs(x - <double>t) > _grid_tolerance(x)
+            if ((s != 0 and s != 1) or not (x > 0.0) or not (y >= 0.0) or x > xmax
+                    or y > ymax or fabs(x - <double>t) > _grid_tolerance(x)
                     or fabs(y - <double>l) > _grid_tolerance(y) or t <= 0):
                 self._raise_level(i, s, pv[i], qv[i])
             self.stage.side[i] = <int8_t>s
@@ -599,41 +619,67 @@ cdef class L2Book:
             raise ValueError(f"apply_many: level {i}: {e}") from None
         raise ValueError(f"apply_many: level {i}: price {p!r} rounds to no tick")
 
+    @cython.boundscheck(True)
+    @cython.wraparound(True)
     def apply_levels(self, int side, levels) -> int:
         """Apply exchange levels given as sequences whose first two items are the price and size
         as decimal text (str or bytes), e.g. Binance/Kraken/OKX `[["61837.63", "3.78"], ...]`.
         All-or-nothing: ValueError names the first bad level and the book is unchanged."""
-        cdef Py_ssize_t i = 0
+        if side != 0 and side != 1:
+            raise ValueError(f"side {side} must be 0 (bid) or 1 (ask)")
         self.stage.n = 0
-        for lvl in levels:
-            self._stage_obj(side, lvl[0], lvl[1], i)
-            i += 1
+        cdef Py_ssize_t i = self._stage_list(side, levels, 0)
         self.stage_commit()
         return i
 
+    @cython.boundscheck(True)
+    @cython.wraparound(True)
     def apply_sides(self, bids, asks) -> int:
         """apply_levels for the bids and the asks of one message as one all-or-nothing batch."""
-        cdef Py_ssize_t i = 0
         self.stage.n = 0
-        for lvl in bids:
-            self._stage_obj(0, lvl[0], lvl[1], i)
-            i += 1
-        for lvl in asks:
-            self._stage_obj(1, lvl[0], lvl[1], i)
-            i += 1
+        cdef Py_ssize_t i = self._stage_list(0, bids, 0)
+        i = self._stage_list(1, asks, i)
         self.stage_commit()
         return i
 
+    @cython.boundscheck(True)
+    @cython.wraparound(True)
+    cdef Py_ssize_t _stage_list(self, int side, levels, Py_ssize_t i) except -1:
+        cdef object p, q
+        try:
+            for lvl in levels:
+                if len(lvl) < 2:
+                    raise ValueError("needs a price and a size")
+                p = lvl[0]
+                q = lvl[1]
+                self._stage_obj(side, p, q, i)
+                i += 1
+        except (TypeError, KeyError, IndexError) as e:
+            self.stage.n = 0
+            raise ValueError(f"level {i}: not a [price, size] pair ({e!r})") from None
+        except ValueError as e:
+            self.stage.n = 0
+            if str(e).startswith("level "):
+                raise
+            raise ValueError(f"level {i}: {e}") from None
+        return i
+
+    @cython.boundscheck(True)
+    @cython.wraparound(True)
     def apply_records(self, records, str side_key, str price_key, str size_key,
                       str bid_word) -> int:
         """Apply levels given as mappings (Coinbase `{"side": "bid", "price_level": ..,
         "new_quantity": ..}`); a record whose side is not bid_word is an ask. All-or-nothing."""
         cdef Py_ssize_t i = 0
         self.stage.n = 0
-        for rec in records:
-            side = 0 if rec[side_key] == bid_word else 1
-            self._stage_obj(side, rec[price_key], rec[size_key], i)
-            i += 1
+        try:
+            for rec in records:
+                side = 0 if rec[side_key] == bid_word else 1
+                self._stage_obj(side, rec[price_key], rec[size_key], i)
+                i += 1
+        except (TypeError, KeyError, IndexError) as e:
+            self.stage.n = 0
+            raise ValueError(f"record {i}: not a level record ({e!r})") from None
         self.stage_commit()
         return i
 
@@ -665,6 +711,10 @@ cdef class L2Book:
         valid."""
         bp = np.ascontiguousarray(bid_prices, dtype=np.float64)
         ap = np.ascontiguousarray(ask_prices, dtype=np.float64)
+        if len(bp) != len(bid_sizes) or len(ap) != len(ask_sizes):
+            raise ValueError(f"load_snapshot: prices and sizes differ in length: {len(bp)} bid "
+                             f"prices for {len(bid_sizes)} sizes, "
+                             f"{len(ap)} ask prices for {len(ask_sizes)} sizes")
         sides = np.concatenate([np.zeros(len(bp), np.int64), np.ones(len(ap), np.int64)])
         self._stage_arrays(sides, np.concatenate([bp, ap]),
                            np.concatenate([np.ascontiguousarray(bid_sizes, dtype=np.float64),
@@ -778,6 +828,7 @@ cdef class L2Book:
         cdef Side* S
         if n < 1:
             raise ValueError(f"n {n} must be >= 1")
+        n = min(n, max(self.count(0), self.count(1), 1))
         cdef int64_t[::1] t = np.empty(n, dtype=np.int64)
         cdef int64_t[::1] l = np.empty(n, dtype=np.int64)
         m = self.walk(0, n, &t[0], &l[0])

@@ -1,5 +1,5 @@
 """Exact decimal text <-> int64 fixed point (see fixed.pxd)."""
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
 
 cdef int64_t POW10[19]
@@ -13,7 +13,8 @@ cdef Py_ssize_t format_fixed(int64_t units, int decimals, bint trim, char* buf) 
     cdef char tmp[32]
     cdef Py_ssize_t k = 0, n = 0, j
     cdef bint neg = units < 0
-    cdef int64_t v = -units if neg else units
+    # unsigned, so that the most negative int64 has a magnitude too
+    cdef uint64_t v = (<uint64_t>(-(units + 1)) + 1) if neg else <uint64_t>units
     # digits in reverse
     while True:
         tmp[k] = <char>(c'0' + v % 10)
