@@ -33,17 +33,14 @@ def normalizer_for(venue: str) -> BookNormalizer:
 def replay(norm: BookNormalizer, files: Iterable[str | Path]) -> int:
     """Feed capture files to a normalizer; returns the number of unreadable capture lines."""
     unreadable = 0
+
+    def bad_line(e: CaptureError) -> None:
+        nonlocal unreadable
+        unreadable += 1
+        norm.problem("?", "unreadable_capture_line", str(e))
+
     for path in files:
-        records = read_capture(path)
-        while True:
-            try:
-                rec = next(records)
-            except StopIteration:
-                break
-            except CaptureError as e:
-                norm.problem("?", "unreadable_capture_line", str(e))
-                unreadable += 1
-                continue
+        for rec in read_capture(path, on_error=bad_line):
             if rec.kind == WS:
                 norm.on_frame(rec.payload, rec.conn, rec.ts_ns)
             elif rec.kind == REST:

@@ -265,3 +265,14 @@ def test_levels_hook_sees_snapshot_and_every_applied_diff_when_set():
     diffs = [s for s in seen if not s[3]]
     assert sum(len(s[2]) for s in diffs) + 2000 == n.stats.levels
     assert all(a[1] < b[1] for a, b in zip(diffs, diffs[1:]))
+
+
+def test_verify_reads_on_after_an_unreadable_line_when_a_capture_is_damaged(tmp_path):
+    src = sample_file("hbt_spot_btcusdt_20240808.gz")
+    lines = gzip.open(src, "rb").read().splitlines(keepends=True)
+    lines.insert(100, b"this is not a capture line\n")
+    out = tmp_path / "damaged.gz"
+    out.write_bytes(gzip.compress(b"".join(lines)))
+    r = verify_books("binance", [out])
+    assert r["errors"] == {"unreadable_capture_line": 1}
+    assert r["top_checks_ok"] == 564 and r["ok"]

@@ -12,7 +12,7 @@ parse exactly what came off the wire.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,18 +42,31 @@ def _open(path: Path):
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
 
 
-def read_capture(path: str | Path) -> Iterator[CaptureRecord]:
-    """Yield the records of one capture file, in file order."""
+def read_capture(path: str | Path,
+                 on_error: Callable[[CaptureError], None] | None = None
+                 ) -> Iterator[CaptureRecord]:
+    """Yield the records of one capture file, in file order.
+
+    A line that cannot be read raises CaptureError (naming file and line), which ends the
+    iteration; with `on_error` it is handed to that callback instead and reading goes on, which
+    is what a replay of a long recording with one damaged line wants."""
     path = Path(path)
     with _open(path) as f:
         for lineno, raw in enumerate(f, 1):
             line = raw.strip()
             if not line:
                 continue
-            if line[:1] == b"{":
-                yield _jsonl_record(line, path, lineno)
-            else:
-                yield _hbt_record(line, path, lineno)
+            try:
+                if line[:1] == b"{":
+                    rec = _jsonl_record(line, path, lineno)
+                else:
+                    rec = _hbt_record(line, path, lineno)
+            except CaptureError as e:
+                if on_error is None:
+                    raise
+                on_error(e)
+                continue
+            yield rec
 
 
 def _hbt_record(line: bytes, path: Path, lineno: int) -> CaptureRecord:
