@@ -259,6 +259,9 @@ class CoinbaseNormalizer(BookNormalizer):
             self.invalidate(key, "bad_snapshot", f"l2_data snapshot: {e!r:.200}")
             return
         self._install(key, book, seq, ts_ns, len(ups))
+        if self.on_levels is not None:
+            self.on_levels(key, ts_ns, seq, [(0 if u["side"] == "bid" else 1, u["price_level"],
+                                              u["new_quantity"]) for u in ups], True)
 
     # -- Pro -------------------------------------------------------------------------------------
     def _pro(self, msg: dict, conn: str, ts_ns: int) -> None:
@@ -348,6 +351,9 @@ class CoinbaseNormalizer(BookNormalizer):
             book.valid = False
             self.needs_resync.add(key)
             return
+        if self.on_levels is not None:
+            self.on_levels(key, ts_ns, seq, [(0, lv[0], lv[1]) for lv in bids]
+                           + [(1, lv[0], lv[1]) for lv in asks], False)
         new.seq, new.ts_ns = seq, ts_ns
         self._after_change(key, new)
 

@@ -59,6 +59,30 @@ def _seconds_to_ns(text: object) -> int:
     return int(whole) * 1_000_000_000 + int(frac[:9].ljust(9, "0") or "0")
 
 
+def _units_text(units: int, decimals: int) -> str:
+    """Decimal text of units * 10**-decimals (exact)."""
+    if decimals == 0:
+        return str(units)
+    s = str(units).rjust(decimals + 1, "0")
+    return s[:-decimals] + "." + s[-decimals:]
+
+
+def _truncate_levels(book: L2Book, depth: int) -> list:
+    """Truncate a book to `depth` levels a side (Kraken's rule: levels pushed out of the
+    subscribed depth get no delete message) and return the dropped levels as deletes
+    [(side, price text, "0"), ...], so that a recording replays without knowing the rule."""
+    dropped: list = []
+    for side in (0, 1):
+        n = book.bid_count if side == 0 else book.ask_count
+        if n > depth:
+            for t in book.depth_ticks(side, n)[depth:, 0]:
+                dropped.append((side, _units_text(int(t) * book.tick_units,
+                                                  book.price_decimals), "0"))
+    if dropped:
+        book.truncate(depth)
+    return dropped
+
+
 class KrakenNormalizer(BookNormalizer):
     """Kraken spot v1: one book per (connection, pair), checksum-verified after each update.
 
@@ -169,7 +193,10 @@ class KrakenNormalizer(BookNormalizer):
             return
         self._wire[key] = wire
         book = self.books[key]
-        book.truncate(depth)
+        if self.on_levels is None:
+            book.truncate(depth)
+        elif dropped := _truncate_levels(book, depth):   # a snapshot deeper than subscribed
+            self.on_levels(key, ts_ns, 0, dropped, False)
         if self.on_book is not None:
             self.on_book(key, book)
 
@@ -211,7 +238,13 @@ class KrakenNormalizer(BookNormalizer):
         if new is None:
             # dropped, book unchanged; the next update's checksum tells whether it still agrees
             return
-        new.truncate(wire.depth)
+        if self.on_levels is None:
+            new.truncate(wire.depth)
+        else:
+            applied = [(0, lv[0], lv[1]) for lv in bids] + [(1, lv[0], lv[1]) for lv in asks]
+            applied += _truncate_levels(new, wire.depth)
+            if applied:
+                self.on_levels(key, ts_ns, 0, applied, False)
         new.ts_ns = ts_ns
         if checksum is not None and not self._verify(key, new, wire, int(checksum)):
             return

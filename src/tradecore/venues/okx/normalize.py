@@ -166,6 +166,10 @@ class OkxNormalizer(BookNormalizer):
         if new is None:
             # dropped, book unchanged; the next message's checksum tells whether it still agrees
             return None
+        if self.on_levels is not None and (bids or asks):
+            self.on_levels(key, ts_ns, seq if seq is not None else 0,
+                           [(0, lv[0], lv[1]) for lv in bids]
+                           + [(1, lv[0], lv[1]) for lv in asks], False)
         if seq is not None:
             new.seq = seq
             self._seq_known.add(key)
