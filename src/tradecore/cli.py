@@ -54,6 +54,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _cmd_record(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from tradecore.live_record import record
+
+    symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+    if not symbols:
+        print("tradecore record: --symbols needs at least one symbol", file=sys.stderr)
+        return 2
+    try:
+        r = uvloop.run(record(args.venue, symbols, args.out, ws_url=args.ws_url,
+                              rest_url=args.rest_url, seconds=args.seconds,
+                              market=args.market, handle_signals=True))
+    except ValueError as e:
+        print(f"tradecore record: {e}", file=sys.stderr)
+        return 2
+    print(f"recorded {r.messages:,} messages ({r.levels:,} levels, {r.trades:,} trades) in "
+          f"{r.seconds:.1f} s to {args.out}; {r.gaps} gap(s), {r.reconnects} reconnect(s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tradecore.verify import VENUES
 
@@ -78,6 +99,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="verify the bundled real recordings of every venue")
     d.set_defaults(func=_cmd_demo)
+
+    r = sub.add_parser("record", help="record a venue's live book deltas and trades to Parquet",
+                       description="Connect to the venue's public feed, keep the books in "
+                                   "sync, and record normalized book deltas, snapshots and "
+                                   "trades to DIR/<kind>/venue=/symbol=/date=/ (Parquet), "
+                                   "flushed off the hot path. Ctrl-C stops and flushes.")
+    r.add_argument("--venue", required=True, choices=["binance"])
+    r.add_argument("--symbols", required=True, help="comma-separated, e.g. BTCUSDT,ETHUSDT")
+    r.add_argument("--out", required=True, help="store directory")
+    r.add_argument("--market", default="spot", choices=["spot", "usdm", "coinm"])
+    r.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
+    r.add_argument("--ws-url", default=None,
+                   help="WebSocket endpoint override (e.g. the local simulator's)")
+    r.add_argument("--rest-url", default=None, help="REST endpoint override")
+    r.set_defaults(func=_cmd_record)
+
+    from tradecore.data.cli_record import add_parsers
+    from tradecore.simulator.cli import add_parser as add_simulator
+
+    add_parsers(sub)
+    add_simulator(sub)
     return p
 
 
