@@ -276,3 +276,12 @@ def test_verify_reads_on_after_an_unreadable_line_when_a_capture_is_damaged(tmp_
     r = verify_books("binance", [out])
     assert r["errors"] == {"unreadable_capture_line": 1}
     assert r["top_checks_ok"] == 564 and r["ok"]
+
+
+def test_book_callback_fires_after_a_snapshot_sync_when_set():
+    seen = []
+    n = BinanceNormalizer(on_book=lambda key, book: seen.append((key, book.seq)))
+    n.on_frame(_diff(9, 11))
+    n.on_rest(b'{"lastUpdateId":10,"bids":[["99.00","5.0"]],"asks":[["102.00","1.0"]]}',
+              url="https://api.binance.com/api/v3/depth?symbol=XUSDT&limit=1000")
+    assert seen == [(("ws", "XUSDT"), 11)]

@@ -124,6 +124,8 @@ class BinanceNormalizer(BookNormalizer):
                         self.stats.levels += sc.level_count
                         if self.on_levels is not None:
                             self.on_levels(key, ts_ns, sc.last_id, sc.level_texts(), False)
+                        if self.on_book is not None:
+                            self.on_book(key, new)
                         return
                     code = sync.last_code
             # the exchange's sequence moved on without us: the book no longer matches it
@@ -217,6 +219,8 @@ class BinanceNormalizer(BookNormalizer):
             if not sync.synced:
                 st.buffer.extend(x for x in pending if x[1] > u)
                 return
+        if self.on_book is not None and sync.synced:
+            self.on_book(key, sync.book)
 
     def drop_connection(self, conn: str) -> None:
         """Forget every book of a connection that is gone (its sequence dies with it)."""
