@@ -234,7 +234,7 @@ def test_best_across_venues_matches_brute_force_when_replaying_coinbase_and_bina
     view, live, norms, seen = replay_consolidated(streams, symbols, "BTC/USDT")
     cb = view["BTC/USDT"]
     assert set(cb.venues) == {"binance", "coinbase"}
-    assert len(seen) == 3448 + 1 + 400      # Binance diffs + its snapshot sync + Coinbase                  # every on_book of both venues was checked
+    assert len(seen) == 3448 + 1 + 400      # Binance diffs + its snapshot sync + Coinbase
     # Coinbase's 2026 BTC (~65k) bids above Binance's 2024 asks (~61.8k): each venue holds
     # one side, which proves both are in the view (and makes a huge, fake, "arbitrage")
     assert {b for b, _ in seen} | {a for _, a in seen} == {"binance", "coinbase"}
