@@ -100,7 +100,9 @@ class BinanceNormalizer(BookNormalizer):
         self._by_symbol.setdefault(key[1], []).append(key)
         return st
 
-    def _not_applied(self, key: BookKey, st: _Book, r: int, ts_ns: int) -> None:
+    def _not_applied(self, key: BookKey, st: _Book, r: int, ts_ns: int,
+                     notify: bool = True) -> None:
+        """notify=False while a snapshot load replays the buffer (it notifies once, after)."""
         sc, sync = self._scan, st.sync
         if r == BUFFER:
             st.buffer.append((sc.first_id, sc.last_id, sc.prev_last_id, sc.frame, ts_ns))
@@ -124,7 +126,7 @@ class BinanceNormalizer(BookNormalizer):
                         self.stats.levels += sc.level_count
                         if self.on_levels is not None:
                             self.on_levels(key, ts_ns, sc.last_id, sc.level_texts(), False)
-                        if self.on_book is not None:
+                        if notify and self.on_book is not None:
                             self.on_book(key, new)
                         return
                     code = sync.last_code
@@ -215,7 +217,7 @@ class BinanceNormalizer(BookNormalizer):
                     if self.on_levels is not None:
                         self.on_levels(key, ts, sc.last_id, sc.level_texts(), False)
                     continue
-            self._not_applied(key, st, r, ts)
+            self._not_applied(key, st, r, ts, notify=False)
             if not sync.synced:
                 st.buffer.extend(x for x in pending if x[1] > u)
                 return
