@@ -275,11 +275,21 @@ class WsFeed(ABC):
             return await self._hold(old)
         self.next = new
         deadline = time.monotonic() + max(30.0, self.config.stale_after_s)
-        while time.monotonic() < deadline and not new.closed.done():
+        synced = False
+        while time.monotonic() < deadline and not new.closed.done() and not old.closed.done():
             if all(self.in_sync(new.label, s) for s in self.config.symbols):
+                synced = True
                 break
             await self.sleep(self.config.check_interval_s)
         self.next = None
+        if not synced and not old.closed.done():
+            # the new connection died or never synced: keep serving from the old one
+            log.warning("%s: rollover to %s failed; keeping %s", self.config.name, new.label,
+                        old.label)
+            self._retire(new)
+            old.opened = time.monotonic() - self.config.max_connection_age_s \
+                + self.config.backoff_max_s
+            return await self._hold(old)
         self.live = new
         self.health.rollovers += 1
         self._retire(old)
