@@ -10,7 +10,7 @@ PYX     := $(wildcard src/tradecore/_fast/*.pyx src/tradecore/_fast/*.pxd)
 help:
 	@echo "make run    verify the bundled real recordings of every venue (until paper mode lands)"
 	@echo "make test   build everything and run the test suite"
-	@echo "make bench  latency budget check and benchmarks (slow)"
+	@echo "make bench  latency budget and feed throughput benchmarks (slow)"
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -36,6 +36,7 @@ test: build
 
 bench: build
 	$(VPY) benchmarks/budget.py
+	$(VPY) benchmarks/feed_throughput.py
 
 asv: build
 	$(VENV)/bin/asv machine --yes >/dev/null

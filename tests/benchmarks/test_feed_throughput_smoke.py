@@ -1,0 +1,44 @@
+"""Smoke test of benchmarks/feed_throughput.py --quick: it runs end to end (simulator in its own
+process, the three socket clients, the client-alone replays), every figure is finite and positive,
+and the feed's book ended in sync. Not a speed assertion: the exit code is not checked."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "feed_throughput.py"
+SAMPLE = ROOT / "src" / "tradecore" / "data" / "samples" / "hbt_spot_btcusdt_20240808.gz"
+
+pytest.importorskip("websockets")
+pytest.importorskip("uvloop")
+
+
+def test_feed_throughput_quick():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    # the bundled (smaller) recording keeps the quick path well under 15 s
+    p = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json", "--data", str(SAMPLE)],
+                       capture_output=True, text=True, timeout=60, env=env, cwd=str(ROOT))
+    assert p.returncode in (0, 1), p.stderr[-3000:]
+    out = json.loads(p.stdout)
+    assert out["seconds"] < 15, out["seconds"]
+    assert out["data"]["messages"] > 0 and out["data"]["depth_messages"] > 0
+    keys = {f["key"] for f in out["figures"]}
+    assert {"socket_all", "socket_depth", "socket_ceiling", "client_all", "client_depth"} <= keys
+    for f in out["figures"]:
+        v = f["msgs_per_s"]
+        assert v is not None and math.isfinite(v) and v > 0, f
+        if f["reference"]:
+            assert f["reference_msgs_per_s"] and f["reference_msgs_per_s"] > 0, f
+        assert f["ok"], f
+    for c in out["feed_checks"]:
+        assert c["gaps"] == 0 and c["top_checks_bad"] == 0, c
+        assert c["in_sync"] and c["book_valid"] and c["unrecovered"] == 0, c
+        assert c["snapshots"] >= 1, c
