@@ -318,7 +318,8 @@ class WsFeed(ABC):
                     lst.transport.disconnect()
                     continue
                 self.check_books(lst, now)
-                if lst is self.live:
+                if lst is self.live and not lst.closed.done() and \
+                        lst.transport is not None and not lst.transport.is_disconnected:
                     self._book_status(lst)
             self._tasks = [t for t in self._tasks if not t.done()]
 
