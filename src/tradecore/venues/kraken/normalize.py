@@ -17,7 +17,7 @@ snapshot (or given from AssetPairs) and a level with more decimals is corrupt, n
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import orjson
@@ -97,6 +97,17 @@ class KrakenNormalizer(BookNormalizer):
         super().__init__(**kwargs)
         self.precisions = dict(precisions or {})
         self._wire: dict[BookKey, _Wire] = {}
+        # event messages (systemStatus, subscriptionStatus, pong) for the feed, before they
+        # are judged here; rare, so off the book path
+        self.on_event: Callable[[dict], None] | None = None
+
+    def drop_connection(self, conn: str) -> None:
+        """Forget every book of a connection that is gone (its books die with it)."""
+        for key in [k for k in self.books if k[0] == conn]:
+            del self.books[key]
+        for key in [k for k in self._wire if k[0] == conn]:
+            del self._wire[key]
+        self.needs_resync = {k for k in self.needs_resync if k[0] != conn}
 
     def wire_decimals(self, key: BookKey) -> tuple[int, int] | None:
         """(price, volume) decimals Kraken prints for a book's pair, as its checksum uses them;
@@ -125,6 +136,8 @@ class KrakenNormalizer(BookNormalizer):
             self.problem("?", "internal_error", f"{type(e).__name__}: {e}")
 
     def _on_event(self, msg: dict) -> None:
+        if self.on_event is not None:
+            self.on_event(msg)
         event = msg.get("event")
         if event in QUIET_EVENTS:
             return
