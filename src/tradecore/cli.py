@@ -59,7 +59,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
     from tradecore.live_record import record
 
-    symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
     if not symbols:
         print("tradecore record: --symbols needs at least one symbol", file=sys.stderr)
         return 2
@@ -105,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "sync, and record normalized book deltas, snapshots and "
                                    "trades to DIR/<kind>/venue=/symbol=/date=/ (Parquet), "
                                    "flushed off the hot path. Ctrl-C stops and flushes.")
-    r.add_argument("--venue", required=True, choices=["binance"])
-    r.add_argument("--symbols", required=True, help="comma-separated, e.g. BTCUSDT,ETHUSDT")
+    r.add_argument("--venue", required=True, choices=["binance", "kraken", "coinbase"])
+    r.add_argument("--symbols", required=True,
+                   help="comma-separated, as the venue writes them: BTCUSDT,ETHUSDT (Binance), "
+                        "XBT/USD,ETH/USD (Kraken), BTC-USD,ETH-USD (Coinbase)")
     r.add_argument("--out", required=True, help="store directory")
     r.add_argument("--market", default="spot", choices=["spot", "usdm", "coinm"])
     r.add_argument("--seconds", type=float, default=None, help="stop after N seconds")

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tradecore.data.recorder import record_to
+from tradecore.data.recorder import Recorder
 
 log = logging.getLogger("tradecore.record")
 
-FEEDS = ("binance",)
+FEEDS = ("binance", "kraken", "coinbase")
 
 
 @dataclass
@@ -32,6 +32,33 @@ class RecordResult:
     live: bool          # every book was in sync when recording stopped
 
 
+def _feed(venue: str, symbols: list[str], market: str, ws_url: str | None,
+          rest_url: str | None, on_trade):
+    """The venue's feed and its REST client (for snapshots and backfill)."""
+    from tradecore.venues.rest import RestClient
+
+    urls = [ws_url] if ws_url else []
+    if venue == "binance":
+        from tradecore.venues.binance.feed import BinanceFeed, BinanceFeedConfig
+
+        rest_venue = {"spot": "binance", "usdm": "binance_usdm",
+                      "coinm": "binance_coinm"}[market]
+        rest = RestClient(rest_venue, base_url=rest_url)
+        return BinanceFeed(BinanceFeedConfig(symbols, market=market, ws_urls=urls), rest,
+                           on_trade=on_trade), rest
+    if venue == "kraken":
+        from tradecore.venues.kraken.feed import KrakenFeed, KrakenFeedConfig
+
+        rest = RestClient("kraken", base_url=rest_url)
+        return KrakenFeed(KrakenFeedConfig(symbols, ws_urls=urls), rest,
+                          on_trade=on_trade), rest
+    from tradecore.venues.coinbase.feed import CoinbaseFeed, CoinbaseFeedConfig
+
+    rest = RestClient("coinbase", base_url=rest_url)
+    return CoinbaseFeed(CoinbaseFeedConfig(symbols, ws_urls=urls), rest,
+                        on_trade=on_trade), rest
+
+
 async def record(venue: str, symbols: list[str], out: str | Path, *,
                  ws_url: str | None = None, rest_url: str | None = None,
                  seconds: float | None = None, stop: asyncio.Event | None = None,
@@ -41,14 +68,14 @@ async def record(venue: str, symbols: list[str], out: str | Path, *,
     if venue not in FEEDS:
         raise ValueError(f"record: venue {venue!r} has no live feed yet; expected one of "
                          f"{', '.join(FEEDS)}")
-    from tradecore.venues.binance.feed import BinanceFeed, BinanceFeedConfig
-    from tradecore.venues.rest import RestClient
-
-    cfg = BinanceFeedConfig(symbols, market=market, ws_urls=[ws_url] if ws_url else [])
-    rest_venue = {"spot": "binance", "usdm": "binance_usdm", "coinm": "binance_coinm"}[market]
-    rest = RestClient(rest_venue, base_url=rest_url)
-    feed = BinanceFeed(cfg, rest)
-    rec = record_to(out, feed.normalizer)
+    if market != "spot" and venue != "binance":
+        raise ValueError(f"record: --market {market} is Binance's; {venue} records spot")
+    rec = Recorder(out, venue=venue)
+    # trades are recorded from the feed's callback, after its de-duplication across
+    # reconnects; levels from the normalizer, as applied
+    feed, rest = _feed(venue, symbols, market, ws_url, rest_url, rec.on_trade)
+    feed.normalizer.on_levels = rec.levels_hook(venue)
+    cfg = feed.config
     stop = stop or asyncio.Event()
     if handle_signals:
         loop = asyncio.get_running_loop()
