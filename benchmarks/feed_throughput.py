@@ -217,11 +217,15 @@ class SimProcess:
         st = self._call("/_sim/status")
         self.pos = st["venues"][self.rec.sim_venue]["pos"]
 
-    def resume(self) -> None:
+    def resume(self) -> float:
+        """Start the stream; returns the start time (taken after any wait for the simulator to
+        park, so no client is charged for it)."""
         wait = self.parked_at - time.monotonic()
         if wait > 0:
             time.sleep(wait)
+        t0 = time.monotonic()
         self._call("/_sim/resume", b"")
+        return t0
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -290,9 +294,8 @@ async def run_tradecore(sim: SimProcess, rec: Recording, cfg: Config) -> Run:
                      "feed did not connect")
         lst = feed.live
         norm = feed.normalizer
-        t0 = time.monotonic()
         c0 = time.process_time()
-        sim.resume()
+        t0 = sim.resume()
         await _until(lambda: norm.stats.messages - feed.health.snapshots >= n, cfg.timeout,
                      "feed did not get every frame")
         t1 = lst.last_rx
@@ -383,8 +386,7 @@ async def run_websockets(sim: SimProcess, rec: Recording, cfg: Config) -> Run:
             await asyncio.sleep(0.1)             # as the feed's watchdog: after the diffs start
             async with http.get(sim.rest_url + _depth_path(rec)) as r:
                 book.on_snapshot(await r.read())
-        t0 = time.monotonic()
-        sim.resume()
+        t0 = sim.resume()
         snap = asyncio.create_task(snapshot())
         on_text = book.on_text
         t1 = t0
@@ -423,8 +425,7 @@ async def run_picows_count(sim: SimProcess, rec: Recording, cfg: Config) -> Run:
                              max_frame_size=64 << 20)
     try:
         await asyncio.sleep(0.01)
-        t0 = time.monotonic()
-        sim.resume()
+        t0 = sim.resume()
         await asyncio.wait_for(c.done, cfg.timeout)
     finally:
         tr.disconnect()
