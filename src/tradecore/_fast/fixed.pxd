@@ -15,9 +15,8 @@ cpdef enum FixedStatus:
 
 cdef int64_t POW10[19]
 
-# Parse s[0:n] ("61837.63000000", "0"; "5e-3" is rejected) into units of 10**-decimals.
-# Inline here so that the book and the scanners compile it into their own loops.
-cdef inline int parse_fixed(const char* s, Py_ssize_t n, int decimals, int64_t* out) noexcept nogil:
+# The exact, digit-by-digit checked parse: the fallback for numbers of more than 18 digits.
+cdef inline int parse_fixed_checked(const char* s, Py_ssize_t n, int decimals, int64_t* out) noexcept nogil:
     cdef Py_ssize_t i = 0
     cdef int64_t v = 0
     cdef int frac = 0
@@ -61,6 +60,60 @@ cdef inline int parse_fixed(const char* s, Py_ssize_t n, int decimals, int64_t* 
     out[0] = v
     return FIXED_OK
 
+
+
+# Parse s[0:n] ("61837.63000000", "0"; "5e-3" is rejected) into units of 10**-decimals.
+# Inline here so that the book and the scanners compile it into their own loops. A number of at
+# most 18 digit positions (after scaling) cannot overflow int64, so the common case runs without
+# per-digit checks; longer ones take parse_fixed_checked.
+cdef inline int parse_fixed(const char* s, Py_ssize_t n, int decimals, int64_t* out) noexcept nogil:
+    cdef Py_ssize_t i = 0, start, fstart
+    cdef int64_t v = 0
+    cdef int digits = 0, frac = 0
+    cdef unsigned int d
+    if n <= 0:
+        return FIXED_SYNTAX
+    if s[0] == c'-':
+        return FIXED_NEGATIVE if n > 1 else FIXED_SYNTAX
+    if s[0] == c'+':
+        i = 1
+    start = i
+    while i < n:
+        d = <unsigned char>s[i] - 48
+        if d > 9:
+            break
+        if digits < 18:
+            v = v * 10 + d
+        digits += 1
+        i += 1
+    if digits > 18 - decimals:
+        return parse_fixed_checked(s, n, decimals, out)
+    if i < n:
+        if s[i] != c'.':
+            return FIXED_SYNTAX
+        i += 1
+        fstart = i
+        while i < n and frac < decimals:
+            d = <unsigned char>s[i] - 48
+            if d > 9:
+                return FIXED_SYNTAX
+            v = v * 10 + d
+            frac += 1
+            i += 1
+        while i < n:                      # beyond the scale: zeros only
+            if s[i] != c'0':
+                return FIXED_SYNTAX if <unsigned int>(<unsigned char>s[i] - 48) > 9 \
+                    else FIXED_TOO_PRECISE
+            i += 1
+        if i == start + 1 and fstart == i:
+            return FIXED_SYNTAX           # "." alone
+    elif digits == 0:
+        return FIXED_SYNTAX
+    while frac < decimals:
+        v *= 10
+        frac += 1
+    out[0] = v
+    return FIXED_OK
 
 
 # Write units as a decimal with `decimals` places into buf (>= 32 bytes); returns the length.
