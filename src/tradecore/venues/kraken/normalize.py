@@ -124,6 +124,11 @@ class KrakenNormalizer(BookNormalizer):
             msg = orjson.loads(data)
         except orjson.JSONDecodeError as e:
             self.problem("?", "bad_json", f"{e}: {bytes(data[:80])!r}")
+            # it may have been a book update, and the checksum covers only the top levels: a
+            # lost update deeper than that would never be noticed, so resync this connection
+            for key in [k for k in self.books if k[0] == conn]:
+                self.invalidate(key, "unreadable_frame", "a frame that may have updated it "
+                                                         "was unreadable")
             return
         try:
             if type(msg) is list:
@@ -230,26 +235,28 @@ class KrakenNormalizer(BookNormalizer):
                 if k == "a" or k == "b":
                     why = levels_problem(v)
                     if why:
-                        self.problem(key[1], "bad_level", why)
+                        self.invalidate(key, "bad_level", why)
                         return
                     (asks if k == "a" else bids).extend(v)
                 elif k == "c":
                     checksum = v
         if checksum is not None and not (type(checksum) is str and checksum.isascii()
                                          and checksum.isdigit()):
-            self.problem(key[1], "bad_message", f"checksum {checksum!r:.40} is not decimal text")
+            self.invalidate(key, "bad_message", f"checksum {checksum!r:.40} is not decimal text")
             return
         levels = asks + bids
         if wire.price_decimals is None and levels:      # an empty snapshot taught nothing
             wire.price_decimals = _max_decimals(levels, 0)
         pd = wire.price_decimals if wire.price_decimals is not None else 0
         if _max_decimals(levels, 0) > pd or _max_decimals(levels, 1) > wire.size_decimals:
-            self.problem(key[1], "off_grid", f"a level has more decimals than the pair's "
+            self.invalidate(key, "off_grid", f"a level has more decimals than the pair's "
                                              f"{pd}/{wire.size_decimals}: {levels!r:.120}")
             return
         new = self.apply_update(key, book, bids, asks) if levels else book
         if new is None:
-            # dropped, book unchanged; the next update's checksum tells whether it still agrees
+            # not applied (counted as bad_level): the exchange's book moved on without ours, and
+            # a checksum over the top levels cannot vouch for the rest, so resync
+            self.invalidate(key, "dropped_update", "an update could not be applied")
             return
         if self.on_levels is None:
             new.truncate(wire.depth)

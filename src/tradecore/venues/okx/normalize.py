@@ -71,6 +71,11 @@ class OkxNormalizer(BookNormalizer):
             msg = orjson.loads(data)
         except orjson.JSONDecodeError as e:
             self.problem("?", "bad_json", f"{e}: {bytes(data[:80])!r}")
+            # it may have been a book update, and the checksum covers only the top levels: a
+            # lost update deeper than that would never be noticed, so resync this connection
+            for key in [k for k in self.books if k[0] == conn]:
+                self.invalidate(key, "unreadable_frame", "a frame that may have updated it "
+                                                         "was unreadable")
             return
         try:
             if type(msg) is not dict:
@@ -128,7 +133,7 @@ class OkxNormalizer(BookNormalizer):
                 if action == "snapshot":
                     self.invalidate(key, "bad_snapshot", why)
                 else:
-                    self.problem(key[1], "bad_level", why)
+                    self.invalidate(key, "bad_level", why)
                 return
             book = (self._snapshot(key, bids, asks, seq, ts_ns) if action == "snapshot"
                     else self._update(key, bids, asks, seq, prev, ts_ns))
@@ -164,7 +169,9 @@ class OkxNormalizer(BookNormalizer):
             return None
         new = self.apply_update(key, book, bids, asks) if bids or asks else book
         if new is None:
-            # dropped, book unchanged; the next message's checksum tells whether it still agrees
+            # not applied (counted as bad_level): the exchange's book moved on without ours, and
+            # a checksum over the top levels cannot vouch for the rest, so resync
+            self.invalidate(key, "dropped_update", "an update could not be applied")
             return None
         if self.on_levels is not None and (bids or asks):
             self.on_levels(key, ts_ns, seq if seq is not None else 0,
