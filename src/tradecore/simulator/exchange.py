@@ -607,7 +607,8 @@ class ExchangeSimulator:
             return Session(self, self.venues["okx"], path, query)
         if len(self.venues) == 1 and not segs:
             return Session(self, next(iter(self.venues.values())), "/", query)
-        return None                                   # picows answers 404
+        # no venue at this path: returning no listener makes picows answer 404
+        return None
 
     # -- replay --------------------------------------------------------------------------------
     async def _replay(self, v: VenueSim) -> None:

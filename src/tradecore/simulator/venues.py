@@ -14,6 +14,8 @@ exchange's).
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import asyncio
 import bisect
 import os
@@ -155,7 +157,7 @@ def _json(body, status: int = 200) -> web.Response:
 _LOADED: dict[tuple, tuple[list, dict]] = {}     # (class, file, mtime) -> (events, attributes)
 
 
-class VenueSim:
+class VenueSim(ABC):
     """What every venue shares: the event list, the replay position and clock, the book, the
     topic -> subscriber registry. Subclasses implement the wire format."""
 
@@ -217,8 +219,9 @@ class VenueSim:
     def virtual_now(self, wall: float, speed: float) -> float:
         return self.base_rec + (wall - self.base_wall) * speed * 1e9
 
+    @abstractmethod
     def load(self, path: Path) -> list[Event]:
-        raise NotImplementedError
+        """The recording's messages as replay events (each venue reads its own format)."""
 
     def apply(self, ev: Event) -> None:
         self.norm.on_frame(ev.payload, ev.conn, ev.ts)
