@@ -14,12 +14,12 @@ exchange's).
 """
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import asyncio
 import bisect
 import os
 import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +31,7 @@ from aiohttp import web
 from tradecore._fast.checksum import okx_checksum
 from tradecore._fast.fixed import format_units, parse_units
 from tradecore.data import SAMPLES
-from tradecore.data.capture import REST, WS, read_capture
+from tradecore.data.capture import REST, WS, CaptureRecord, read_capture
 from tradecore.verify import normalizer_for
 
 STREAM, DEPTH, SNAP, BOOK = 0, 1, 2, 3   # Event.kind: data, depth update, snapshot, apply-only
@@ -155,6 +155,19 @@ def _json(body, status: int = 200) -> web.Response:
 
 
 _LOADED: dict[tuple, tuple[list, dict]] = {}     # (class, file, mtime) -> (events, attributes)
+
+
+def _received_json(path: Path) -> Iterator[tuple[CaptureRecord, object]]:
+    """(record, parsed message) for each received WebSocket frame of a capture that is JSON;
+    the venues' loaders skip everything else the same way."""
+    for rec in read_capture(path):
+        if rec.kind != WS:
+            continue
+        try:
+            m = orjson.loads(rec.payload)
+        except orjson.JSONDecodeError:
+            continue
+        yield rec, m
 
 
 class VenueSim(ABC):
@@ -835,14 +848,8 @@ class KrakenSim(VenueSim):
         self.price_dec: dict[str, int] = {}
         self.size_dec: dict[str, int] = {}
         self.trade_log: dict[str, tuple[list[int], list]] = {}
-        for rec in read_capture(path):
-            if rec.kind != WS:
-                continue
+        for rec, m in _received_json(path):
             p = rec.payload
-            try:
-                m = orjson.loads(p)
-            except orjson.JSONDecodeError:
-                continue
             if isinstance(m, dict):
                 if m.get("event") == "subscriptionStatus" and m.get("status") == "subscribed":
                     self.chan_ids[(m.get("channelName"), m.get("pair"))] = m.get("channelID")
@@ -1266,14 +1273,8 @@ class CoinbaseSim(VenueSim):
         self.products: set[str] = set()
         self.trade_log: dict[str, tuple[list[int], list]] = {}
         seen: set = set()
-        for rec in read_capture(path):
-            if rec.kind != WS:
-                continue
+        for rec, m in _received_json(path):
             p = rec.payload
-            try:
-                m = orjson.loads(p)
-            except orjson.JSONDecodeError:
-                continue
             if not isinstance(m, dict) or "channel" not in m:
                 continue
             i = p.find(_SEQ)
@@ -1483,14 +1484,8 @@ class OkxSim(VenueSim):
         self.insts: dict[str, set[str]] = {}           # instId -> recorded channels
         self.book_channel: dict[str, str] = {}         # instId -> recorded book channel
         self.trade_log: dict[str, tuple[list[int], list]] = {}
-        for rec in read_capture(path):
-            if rec.kind != WS:
-                continue
+        for rec, m in _received_json(path):
             p = rec.payload
-            try:
-                m = orjson.loads(p)
-            except orjson.JSONDecodeError:
-                continue
             if not isinstance(m, dict) or "event" in m or not isinstance(m.get("arg"), dict):
                 continue
             ch, inst = m["arg"].get("channel"), m["arg"].get("instId", "")
