@@ -12,7 +12,8 @@ parse exactly what came off the wire.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Iterator
+import heapq
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,3 +98,19 @@ def _jsonl_record(line: bytes, path: Path, lineno: int) -> CaptureRecord:
     payload = b"" if msg == b"null" else msg
     return CaptureRecord(round(ts * 1e9), kind, str(meta.get("conn", "ws")), payload,
                          str(meta.get("src") or ""), lineno)
+
+
+def merge_captures(files: Mapping[str, str | Path],
+                   on_error: Callable[[CaptureError], None] | None = None
+                   ) -> Iterator[tuple[str, CaptureRecord]]:
+    """The records of several capture files (one per label, e.g. a venue) as one stream in
+    local receive time order: what one process listening to all of them at once would have
+    seen. Ties keep the order of `files`. Each file is read lazily, so memory stays flat."""
+    def labelled(label: str, path: str | Path
+                 ) -> Iterator[tuple[int, int, int, str, CaptureRecord]]:
+        for n, rec in enumerate(read_capture(path, on_error)):
+            yield rec.ts_ns, order[label], n, label, rec
+
+    order = {label: i for i, label in enumerate(files)}
+    for _, _, _, label, rec in heapq.merge(*(labelled(k, p) for k, p in files.items())):
+        yield label, rec
