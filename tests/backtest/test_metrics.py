@@ -246,6 +246,20 @@ def test_return_ratios_match_empyrical_formulas_when_returns_are_btc_daily(btc_c
     assert m.annualized_volatility(r, 365) == pytest.approx(s.std() * math.sqrt(365), rel=1e-12)
 
 
+def test_return_ratios_match_empyrical_formulas_when_returns_are_seeded_noise():
+    # the same comparison where ../shared/data is absent
+    r = np.random.default_rng(3).normal(0.001, 0.02, 250)
+    s = pd.Series(r)
+    assert m.sharpe_ratio(r, 252) == pytest.approx(_empyrical_sharpe(s, 252), rel=1e-12)
+    assert m.sortino_ratio(r, 252) == pytest.approx(_empyrical_sortino(s, 252), rel=1e-12)
+    assert m.sortino_ratio(r, 252) == pytest.approx(_quantstats_sortino(s, 252), rel=1e-12)
+    assert m.annualized_return(r, 252) == pytest.approx(_empyrical_annual_return(s, 252),
+                                                        rel=1e-12)
+    eq = 100 * np.cumprod(1 + np.concatenate(([0.01], r)))
+    assert m.max_drawdown(eq) == pytest.approx(
+        _empyrical_max_drawdown(pd.Series(m.simple_returns(eq))), rel=1e-12)
+
+
 @pytest.mark.shared_data
 def test_max_drawdown_matches_empyrical_when_the_first_return_is_a_gain(btc_closes):
     # empyrical builds wealth from returns, so its running peak starts after the first return;

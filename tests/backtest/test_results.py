@@ -193,22 +193,35 @@ def test_denial_from_order_when_the_risk_gate_refused_it():
 
 # --------------------------------------------------------------------------- real data
 
+@pytest.mark.parametrize("run", ["binance_run", "synthetic_run"])
+def test_summarize_is_consistent_when_the_fixture_trades_candles(run, request):
+    res = request.getfixturevalue(run)
+    s = summarize(res)
+    t = s["trades"]
+    assert t["trades"] == len(res.trades) > 10
+    assert t["fills"] == 2 * t["trades"]
+    assert sum(g["trades"] for g in s["by_strategy"].values()) == t["trades"]
+    assert sum(g["trades"] for g in s["by_symbol"].values()) == t["trades"]
+    assert sum(g["net_pnl"] for g in s["by_symbol"].values()) == pytest.approx(t["net_pnl"])
+    assert sum(g["fees_paid"] for g in s["by_strategy"].values()) == pytest.approx(t["fees_paid"])
+    assert sum(v["trades"] for v in s["exit_reasons"].values()) == t["trades"]
+    # net = gross - fees, and equity moved by exactly the net PnL of the closed round trips
+    assert t["net_pnl"] == pytest.approx(t["gross_pnl"] - t["fees_paid"])
+    eq = res.equity.equity
+    assert eq[-1] - eq[0] == pytest.approx(t["net_pnl"], abs=1e-6)
+    assert 0 < t["exposure"] < 1
+    assert s["returns"]["max_drawdown"] < 0
+
+
 @pytest.mark.shared_data
 def test_summarize_when_the_fixture_trades_the_may_2021_candles(binance_run):
     s = summarize(binance_run)
     t = s["trades"]
     assert t["trades"] == len(binance_run.trades) > 10
     assert t["fills"] == 2 * t["trades"]
-    assert sum(g["trades"] for g in s["by_strategy"].values()) == t["trades"]
-    assert sum(g["trades"] for g in s["by_symbol"].values()) == t["trades"]
     assert set(s["by_symbol"]) == {"binance:BTCUSDT", "binance:ETHUSDT"}
-    assert sum(v["trades"] for v in s["exit_reasons"].values()) == t["trades"]
+    assert set(s["by_strategy"]) == {"sma_6_24", "sma_12_48"}
     assert s["exit_reasons"]["end of run"]["trades"] <= 4
-    # net = gross - fees, and equity moved by exactly the net PnL of the closed round trips
-    assert t["net_pnl"] == pytest.approx(t["gross_pnl"] - t["fees_paid"])
-    eq = binance_run.equity.equity
-    assert eq[-1] - eq[0] == pytest.approx(t["net_pnl"], abs=1e-6)
     assert s["denials"]["by_reason"].keys() == {"MAX_POSITION"}
-    assert 0 < t["exposure"] < 1
     assert s["period"]["return_periods"] == 31          # 2021-04-26 .. 2021-05-26, UTC days
     assert s["run"]["config"]["venue"] == {"api_key": REDACTED, "api_secret": REDACTED}
