@@ -1,0 +1,186 @@
+"""Cross-exchange arbitrage: one instrument on several venues, buy where it is cheap and sell
+where it is dear, after taker fees, sized by depth and inventory.
+
+Per book change: the compiled detector re-checks the pairs that include the changed venue
+(_fast/arb.pyx). An opportunity becomes two IOC limit orders sent together, each priced at the
+worst level the detector walked (so each fills at most the walked depth, never worse). Then:
+
+* both legs filled in full: done; the group's realized PnL is counted;
+* one leg filled more than the other (partial fill, a miss, a risk denial after the first leg):
+  the excess is *unwound* on the venue of the over-filled leg with a reduce-direction market
+  order (sell what was bought, buy back what was sold), counted as `leg_imbalance`; the
+  strategy then waits `cooldown_ms` before it takes another opportunity ("failed leg" cool-down).
+
+Every opportunity seen is counted as taken or skipped with the reason: `skip_in_flight` (legs of
+the previous one still open), `skip_cooldown`, `skip_stale_book`, `skip_risk_state` (the gate is
+not ACTIVE), `skip_risk_denied:<REASON>` (the first leg was denied), `skip_inventory` (the
+detector found nothing once balances were applied). `skip_edge` is not counted per book change
+(it is the normal case); `checks` counts the re-checks.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tradecore._fast.arb import CrossVenueDetector
+from tradecore.core.events import Trade  # noqa: F401  (callback signature)
+from tradecore.core.orders import (OrderEvent, OrderStatus, OrderType, Side, TimeInForce,
+                                   TradingState)
+from tradecore.strategies.arb.legs import LegGroup
+from tradecore.strategies.base import BookKey, Strategy
+
+DEFAULTS: dict[str, Any] = {
+    "venues": [],             # [[venue, symbol], ...] the same instrument on each venue
+    "max_qty": 1.0,           # base units per opportunity
+    "min_edge": 0.0,          # quote currency, after fees
+    "min_edge_bps": 1.0,      # relative to the buy cost
+    "depth": 20,              # levels walked per side
+    "cooldown_ms": 5_000,     # after a failed leg
+    "stale_ms": 5_000,        # a book not updated for this long is not traded
+    "use_balances": True,     # cap sizes by the free balances the engine reports
+}
+
+
+class CrossExchangeArbitrage(Strategy):
+
+    def __init__(self, strategy_id: str, config: Mapping[str, Any] | None = None) -> None:
+        cfg = {**DEFAULTS, **(config or {})}
+        unknown = set(cfg) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"{strategy_id}: unknown setting(s) {sorted(unknown)}; expected "
+                             f"{sorted(DEFAULTS)}")
+        venues = [tuple(v) for v in cfg["venues"]]
+        if len(venues) < 2 or any(len(v) != 2 for v in venues):
+            raise ValueError(f"{strategy_id}: venues must list >= 2 [venue, symbol] pairs, "
+                             f"got {cfg['venues']!r}")
+        for key in ("max_qty", "min_edge", "min_edge_bps", "cooldown_ms", "stale_ms"):
+            if not isinstance(cfg[key], (int, float)) or cfg[key] < 0:
+                raise ValueError(f"{strategy_id}: {key} must be a number >= 0, got {cfg[key]!r}")
+        super().__init__(strategy_id, cfg)
+        self.books = tuple(venues)              # type: ignore[assignment]
+        self.index: dict[BookKey, int] = {v: i for i, v in enumerate(venues)}
+        self.det = CrossVenueDetector(len(venues))
+        self.det.max_qty = float(cfg["max_qty"])
+        self.det.min_edge = float(cfg["min_edge"])
+        self.det.min_edge_bps = float(cfg["min_edge_bps"])
+        self.det.depth = int(cfg["depth"])
+        self._bound: list[object] = [None] * len(venues)
+        self.group: LegGroup | None = None
+        self.cooldown_until = 0
+        self.realized = 0.0
+        self.edges_expected = 0.0
+
+    def on_start(self) -> None:
+        for (venue, symbol), i in self.index.items():
+            self.ctx.instrument(venue, symbol)     # fails at start, not on the first trade
+
+    # -- market data ---------------------------------------------------------------------------
+    def on_book(self, venue: str, symbol: str, book: Any) -> None:
+        i = self.index.get((venue, symbol))
+        if i is None:
+            return
+        if self._bound[i] is not book:              # a resync may hand over a new book object
+            inst = self.ctx.instrument(venue, symbol)
+            self.det.set_venue(i, book, inst.taker_fee, inst.lot_size)
+            self._bound[i] = book
+        self.count("checks")
+        if self.config["use_balances"]:
+            self._apply_balances()
+        if not self.det.check(i):
+            return
+        self.count("seen")
+        now = self.ctx.clock.time_ns()
+        if self.group is not None:
+            self.count("skip_in_flight")
+            return
+        if now < self.cooldown_until:
+            self.count("skip_cooldown")
+            return
+        if self.ctx.trading_state() != TradingState.ACTIVE:
+            self.count("skip_risk_state")
+            return
+        stale = self.config["stale_ms"] * 1_000_000
+        for k in (self.det.buy_venue, self.det.sell_venue):
+            b = self._bound[k]
+            if stale and b is not None and now - b.ts_ns > stale:
+                self.count("skip_stale_book")
+                return
+        self._take(now)
+
+    def _apply_balances(self) -> None:
+        for (venue, symbol), i in self.index.items():
+            inst = self.ctx.instrument(venue, symbol)
+            base = self.ctx.free_balance(venue, inst.base) if inst.base else float("inf")
+            quote = self.ctx.free_balance(venue, inst.quote) if inst.quote else float("inf")
+            self.det.set_inventory(i, min(max(base, 0.0), 1e300), min(max(quote, 0.0), 1e300))
+
+    # -- execution -----------------------------------------------------------------------------
+    def _take(self, now: int) -> None:
+        d = self.det
+        (bv, bs), (sv, ss) = self.books[d.buy_venue], self.books[d.sell_venue]
+        bi, si = self.ctx.instrument(bv, bs), self.ctx.instrument(sv, ss)
+        buy = self.order(bv, bs, Side.BUY, bi.round_lots(d.qty),
+                         price=bi.round_ticks(d.buy_limit, up=True), tif=TimeInForce.IOC,
+                         tag="arb-buy")
+        sell = self.order(sv, ss, Side.SELL, si.round_lots(d.qty),
+                          price=si.round_ticks(d.sell_limit), tif=TimeInForce.IOC,
+                          tag="arb-sell")
+        if buy.qty <= 0 or sell.qty <= 0 or buy.qty * bi.lot_size != sell.qty * si.lot_size:
+            self.count("skip_lot_mismatch")
+            return
+        group = LegGroup(now, d.edge)
+        self.group = group
+        sent = self.submit(buy)
+        group.add(sent, bi)
+        if sent.status == OrderStatus.DENIED:
+            self.count(f"skip_risk_denied:{sent.deny_reason.name}")
+            self.group = None
+            return
+        sent2 = self.submit(sell)
+        group.add(sent2, si)
+        self.count("taken")
+        self.edges_expected += d.edge
+        if sent2.status == OrderStatus.DENIED:
+            self.count(f"leg_denied:{sent2.deny_reason.name}")
+        self._maybe_finish()
+
+    def on_order_event(self, event: OrderEvent) -> None:
+        g = self.group
+        if g is None or g.on_event(event, self.ctx.instrument) is None:
+            return
+        self._maybe_finish()
+
+    def _maybe_finish(self) -> None:
+        g = self.group
+        if g is None or not g.done:
+            return
+        self.group = None
+        legs = list(g.legs.values())
+        if g.complete:
+            self.count("complete")
+            self.realized += g.realized()
+            return
+        self.count("failed_leg")
+        self.cooldown_until = self.ctx.clock.time_ns() + self.config["cooldown_ms"] * 1_000_000
+        # unwind the excess of the over-filled leg where it was filled
+        by_side = {int(leg.order.side): leg for leg in legs}
+        b, s = by_side.get(int(Side.BUY)), by_side.get(int(Side.SELL))
+        bought = b.filled_base if b else 0.0
+        sold = s.filled_base if s else 0.0
+        if bought > sold + 1e-12 and b is not None:
+            self._unwind(b.order.venue, b.order.symbol, Side.SELL, bought - sold)
+        elif sold > bought + 1e-12 and s is not None:
+            self._unwind(s.order.venue, s.order.symbol, Side.BUY, sold - bought)
+        self.realized += g.realized()
+
+    def _unwind(self, venue: str, symbol: str, side: Side, qty: float) -> None:
+        inst = self.ctx.instrument(venue, symbol)
+        lots = inst.round_lots(qty)
+        if lots <= 0:
+            self.count("unwind_dust")
+            return
+        o = self.submit(self.order(venue, symbol, side, lots, type=OrderType.MARKET,
+                                   tif=TimeInForce.IOC, tag="arb-unwind"))
+        self.count("leg_imbalance")
+        if o.status == OrderStatus.DENIED:
+            self.count(f"unwind_denied:{o.deny_reason.name}")

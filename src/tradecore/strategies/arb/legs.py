@@ -1,0 +1,82 @@
+"""Multi-leg execution bookkeeping shared by the arbitrage strategies.
+
+A `LegGroup` is the set of orders one opportunity sends together (IOC by default). It follows
+each leg's fills from the order events and, once every leg is terminal, tells the strategy what
+each leg really did, so that it can apply its imbalance rule (hedge or unwind what did not
+match). A group in which any leg did not fill in full is a *failed* group: the strategy starts
+its cool-down.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tradecore.core.instrument import Instrument
+from tradecore.core.orders import TERMINAL, Order, OrderEvent
+
+InstrumentOf = Callable[[str, str], Instrument]
+
+
+@dataclass(slots=True)
+class Leg:
+    order: Order
+    filled: int = 0              # lots
+    notional: float = 0.0        # quote, fees excluded
+    fees: float = 0.0
+    done: bool = False
+
+    @property
+    def avg_price(self) -> float:
+        return 0.0 if not self.filled else self.notional / self.filled_base
+
+    @property
+    def filled_base(self) -> float:
+        return self.filled * self._lot
+
+    _lot: float = 0.0
+
+
+@dataclass(slots=True)
+class LegGroup:
+    """The orders of one opportunity, by client order id."""
+    opened_ns: int
+    expected_edge: float
+    legs: dict[str, Leg] = field(default_factory=dict)
+
+    def add(self, order: Order, inst: Instrument) -> Leg:
+        leg = Leg(order, _lot=inst.lot_size)
+        leg.done = order.is_terminal        # denied at submit: terminal at once
+        self.legs[order.client_order_id] = leg
+        return leg
+
+    def on_event(self, ev: OrderEvent, inst_of: InstrumentOf) -> Leg | None:
+        """Apply an order event; the leg it belonged to, or None."""
+        leg = self.legs.get(ev.client_order_id)
+        if leg is None:
+            return None
+        if ev.fill is not None:
+            f = ev.fill
+            inst = inst_of(leg.order.venue, leg.order.symbol)
+            leg.filled += f.qty
+            leg.notional += inst.price(f.price) * inst.qty(f.qty)
+            leg.fees += f.fee
+        if ev.status in TERMINAL:
+            leg.done = True
+        return leg
+
+    @property
+    def done(self) -> bool:
+        return all(leg.done for leg in self.legs.values())
+
+    @property
+    def complete(self) -> bool:
+        """Every leg filled in full."""
+        return all(leg.filled == leg.order.qty for leg in self.legs.values())
+
+    def realized(self) -> float:
+        """Quote PnL of the group's fills: sells minus buys minus fees (meaningful for a
+        complete cross-venue pair; a triangle's legs are in different currencies)."""
+        total = 0.0
+        for leg in self.legs.values():
+            total += -int(leg.order.side) * leg.notional - leg.fees
+        return total
