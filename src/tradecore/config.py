@@ -1,0 +1,234 @@
+"""The run configuration: one TOML file, every setting with a default and a documented meaning.
+
+`load(path)` reads the file over the bundled default (src/tradecore/data/paper.toml, whose
+comments document every key), checks every key and value, and returns a frozen `NodeConfig`. A
+wrong key or value stops the start with a `ConfigError` naming the key, the value and what was
+expected; nothing is half-applied (freqtrade-style silent defaults for misspelled keys are the
+trap this avoids). Secrets are never in the file: API keys come from the environment
+(venues/credentials.py), and `redacted()` masks anything that looks like one before a config is
+dumped into a report.
+
+Relative paths in the file are resolved against the file's directory; `bundled:NAME` names a
+file of the bundled samples (src/tradecore/data/samples).
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+SAMPLES = PACKAGE_DATA / "samples"
+DEFAULT_CONFIG = PACKAGE_DATA / "paper.toml"
+
+MODES = ("paper", "backtest", "live")
+EXCHANGES = ("binance", "kraken", "coinbase", "okx")
+
+
+class ConfigError(ValueError):
+    """A bad configuration: names the key, the value and what was expected."""
+
+
+def _fail(key: str, value: object, expected: str) -> None:
+    raise ConfigError(f"config key {key!r} = {value!r}: expected {expected}")
+
+
+def _check_keys(section: str, got: dict, allowed: set[str]) -> None:
+    for k in got:
+        if k not in allowed:
+            _fail(f"{section}.{k}" if section else k, got[k],
+                  f"one of the keys {sorted(allowed)} (unknown key)")
+
+
+def _num(key: str, v: object, lo: float = 0.0) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < lo:
+        _fail(key, v, f"a number >= {lo:g}")
+    return float(v)
+
+
+def _str(key: str, v: object, choices: tuple[str, ...] | None = None) -> str:
+    if not isinstance(v, str) or not v or (choices and v not in choices):
+        _fail(key, v, f"one of {list(choices)}" if choices else "a non-empty string")
+    return v  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """One market-data source. `venue` is the name orders and instruments use (two feeds of
+    one exchange need two names, e.g. binance and binance_usdm); `exchange` picks the
+    normalizer; `capture` is the recording replayed in paper/backtest mode."""
+    venue: str
+    exchange: str
+    symbols: tuple[str, ...]
+    capture: Path | None = None
+
+
+@dataclass(frozen=True)
+class InstrumentConfig:
+    venue: str
+    symbol: str
+    tick: str
+    lot: str
+    base: str
+    quote: str
+    maker_fee: float
+    taker_fee: float
+    min_qty: str = "0"
+    min_notional: str = "0"
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    id: str
+    kind: str
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    mode: str = "paper"
+    run_id: str = ""                       # empty: a timestamp
+    report_dir: Path = Path("reports")
+    quote: str = "USDT"                    # the account currency of equity and reports
+    speed: float = 0.0                     # replay speed in paper mode: 0 = as fast as possible
+    status_every_s: float = 1.0            # live status line period (0 = off)
+    journal: Path | None = None            # None: a temporary journal per run
+    feeds: tuple[FeedConfig, ...] = ()
+    instruments: tuple[InstrumentConfig, ...] = ()
+    balances: dict[str, float] = field(default_factory=dict)      # "venue:asset" -> amount
+    latency_order_us: int = 0
+    latency_ack_us: int = 0
+    risk: dict[str, Any] = field(default_factory=dict)            # RiskLimits fields
+    symbol_limits: dict[str, dict[str, Any]] = field(default_factory=dict)  # "venue:sym"
+    strategies: tuple[StrategyConfig, ...] = ()
+    source: str = ""                        # where the config came from
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+_RUN_KEYS = {"mode", "run_id", "report_dir", "quote", "speed", "status_every_s", "journal"}
+_TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies"}
+_FEED_KEYS = {"venue", "exchange", "symbols", "capture"}
+_INST_KEYS = {"tick", "lot", "base", "quote", "maker_fee", "taker_fee", "min_qty",
+              "min_notional"}
+_PAPER_KEYS = {"balances", "latency_order_us", "latency_ack_us"}
+_STRAT_KEYS = {"id", "kind", "settings"}
+
+
+def _path(base: Path, key: str, v: object) -> Path:
+    if not isinstance(v, str) or not v:
+        _fail(key, v, "a path (string)")
+    if v.startswith("bundled:"):
+        p = SAMPLES / v.split(":", 1)[1]
+    else:
+        p = Path(v)
+        if not p.is_absolute():
+            p = base / p
+    return p
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def parse(data: dict[str, Any], base_dir: Path, source: str = "") -> NodeConfig:
+    """Validate a config mapping (a parsed TOML document)."""
+    _check_keys("", data, _TOP_KEYS)
+    run = data.get("run", {})
+    _check_keys("run", run, _RUN_KEYS)
+    mode = _str("run.mode", run.get("mode", "paper"), MODES)
+    feeds = []
+    seen_venues: set[str] = set()
+    for i, f in enumerate(data.get("feeds", [])):
+        key = f"feeds[{i}]"
+        if not isinstance(f, dict):
+            _fail(key, f, "a table with venue, exchange, symbols")
+        _check_keys(key, f, _FEED_KEYS)
+        venue = _str(f"{key}.venue", f.get("venue"))
+        if venue in seen_venues:
+            _fail(f"{key}.venue", venue, "a venue name not used by another feed")
+        seen_venues.add(venue)
+        syms = f.get("symbols")
+        if not isinstance(syms, list) or not syms or not all(isinstance(s, str) and s for s in syms):
+            _fail(f"{key}.symbols", syms, "a non-empty list of symbol strings")
+        cap = _path(base_dir, f"{key}.capture", f["capture"]) if "capture" in f else None
+        if mode != "live" and cap is None:
+            _fail(f"{key}.capture", None, f"a recording to replay in {mode} mode")
+        if cap is not None and not cap.is_file():
+            _fail(f"{key}.capture", f["capture"], f"an existing file ({cap} is missing)")
+        feeds.append(FeedConfig(venue, _str(f"{key}.exchange", f.get("exchange"), EXCHANGES),
+                                tuple(syms), cap))
+    insts = []
+    for name, d in data.get("instruments", {}).items():
+        key = f"instruments.{name!r}"
+        venue, sep, sym = name.partition(":")
+        if not sep or not venue or not sym:
+            _fail(key, name, "a key 'venue:symbol'")
+        if not isinstance(d, dict):
+            _fail(key, d, "a table")
+        _check_keys(key, d, _INST_KEYS)
+        for req in ("tick", "lot", "base", "quote"):
+            _str(f"{key}.{req}", d.get(req))
+        insts.append(InstrumentConfig(venue, sym, d["tick"], d["lot"], d["base"], d["quote"],
+                                      _num(f"{key}.maker_fee", d.get("maker_fee", 0.0), -0.01),
+                                      _num(f"{key}.taker_fee", d.get("taker_fee", 0.0)),
+                                      str(d.get("min_qty", "0")), str(d.get("min_notional", "0"))))
+    known = {(i.venue, i.symbol) for i in insts}
+    for f in feeds:
+        for s in f.symbols:
+            if (f.venue, s) not in known:
+                _fail(f"instruments.'{f.venue}:{s}'", None,
+                      "the instrument (tick, lot, base, quote, fees) of every feed symbol")
+    paper = data.get("paper", {})
+    _check_keys("paper", paper, _PAPER_KEYS)
+    balances = {}
+    for k, v in paper.get("balances", {}).items():
+        if ":" not in k:
+            _fail(f"paper.balances.{k!r}", v, "a key 'venue:asset'")
+        balances[k] = _num(f"paper.balances.{k!r}", v)
+    risk = dict(data.get("risk", {}))
+    symbol_limits = risk.pop("symbols", {})
+    strategies = []
+    ids: set[str] = set()
+    for i, s in enumerate(data.get("strategies", [])):
+        key = f"strategies[{i}]"
+        if not isinstance(s, dict):
+            _fail(key, s, "a table with id, kind, settings")
+        _check_keys(key, s, _STRAT_KEYS)
+        sid = _str(f"{key}.id", s.get("id"))
+        if sid in ids:
+            _fail(f"{key}.id", sid, "an id not used by another strategy")
+        ids.add(sid)
+        settings = s.get("settings", {})
+        if not isinstance(settings, dict):
+            _fail(f"{key}.settings", settings, "a table")
+        strategies.append(StrategyConfig(sid, _str(f"{key}.kind", s.get("kind")), settings))
+    journal = _path(base_dir, "run.journal", run["journal"]) if run.get("journal") else None
+    return NodeConfig(
+        mode=mode, run_id=str(run.get("run_id", "")),
+        report_dir=_path(Path.cwd(), "run.report_dir", run.get("report_dir", "reports")),
+        quote=_str("run.quote", run.get("quote", "USDT")),
+        speed=_num("run.speed", run.get("speed", 0.0)),
+        status_every_s=_num("run.status_every_s", run.get("status_every_s", 1.0)),
+        journal=journal, feeds=tuple(feeds), instruments=tuple(insts), balances=balances,
+        latency_order_us=int(_num("paper.latency_order_us", paper.get("latency_order_us", 0))),
+        latency_ack_us=int(_num("paper.latency_ack_us", paper.get("latency_ack_us", 0))),
+        risk=risk, symbol_limits=symbol_limits, strategies=tuple(strategies), source=source,
+        raw=data)
+
+
+def load(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> NodeConfig:
+    """The bundled default, or a file (which replaces the default's sections it names)."""
+    p = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+    if overrides:
+        data = _merge(data, overrides)
+    return parse(data, p.resolve().parent, str(p))
