@@ -18,6 +18,7 @@ FAST_MODULES = [
     "book",       # the L2 order book
     "jsonscan",   # hand-written scanner for Binance depth frames
     "checksum",   # CRC32 book checksums (Kraken, OKX)
+    "riskgate",   # the pre-trade risk gate
     "arb",        # cross-venue and triangular arbitrage detectors
 ]
 

@@ -334,6 +334,8 @@ class ExchangeSimulator:
         self.venues: dict[str, VenueSim] = {}
         for name in names:
             self.venues[name] = VENUES[name](self, files.get(name))
+        from tradecore.simulator.orders import SimOrders   # order entry; imports Session
+        self.orders = SimOrders(self)
         self._speed = self._check_speed(speed)
         self._running: asyncio.Event | None = None        # created in start(), on the loop
         self._start_paused = paused
@@ -597,6 +599,8 @@ class ExchangeSimulator:
         path = parts.path or "/"
         query = parse_qs(parts.query)
         segs = [p for p in path.split("/") if p]
+        if (orders := self.orders.route(segs, query)) is not None:     # Binance WebSocket API
+            return orders
         if segs and segs[0] in self.venues:
             return Session(self, self.venues[segs[0]], "/" + "/".join(segs[1:]), query)
         binance = next((v for n, v in self.venues.items() if n.startswith("binance")), None)
@@ -778,6 +782,7 @@ class ExchangeSimulator:
     def _add_routes(self, app: web.Application) -> None:
         for v in self.venues.values():
             v.add_routes(app)
+        self.orders.add_routes(app)
         app.router.add_post("/_sim/fault", self._http_fault)
         app.router.add_get("/_sim/faults", self._http_faults)
         app.router.add_get("/_sim/status", self._http_status)

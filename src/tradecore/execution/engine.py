@@ -1,0 +1,393 @@
+"""The execution engine: the one path from a strategy's order to a venue, and back.
+
+`submit` is synchronous and allocation-light: OMS registration (shape and idempotency checks),
+the compiled risk gate, one journal `write()` of the intent, then `venue.submit`. Venue answers
+arrive through the VenueListener methods below (this class is the venues' only listener), become
+validated transitions in the OrderManager, update the Portfolio and the gate's bookkeeping, and
+are delivered to the order's strategy by a direct call to the handler it subscribed (no queue,
+no asyncio hop). Listeners registered with `add_listener` (breakers, metrics) see every event.
+Events are DENIED (from the gate) and every venue answer. SUBMITTED goes to listeners only
+(after the send, and only when there are listeners); a strategy has `submit`'s return (the
+order, status SUBMITTED) instead: one event object less on the order path.
+
+A venue callback never raises into the venue: an answer that cannot be applied (unknown order,
+impossible transition, overfill) is recorded as a `Problem` (engine.problems, and the optional
+`on_problem` callback) and changes nothing.
+
+Kill switch: `kill(flatten)` cancels every open order; orders still in flight (SUBMITTED, not yet
+acknowledged) are cancelled the moment their acknowledgement arrives; with `flatten` every
+position is closed with reduce-only market orders, and any fill that still reaches a position
+afterwards (an order that filled before its cancel landed) is flattened again, until `rearm()`.
+Flatten orders do not go through the gate's trading-state check (the gate is HALTED by then and
+they are what HALTED asks for); they are reduce-only and sized to the position.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
+
+from tradecore.core.clock import Clock
+from tradecore.core.events import Problem, Trade
+from tradecore.core.instrument import Instrument
+from tradecore.core.orders import (OPEN, DenyReason, Fill, Order, OrderEvent, OrderStatus,
+                                   OrderType, Side, TimeInForce, TradingState)
+from tradecore.execution.oms import ExecutionError, LateFill, OrderManager, UnknownOrder
+from tradecore.execution.portfolio import Portfolio
+from tradecore.execution.state import FastStatus, InvalidTransition
+from tradecore.execution.venue import VenueClient
+from tradecore.risk.stops import PROTECTION_STRATEGY, ProtectionManager
+
+__all__ = ["ExecutionEngine", "KILL_STRATEGY"]
+
+KILL_STRATEGY = "risk.kill-switch"
+S = FastStatus        # OrderStatus members, fast to look up (state.py)
+_ERRORS = (ExecutionError, InvalidTransition)   # a venue answer we cannot apply
+_SUBMITTED = OrderStatus.SUBMITTED
+_SAME_GRID = (1, 1)          # book ticks are instrument ticks (checked by identity)
+
+
+class ExecutionEngine:
+    def __init__(self, gate, venues: dict[str, VenueClient], journal, clock: Clock,
+                 instruments: dict[tuple[str, str], Instrument],
+                 on_problem: Callable[[Problem], None] | None = None) -> None:
+        self.gate = gate
+        self.venues = venues
+        self.journal = journal
+        self.clock = clock
+        self.instruments = instruments
+        self.oms = OrderManager(clock, journal, instruments, on_gtd_due=self._gtd_due)
+        self.portfolio = Portfolio(instruments)
+        # ids unique across restarts (a recovered journal holds the previous process's ids)
+        self.protection = ProtectionManager(
+            self, instruments, id_prefix=f"prot{clock.time_ns():x}",
+            on_problem=lambda t: self._problem("", "", "protection", t),
+            on_change=self._on_protection)
+        self._handlers: dict[str, Callable[[OrderEvent], None]] = {
+            PROTECTION_STRATEGY: self.protection.on_order_event}
+        self._listeners: list[Callable[[Order, OrderEvent], None]] = []
+        self._cancel_on_ack: set[str] = set()
+        self._tick_conv: dict[tuple[str, str], tuple[int, int]] = {}
+        self._is_open = tuple(st in OPEN for st in OrderStatus)
+        self._flattening = False
+        self._flatten_ids = itertools.count(1)
+        self.on_problem = on_problem
+        self.problems: list[Problem] = []
+        self._risk_state = gate.state
+        if hasattr(gate, "on_state_change"):        # the RiskGate tells us: journal at once
+            gate.on_state_change(self._on_gate_state)
+        for v in venues.values():
+            v.set_listener(self)
+
+    # -- wiring -------------------------------------------------------------------------
+    def subscribe(self, strategy_id: str, handler: Callable[[OrderEvent], None]) -> None:
+        """Order events of orders with this strategy_id go to `handler`, by direct call."""
+        if strategy_id in self._handlers:
+            raise ValueError(f"strategy {strategy_id!r} already has an order-event handler")
+        self._handlers[strategy_id] = handler
+
+    def add_listener(self, fn: Callable[[Order, OrderEvent], None]) -> None:
+        """fn(order, event) for every event of every order (breakers, metrics, reports)."""
+        self._listeners.append(fn)
+
+    def attach_kill_switch(self, kill_switch) -> None:
+        """Make this engine the kill switch's action (risk.breakers.KillSwitch: on_kill /
+        on_rearm callbacks)."""
+        kill_switch.on_kill(self.kill)
+        kill_switch.on_rearm(self.rearm)
+
+    # -- OrderPort (for risk.stops) -------------------------------------------------------
+    def position_lots(self, venue: str, symbol: str) -> int:
+        return self.portfolio.lots(venue, symbol)
+
+    def avg_entry_price(self, venue: str, symbol: str) -> float:
+        p = self.portfolio.positions.get((venue, symbol))
+        return p.avg_price if p is not None else 0.0
+
+    def time_ns(self) -> int:
+        return self.clock.time_ns()
+
+    # -- the order path -------------------------------------------------------------------
+    def submit(self, order: Order) -> Order:
+        """Risk-check and send. Returns the order (DENIED with its reason when the gate said
+        no). Raises OrderSpecError / DuplicateOrderId for an order that is malformed or reuses
+        an id with different content (a programming error, not a market condition)."""
+        o, new = self.oms.add(order)
+        if not new:
+            return o
+        reason = self.gate.check(o)
+        if reason:
+            o.deny_reason = DenyReason(reason)
+            self._emit(o, self.oms.deny(o, o.deny_reason.name))
+            return o
+        return self._send(o)
+
+    def _send(self, o: Order) -> Order:
+        venue = self.venues.get(o.venue)
+        if venue is None:
+            o.deny_reason = DenyReason.UNKNOWN_INSTRUMENT
+            self._emit(o, self.oms.deny(o, f"no venue client for {o.venue!r}"))
+            return o
+        self.oms.submitted(o)                 # journals the intent before anything leaves
+        venue.submit(o)
+        # the gate's open-order bookkeeping after the send (it is not needed to send, and the
+        # next check comes after this returns); skipped if the venue already answered
+        # synchronously with a terminal state (a test double or an instant local reject)
+        if self._is_open[o.status]:
+            self.gate.on_order_open(o)
+        if self._listeners:
+            # SUBMITTED for listeners (e.g. the reject-rate breaker counts sends), made after
+            # the bytes left and only when someone listens
+            ev = OrderEvent(o.client_order_id, _SUBMITTED, o.ts_created_ns)
+            for fn in self._listeners:
+                fn(o, ev)
+        return o
+
+    def cancel(self, client_order_id: str) -> DenyReason:
+        """Ask the venue to cancel. A terminal order or one already being cancelled is left
+        alone; an order not yet acknowledged is cancelled as soon as its ack arrives (a cancel
+        sent before the venue knows the order would be rejected as unknown). Returns the
+        gate's cancel verdict (DenyReason.NONE when sent or nothing to do)."""
+        o = self.oms[client_order_id]
+        if o.is_terminal or o.status is S.PENDING_CANCEL:
+            return DenyReason.NONE
+        r = self.gate.check_cancel(o)
+        if r:
+            r = DenyReason(r)
+            self._problem(o.venue, o.symbol, "cancel denied",
+                          f"{client_order_id}: {r.name}")
+            return r
+        if o.status is S.SUBMITTED or o.status is S.INITIALIZED:
+            self._cancel_on_ack.add(client_order_id)
+            return DenyReason.NONE
+        ev = self.oms.cancel_requested(o)
+        if ev is not None:
+            self._emit(o, ev)
+            self.venues[o.venue].cancel(o)
+        return DenyReason.NONE
+
+    def cancel_all(self, venue: str | None = None, symbol: str | None = None) -> int:
+        """Cancel every open order (of a venue / symbol); returns how many were asked."""
+        n = 0
+        for o in self.oms.open_orders(venue, symbol):
+            if o.status is not S.PENDING_CANCEL:
+                self.cancel(o.client_order_id)
+                n += 1
+        return n
+
+    def flatten(self, venue: str | None = None, symbol: str | None = None) -> list[Order]:
+        """Close positions with reduce-only market orders (not gated: see module docstring)."""
+        out = []
+        for (v, s), p in list(self.portfolio.positions.items()):
+            if p.lots == 0 or (venue is not None and v != venue) or (
+                    symbol is not None and s != symbol):
+                continue
+            if any(o.strategy_id == KILL_STRATEGY for o in self.oms.open_orders(v, s)):
+                continue          # a flatten order is already working there
+            o = Order(f"flat-{self.clock.time_ns()}-{next(self._flatten_ids)}", v, s,
+                      Side.SELL if p.lots > 0 else Side.BUY, OrderType.MARKET, abs(p.lots),
+                      tif=TimeInForce.IOC, reduce_only=True, strategy_id=KILL_STRATEGY,
+                      tag="flatten")
+            self.oms.add(o)
+            out.append(self._send(o))
+        return out
+
+    def kill(self, flatten: bool = False) -> None:
+        """The kill switch's action (the KillSwitch has already set the gate HALTED)."""
+        self.record_risk_state()
+        self.cancel_all()
+        if flatten:
+            self._flattening = True
+            self.flatten()
+
+    def rearm(self) -> None:
+        """The kill switch was re-armed: stop re-flattening."""
+        self._flattening = False
+        self.record_risk_state()
+
+    def set_balance(self, venue: str, asset: str, amount: float) -> None:
+        """An account balance from the venue (start, restart, periodic sync): portfolio, gate
+        and journal."""
+        self.portfolio.set_balance(venue, asset, amount)
+        self.gate.set_balance(venue, asset, amount)
+        self.journal.balance(venue, asset, amount, self.clock.time_ns())
+
+    def record_risk_state(self, reason: str = "") -> None:
+        """Journal the gate's trading state if it changed since the last record (breakers and
+        the kill switch change it on the gate; this keeps the journal in step)."""
+        st = self.gate.state
+        if st != self._risk_state:
+            self._risk_state = st
+            self.journal.risk_state(TradingState(st), reason, self.clock.time_ns())
+
+    def _on_protection(self, key: tuple[str, str], p) -> None:
+        now = self.clock.time_ns()
+        if p is None:
+            self.journal.protection_removed(key[0], key[1], now)
+        else:
+            self.journal.protection(p.venue, p.symbol, p.direction, p.stop_ticks, p.tp_ticks,
+                                    p.trail_ticks, p.native, now)
+
+    def _on_gate_state(self, state: TradingState, reason: str) -> None:
+        if state == self._risk_state:
+            return            # already on record (e.g. recovery restoring the journal's state)
+        self._risk_state = state
+        self.journal.risk_state(TradingState(state), reason, self.clock.time_ns())
+
+    def _gtd_due(self, o: Order) -> None:
+        ev = self.oms.cancel_requested(o)
+        if ev is not None:
+            self._emit(o, ev)
+            self.venues[o.venue].cancel(o)
+
+    # -- market data ----------------------------------------------------------------------
+    def on_book(self, venue: str, symbol: str, book) -> None:
+        """After every change of a book: gate mid, marks, protective stops."""
+        top = book.top_ticks()
+        if top is None:
+            return
+        bt, _, at, _ = top
+        key = (venue, symbol)
+        conv = self._tick_conv.get(key)
+        if conv is None:
+            conv = self._tick_conv[key] = self._book_to_inst(key, book)
+        if conv is not _SAME_GRID:
+            num, den = conv                      # exact: bid rounded down, ask up
+            bt = bt * num // den
+            at = -(-at * num // den)
+        mid = book.mid()
+        self.gate.update_mid(venue, symbol, mid, book.ts_ns or self.clock.time_ns())
+        self.portfolio.mark(venue, symbol, mid)
+        self.protection.on_market(venue, symbol, bt, at)
+
+    def _book_to_inst(self, key: tuple[str, str], book) -> tuple[int, int]:
+        """Book ticks -> instrument ticks as an exact ratio (the book's grid comes from the
+        exchange's text and may be finer or coarser than the instrument's)."""
+        inst = self.instruments.get(key)
+        if inst is None or book.tick_size == inst.tick_size:
+            return _SAME_GRID
+        r = Fraction(Decimal(repr(book.tick_size))) / Fraction(Decimal(inst.tick))
+        return r.numerator, r.denominator
+
+    def on_trade(self, venue: str, symbol: str, trade: Trade) -> None:
+        inst = self.instruments.get((venue, symbol))
+        if inst is None:
+            return
+        try:
+            px = inst.ticks(trade.price)
+        except ValueError as e:
+            self._problem(venue, symbol, "trade price off grid", str(e))
+            return
+        self.protection.on_trade(venue, symbol, px)
+
+    # -- VenueListener --------------------------------------------------------------------
+    def on_order_accepted(self, client_order_id: str, venue_order_id: str, ts_ns: int) -> None:
+        try:
+            ev = self.oms.accepted(client_order_id, venue_order_id, ts_ns)
+        except _ERRORS as e:
+            self._venue_problem(client_order_id, "accept", e)
+            return
+        o = self.oms.orders[client_order_id]
+        if ev is not None:
+            self._emit(o, ev)
+        if client_order_id in self._cancel_on_ack:
+            self._cancel_on_ack.discard(client_order_id)
+            if o.is_open:
+                self.cancel(client_order_id)
+
+    def on_order_rejected(self, client_order_id: str, reason: str, ts_ns: int) -> None:
+        self._done(client_order_id, "reject", lambda: self.oms.rejected(client_order_id,
+                                                                        reason, ts_ns))
+
+    def on_order_canceled(self, client_order_id: str, reason: str, ts_ns: int) -> None:
+        self._done(client_order_id, "cancel", lambda: self.oms.canceled(client_order_id,
+                                                                        reason, ts_ns))
+
+    def on_order_expired(self, client_order_id: str, ts_ns: int) -> None:
+        self._done(client_order_id, "expire", lambda: self.oms.expired(client_order_id, ts_ns))
+
+    def on_order_triggered(self, client_order_id: str, ts_ns: int) -> None:
+        try:
+            ev = self.oms.triggered(client_order_id, ts_ns)
+        except _ERRORS as e:
+            self._venue_problem(client_order_id, "trigger", e)
+            return
+        if ev is not None:
+            self._emit(self.oms.orders[client_order_id], ev)
+
+    def on_cancel_rejected(self, client_order_id: str, reason: str, ts_ns: int) -> None:
+        try:
+            ev = self.oms.cancel_rejected(client_order_id, reason, ts_ns)
+        except _ERRORS as e:
+            self._venue_problem(client_order_id, "cancel-reject", e)
+            return
+        if ev is not None:
+            self._emit(self.oms.orders[client_order_id], ev)
+
+    def on_fill(self, fill: Fill) -> None:
+        try:
+            ev = self.oms.apply_fill(fill)
+        except (UnknownOrder, LateFill) as e:
+            # the venue traded: the money moved whatever our order record says
+            self._problem(fill.venue, fill.symbol, type(e).__name__, str(e))
+            self._book_fill(fill)
+            self._after_fill(fill)
+            return
+        except _ERRORS as e:
+            self._venue_problem(fill.client_order_id, "fill", e)
+            return
+        if ev is None:
+            return            # seen before (reconnect replay, recovery): applied once already
+        self._book_fill(fill)
+        o = self.oms.orders[fill.client_order_id]
+        if ev.status is S.FILLED:
+            self.gate.on_order_done(o)
+            self._cancel_on_ack.discard(fill.client_order_id)
+        self._emit(o, ev)
+        self._after_fill(fill)
+
+    # -- internals ------------------------------------------------------------------------
+    def _book_fill(self, fill: Fill) -> None:
+        self.portfolio.apply_fill(fill)
+        self.gate.on_fill(fill)
+
+    def _after_fill(self, fill: Fill) -> None:
+        lots = self.portfolio.lots(fill.venue, fill.symbol)
+        self.protection.on_position(fill.venue, fill.symbol, lots)
+        if self._flattening and lots != 0:
+            self.flatten(fill.venue, fill.symbol)
+
+    def _done(self, cid: str, what: str, step: Callable[[], OrderEvent]) -> None:
+        try:
+            ev = step()
+        except _ERRORS as e:
+            self._venue_problem(cid, what, e)
+            return
+        self._cancel_on_ack.discard(cid)
+        o = self.oms.orders[cid]
+        self.gate.on_order_done(o)
+        self._emit(o, ev)
+
+    def _emit(self, o: Order, ev: OrderEvent) -> None:
+        h = self._handlers.get(o.strategy_id)
+        if h is not None:
+            try:
+                h(ev)
+            except Exception as e:  # a strategy's bug must not stop order processing
+                self._problem(o.venue, o.symbol, "handler raised",
+                              f"{o.strategy_id} on {ev.status.name} of "
+                              f"{o.client_order_id}: {e!r}")
+        for fn in self._listeners:
+            fn(o, ev)
+
+    def _venue_problem(self, cid: str, what: str, e: Exception) -> None:
+        o = self.oms.orders.get(cid)
+        self._problem(o.venue if o else "", o.symbol if o else "", f"venue {what} not applied",
+                      str(e))
+
+    def _problem(self, venue: str, symbol: str, reason: str, detail: str) -> None:
+        p = Problem(venue, symbol, reason, detail)
+        self.problems.append(p)
+        if self.on_problem is not None:
+            self.on_problem(p)

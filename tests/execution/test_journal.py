@@ -1,0 +1,146 @@
+"""The journal: every record kind round-trips, a torn final line is dropped and reported, a bad
+line elsewhere is an error naming it, records survive a kill -9 without fsync."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tradecore.core.orders import (Fill, Order, OrderStatus, OrderType, Side, TimeInForce,
+                                   TradingState)
+from tradecore.execution.journal import Journal, JournalCorrupt, JournalLocked, read_journal
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def test_records_round_trip_in_order(tmp_path):
+    p = tmp_path / "j.log"
+    o = Order("c1", "v", "BTCUSDT", Side.SELL, OrderType.STOP_LIMIT, 7, 100, 101,
+              TimeInForce.GTD, False, True, 99, 0, "s", "p", "tag", ts_created_ns=5)
+    with Journal(p) as j:
+        j.intent(o)
+        j.transition("c1", OrderStatus.ACCEPTED, 6, "V1", "")
+        j.fill(Fill("c1", "v", "BTCUSDT", Side.SELL, 3, 100, -0.01, "maker", "t1", 7))
+        j.risk_state(TradingState.HALTED, "kill", 8)
+        j.balance("v", "USDT", 12.5, 9)
+    recs = read_journal(p).records
+    assert [r[0] for r in recs] == ["I", "T", "F", "R", "B"]
+    assert recs[0] == ["I", "c1", "v", "BTCUSDT", -1, 3, 7, 100, 101, 3, False, True, 99, 0, "s",
+                       "p", "tag", 5]
+    assert recs[1] == ["T", "c1", 3, 6, "V1", ""]
+    assert recs[2] == ["F", "c1", "v", "BTCUSDT", -1, 3, 100, -0.01, "maker", "t1", 7]
+    assert recs[3] == ["R", 2, "kill", 8] and recs[4] == ["B", "v", "USDT", 12.5, 9]
+
+
+def test_reopen_appends_after_existing_records(tmp_path):
+    p = tmp_path / "j.log"
+    with Journal(p) as j:
+        j.risk_state(TradingState.ACTIVE, "a", 1)
+    with Journal(p) as j:
+        j.risk_state(TradingState.HALTED, "b", 2)
+    assert [r[2] for r in read_journal(p).records] == ["a", "b"]
+
+
+def test_read_drops_torn_final_line_and_reports_it(tmp_path):
+    p = tmp_path / "j.log"
+    p.write_bytes(b'["R",0,"a",1]\n["T","c1",3,')
+    res = read_journal(p)
+    assert res.records == [["R", 0, "a", 1]] and res.torn_tail == b'["T","c1",3,'
+
+
+def test_read_raises_naming_line_when_middle_line_corrupt(tmp_path):
+    p = tmp_path / "j.log"
+    p.write_bytes(b'["R",0,"a",1]\nnot json\n["R",0,"b",2]\n')
+    with pytest.raises(JournalCorrupt, match="line 2"):
+        read_journal(p)
+
+
+def test_read_raises_when_record_has_wrong_arity(tmp_path):
+    p = tmp_path / "j.log"
+    p.write_bytes(b'["T","c1",3]\n')
+    with pytest.raises(JournalCorrupt, match="line 1"):
+        read_journal(p)
+
+
+def test_reopen_cuts_torn_tail_then_appends_cleanly(tmp_path):
+    p = tmp_path / "j.log"
+    p.write_bytes(b'["R",0,"a",1]\n["T","c1",3,' + bytes(100))   # killed mid-copy, zero tail
+    with Journal(p) as j:
+        assert j.dropped_tail == b'["T","c1",3,'
+        j.risk_state(TradingState.HALTED, "b", 2)
+    assert read_journal(p).records == [["R", 0, "a", 1], ["R", 2, "b", 2]]
+
+
+def test_file_grows_past_chunks_and_close_cuts_zero_tail(tmp_path):
+    p = tmp_path / "j.log"
+    with Journal(p, chunk_bytes=4096) as j:
+        for i in range(2000):                    # ~40 kB: several chunks
+            j.risk_state(TradingState.ACTIVE, str(i), i)
+        assert p.stat().st_size % 4096 == 0      # mapped in whole chunks while open
+    data = p.read_bytes()
+    assert data.endswith(b"\n") and b"\0" not in data
+    assert [r[2] for r in read_journal(p).records] == [str(i) for i in range(2000)]
+
+
+def test_journal_rejects_chunk_not_multiple_of_page(tmp_path):
+    with pytest.raises(ValueError, match="page size"):
+        Journal(tmp_path / "j", chunk_bytes=1000)
+
+
+def test_missing_file_reads_as_empty(tmp_path):
+    assert read_journal(tmp_path / "none").records == []
+
+
+def test_journal_rejects_non_positive_fsync_interval(tmp_path):
+    with pytest.raises(ValueError, match="fsync_interval_s"):
+        Journal(tmp_path / "j", fsync_interval_s=0)
+
+
+def test_background_fsync_runs_off_the_writer(tmp_path):
+    j = Journal(tmp_path / "j.log", fsync_interval_s=0.01)
+    j.risk_state(TradingState.ACTIVE, "", 1)
+    assert j._dirty
+    import time
+    deadline = time.time() + 2
+    while j._dirty and time.time() < deadline:
+        time.sleep(0.005)
+    assert not j._dirty          # the background thread fsynced it
+    j.close()
+
+
+def test_records_survive_sigkill_without_fsync(tmp_path):
+    """The mapped pages are the OS page cache of the file: a killed process loses none of the
+    records it copied there, even with the sync far in the future."""
+    p = tmp_path / "j.log"
+    code = textwrap.dedent(f"""
+        import os, sys
+        from tradecore.execution.journal import Journal
+        from tradecore.core.orders import TradingState
+        j = Journal({str(p)!r}, fsync_interval_s=3600)
+        for i in range(100000):
+            j.risk_state(TradingState.ACTIVE, str(i), i)
+        print("written", flush=True)
+        os.kill(os.getpid(), 9)
+    """)
+    env = dict(os.environ, PYTHONPATH=SRC)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
+    assert r.returncode == -signal.SIGKILL and b"written" in r.stdout
+    recs = read_journal(p).records
+    assert [rec[2] for rec in recs] == [str(i) for i in range(100000)]
+
+
+def test_second_writer_refused_while_journal_open(tmp_path):
+    p = tmp_path / "j.log"
+    with Journal(p) as j:
+        j.risk_state(TradingState.ACTIVE, "a", 1)
+        with pytest.raises(JournalLocked, match="open for writing elsewhere"):
+            Journal(p)
+        j.risk_state(TradingState.ACTIVE, "b", 2)
+    with Journal(p) as j2:                      # free again once closed
+        j2.risk_state(TradingState.ACTIVE, "c", 3)
+    assert [r[2] for r in read_journal(p).records] == ["a", "b", "c"]
