@@ -53,3 +53,14 @@ def test_load_reports_a_missing_or_broken_file(tmp_path):
     bad.write_text("[run\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load(bad)
+
+
+def test_a_file_replaces_only_the_sections_it_names(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('[run]\nmode = "backtest"\nreport_dir = "%s"\n\n[risk]\nmax_orders_per_sec = 5\n'
+                 % (tmp_path / "out"))
+    cfg = load(f)
+    assert cfg.mode == "backtest" and cfg.report_dir == tmp_path / "out"
+    assert cfg.risk == {"max_orders_per_sec": 5}
+    assert [s.id for s in cfg.strategies] == ["xarb"]          # the default's
+    assert cfg.source == str(f)

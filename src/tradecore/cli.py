@@ -26,6 +26,30 @@ def _cmd_book_verify(args: argparse.Namespace) -> int:
     return 0 if result["ok"] else 1
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    """paper / backtest: load the config (bundled default without --config) and run it."""
+    from tradecore.config import ConfigError, load
+    from tradecore.run import run
+
+    overrides: dict = {"run": {"mode": args.command}}
+    if args.run_id:
+        overrides["run"]["run_id"] = args.run_id
+    if args.speed is not None:
+        overrides["run"]["speed"] = args.speed
+    try:
+        cfg = load(args.config, overrides)
+        return run(cfg, live=getattr(args, "live", False), seconds=getattr(args, "seconds", None),
+                   report_json=args.report_json)
+    except ConfigError as e:
+        print(f"tradecore {args.command}: {e}", file=sys.stderr)
+        return 2
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from tradecore.bench.tick_to_order import main as tick_to_order
+    return tick_to_order(args.rest)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     """Verify every bundled real recording (what `make run` shows until paper mode exists)."""
     from tradecore.data import SAMPLES
@@ -96,6 +120,32 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print one JSON line instead of a table")
     v.add_argument("files", nargs="+", help="capture files, replayed in the order given")
     v.set_defaults(func=_cmd_book_verify)
+
+    for mode, text in (("paper", "paper trading over the bundled real recordings (what `make "
+                                 "run` runs), or over the live public feeds with --live"),
+                       ("backtest", "the same engine over recordings, as fast as it goes")):
+        m = sub.add_parser(mode, help=text, description=text + ". Ends with a summary table "
+                           "and a report in <report_dir>/<run id>/report.{json,html}.")
+        m.add_argument("--config", default=None,
+                       help="TOML config (default: the bundled paper.toml, fully commented)")
+        m.add_argument("--report-json", default=None, metavar="PATH",
+                       help="also write the JSON summary here")
+        m.add_argument("--run-id", default=None, help="report folder name (default: timestamp)")
+        m.add_argument("--speed", type=float, default=None,
+                       help="replay speed (1 = real time, 0 = as fast as possible)")
+        if mode == "paper":
+            m.add_argument("--live", action="store_true",
+                           help="the exchanges' live public feeds instead of the recordings "
+                                "(needs internet); orders still go to the paper venue")
+            m.add_argument("--seconds", type=float, default=None,
+                           help="with --live: stop after N seconds")
+        m.set_defaults(func=_cmd_run)
+
+    b = sub.add_parser("bench", help="in-process benchmarks", add_help=False,
+                       description="tradecore bench tick-to-order [--json] [--passes N]")
+    b.add_argument("which", choices=["tick-to-order"])
+    b.add_argument("rest", nargs=argparse.REMAINDER)
+    b.set_defaults(func=_cmd_bench)
 
     d = sub.add_parser("demo", help="verify the bundled real recordings of every venue")
     d.set_defaults(func=_cmd_demo)

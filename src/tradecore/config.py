@@ -1,7 +1,8 @@
 """The run configuration: one TOML file, every setting with a default and a documented meaning.
 
 `load(path)` reads the file over the bundled default (src/tradecore/data/paper.toml, whose
-comments document every key), checks every key and value, and returns a frozen `NodeConfig`. A
+comments document every key; a section the file names replaces the default's), checks every
+key and value, and returns a frozen `NodeConfig`. A
 wrong key or value stops the start with a `ConfigError` naming the key, the value and what was
 expected; nothing is half-applied (freqtrade-style silent defaults for misspelled keys are the
 trap this avoids). Secrets are never in the file: API keys come from the environment
@@ -220,15 +221,35 @@ def parse(data: dict[str, Any], base_dir: Path, source: str = "") -> NodeConfig:
         raw=data)
 
 
-def load(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> NodeConfig:
-    """The bundled default, or a file (which replaces the default's sections it names)."""
-    p = Path(path) if path is not None else DEFAULT_CONFIG
+def _read(p: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(p.read_text())
+        return tomllib.loads(p.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file {p} does not exist") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+
+
+def load(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> NodeConfig:
+    """The bundled default, with a file's top-level sections replacing the default's sections
+    of the same name ([run], [[feeds]], [instruments], [paper], [risk], [[strategies]]), then
+    `overrides` merged key by key (the command line's flags)."""
+    data = _read(DEFAULT_CONFIG)
+    base = DEFAULT_CONFIG.parent
+    source = str(DEFAULT_CONFIG)
+    if path is not None:
+        p = Path(path)
+        user = _read(p)
+        _check_keys("", user, _TOP_KEYS)
+        if "feeds" in user:
+            # relative capture paths of the user's feeds are the user's file's, so resolve
+            # them now against that file's directory
+            for f in user["feeds"]:
+                if isinstance(f, dict) and isinstance(f.get("capture"), str) and \
+                        not f["capture"].startswith("bundled:"):
+                    f["capture"] = str(_path(p.resolve().parent, "feeds.capture", f["capture"]))
+        data = {**data, **user}
+        source = str(p)
     if overrides:
         data = _merge(data, overrides)
-    return parse(data, p.resolve().parent, str(p))
+    return parse(data, base, source)

@@ -12,6 +12,7 @@ on the grid is an error naming the value and the grid, never silently rounded (u
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -45,6 +46,8 @@ class Instrument:
     taker_fee: float = 0.0
     _tick: Decimal = field(init=False, repr=False, compare=False)
     _lot: Decimal = field(init=False, repr=False, compare=False)
+    _tick_f: float = field(init=False, repr=False, compare=False)
+    _lot_f: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         t = _dec(self.tick, f"{self.venue}:{self.symbol} tick")
@@ -54,6 +57,8 @@ class Instrument:
                              f"{self.lot!r} must be positive")
         object.__setattr__(self, "_tick", t)
         object.__setattr__(self, "_lot", q)
+        object.__setattr__(self, "_tick_f", float(t))
+        object.__setattr__(self, "_lot_f", float(q))
 
     @property
     def key(self) -> tuple[str, str]:
@@ -61,11 +66,11 @@ class Instrument:
 
     @property
     def tick_size(self) -> float:
-        return float(self._tick)
+        return self._tick_f
 
     @property
     def lot_size(self) -> float:
-        return float(self._lot)
+        return self._lot_f
 
     @property
     def min_lots(self) -> int:
@@ -96,6 +101,25 @@ class Instrument:
     def round_lots(self, qty: str | float | int | Decimal, *, up: bool = False) -> int:
         d = _dec(qty, f"{self.venue}:{self.symbol} quantity") / self._lot
         return int(d.to_integral_value(rounding="ROUND_CEILING" if up else "ROUND_FLOOR"))
+
+    # -- float fast paths (the hot path: detector output -> order) ------------------------
+    def ticks_near(self, price: float, *, up: bool = False) -> int:
+        """Ticks of a float price that is on the grid up to float error (a book level read as
+        a double); a price genuinely between ticks rounds down (up=True: up). No Decimal: this
+        is on the tick-to-order path, ~100 ns instead of ~2 us."""
+        t = price / self._tick_f
+        r = round(t)
+        if abs(t - r) <= 1e-9 * (abs(t) + 1.0):
+            return r
+        return math.ceil(t) if up else math.floor(t)
+
+    def lots_near(self, qty: float) -> int:
+        """Lots of a float quantity, rounded down unless within float error of a lot."""
+        t = qty / self._lot_f
+        r = round(t)
+        if abs(t - r) <= 1e-9 * (abs(t) + 1.0):
+            return r
+        return math.floor(t)
 
     # -- back to numbers and text ---------------------------------------------------------
     def price(self, ticks: int) -> float:

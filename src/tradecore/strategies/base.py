@@ -13,6 +13,7 @@ and read the book's compiled accessors there; never loop over levels in Python.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ from tradecore.core.orders import (Order, OrderEvent, OrderType, Side, TimeInFor
                                    TradingState)
 
 BookKey = tuple[str, str]      # (venue, symbol)
+_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 
 class PositionView(Protocol):
@@ -63,18 +65,21 @@ class Strategy:
     trades: tuple[BookKey, ...] = ()
 
     def __init__(self, strategy_id: str, config: Mapping[str, Any] | None = None) -> None:
-        if not strategy_id or not isinstance(strategy_id, str):
-            raise ValueError(f"strategy_id must be a non-empty string, got {strategy_id!r}")
+        if not isinstance(strategy_id, str) or not _ID.fullmatch(strategy_id):
+            raise ValueError(f"strategy_id must be 1-32 characters of A-Z a-z 0-9 _ . - (it "
+                             f"prefixes order ids, which venues restrict), got {strategy_id!r}")
         self.strategy_id = strategy_id
         self.config: dict[str, Any] = dict(config or {})
         self.state: dict[str, Any] = {}
         self.counters: dict[str, int] = {}
         self._ctx: StrategyContext | None = None
         self._ids = itertools.count(1)
+        self._id_prefix = f"{strategy_id[:12]}-0-"
 
     # -- wiring (the engine calls these) -----------------------------------------------------
     def bind(self, ctx: StrategyContext) -> None:
         self._ctx = ctx
+        self._id_prefix = f"{self.strategy_id[:12]}-{ctx.clock.time_ns():x}-"
 
     @property
     def ctx(self) -> StrategyContext:
@@ -108,8 +113,9 @@ class Strategy:
 
     def next_order_id(self) -> str:
         """Unique within this strategy (and, with the strategy id as prefix, the process); the
-        engine's journal makes ids unique across restarts by refusing a reused one."""
-        return f"{self.strategy_id}-{self.ctx.clock.time_ns()}-{next(self._ids)}"
+        engine's journal makes ids unique across restarts by refusing a reused one. At most
+        36 characters of [A-Za-z0-9-]: what Binance (the strictest venue) accepts."""
+        return f"{self._id_prefix}{next(self._ids)}"
 
     def order(self, venue: str, symbol: str, side: Side | int, qty: int, *,
               type: OrderType = OrderType.LIMIT, price: int = 0, trigger_price: int = 0,
@@ -117,12 +123,108 @@ class Strategy:
               reduce_only: bool = False, expire_ns: int = 0, trail_ticks: int = 0,
               tag: str = "", client_order_id: str | None = None) -> Order:
         """Build an order in the instrument's ticks and lots (see Instrument.ticks/lots)."""
-        return Order(client_order_id=client_order_id or self.next_order_id(), venue=venue,
-                     symbol=symbol, side=Side(side), type=type, qty=qty, price=price,
+        ctx = self._ctx
+        if ctx is None:
+            raise RuntimeError(f"strategy {self.strategy_id!r} is not bound to an engine")
+        # positional, in Order's field order: keyword matching of 20 arguments costs ~2 us
+        o = Order(client_order_id or f"{self._id_prefix}{next(self._ids)}", venue, symbol,
+                  side if side.__class__ is Side else Side(side), type, qty, price,
+                  trigger_price, tif, post_only, reduce_only, expire_ns, trail_ticks,
+                  self.strategy_id, "", tag)
+        o.ts_created_ns = ctx.clock.time_ns()
+        return o
+
+    def submit(self, order: Order) -> Order: ...
+    def cancel(self, client_order_id: str) -> None: ...
+    def position_lots(self, venue: str, symbol: str) -> int: ...
+    def position(self, venue: str, symbol: str) -> PositionView | None: ...
+    def open_orders(self, strategy_id: str) -> list[Order]: ...
+    def trading_state(self) -> TradingState: ...
+    def free_balance(self, venue: str, asset: str) -> float: ...
+
+
+class Strategy:
+    """Subclass and override the `on_*` callbacks you need.
+
+    `config` is the strategy's own settings (a mapping from the config file); `state` is a dict
+    the strategy may use freely and that the engine includes in snapshots and reports.
+    """
+
+    #: books this strategy reads, as (venue, symbol); set in __init__ or as a class attribute
+    books: tuple[BookKey, ...] = ()
+    #: trade streams this strategy reads, as (venue, symbol)
+    trades: tuple[BookKey, ...] = ()
+
+    def __init__(self, strategy_id: str, config: Mapping[str, Any] | None = None) -> None:
+        if not isinstance(strategy_id, str) or not _ID.fullmatch(strategy_id):
+            raise ValueError(f"strategy_id must be 1-32 characters of A-Z a-z 0-9 _ . - (it "
+                             f"prefixes order ids, which venues restrict), got {strategy_id!r}")
+        self.strategy_id = strategy_id
+        self.config: dict[str, Any] = dict(config or {})
+        self.state: dict[str, Any] = {}
+        self.counters: dict[str, int] = {}
+        self._ctx: StrategyContext | None = None
+        self._ids = itertools.count(1)
+        self._id_prefix = f"{strategy_id[:12]}-0-"
+
+    # -- wiring (the engine calls these) -----------------------------------------------------
+    def bind(self, ctx: StrategyContext) -> None:
+        self._ctx = ctx
+        self._id_prefix = f"{self.strategy_id[:12]}-{ctx.clock.time_ns():x}-"
+
+    @property
+    def ctx(self) -> StrategyContext:
+        if self._ctx is None:
+            raise RuntimeError(f"strategy {self.strategy_id!r} is not bound to an engine")
+        return self._ctx
+
+    # -- callbacks ---------------------------------------------------------------------------
+    def on_start(self) -> None:
+        """Once, before the first event."""
+
+    def on_book(self, venue: str, symbol: str, book: Any) -> None:
+        """After every change of a subscribed book (the book is valid when this is called)."""
+
+    def on_trade(self, trade: Trade) -> None:
+        """After every public trade of a subscribed stream."""
+
+    def on_order_event(self, event: OrderEvent) -> None:
+        """Every state change of this strategy's orders, fills included."""
+
+    def on_book_stale(self, venue: str, symbol: str, reason: str) -> None:
+        """A subscribed book became invalid or stale: do not act on it until on_book again."""
+
+    def on_stop(self) -> None:
+        """Once, after the last event."""
+
+    # -- acting --------------------------------------------------------------------------------
+    def count(self, what: str, n: int = 1) -> None:
+        """Count an outcome (opportunity seen, taken, skipped: edge too small, ...)."""
+        self.counters[what] = self.counters.get(what, 0) + n
+
+    def next_order_id(self) -> str:
+        """Unique within this strategy (and, with the strategy id as prefix, the process); the
+        engine's journal makes ids unique across restarts by refusing a reused one. At most
+        36 characters of [A-Za-z0-9-]: what Binance (the strictest venue) accepts."""
+        return f"{self._id_prefix}{next(self._ids)}"
+
+    def order(self, venue: str, symbol: str, side: Side | int, qty: int, *,
+              type: OrderType = OrderType.LIMIT, price: int = 0, trigger_price: int = 0,
+              tif: TimeInForce = TimeInForce.GTC, post_only: bool = False,
+              reduce_only: bool = False, expire_ns: int = 0, trail_ticks: int = 0,
+              tag: str = "", client_order_id: str | None = None) -> Order:
+        """Build an order in the instrument's ticks and lots (see Instrument.ticks/lots)."""
+        ctx = self._ctx
+        if ctx is None:
+            raise RuntimeError(f"strategy {self.strategy_id!r} is not bound to an engine")
+        return Order(client_order_id=client_order_id or f"{self._id_prefix}{next(self._ids)}",
+                     venue=venue, symbol=symbol,
+                     side=side if side.__class__ is Side else Side(side),
+                     type=type, qty=qty, price=price,
                      trigger_price=trigger_price, tif=tif, post_only=post_only,
                      reduce_only=reduce_only, expire_ns=expire_ns, trail_ticks=trail_ticks,
                      strategy_id=self.strategy_id, tag=tag,
-                     ts_created_ns=self.ctx.clock.time_ns())
+                     ts_created_ns=ctx.clock.time_ns())
 
     def submit(self, order: Order) -> Order:
         """Through the risk gate to the venue; the returned order is DENIED or SUBMITTED."""

@@ -65,6 +65,7 @@ class CrossExchangeArbitrage(Strategy):
         self.det.min_edge_bps = float(cfg["min_edge_bps"])
         self.det.depth = int(cfg["depth"])
         self._bound: list[object] = [None] * len(venues)
+        self._inst: list = [None] * len(venues)     # Instrument per venue index (on_start)
         self.group: LegGroup | None = None
         self.cooldown_until = 0
         self.realized = 0.0
@@ -72,7 +73,8 @@ class CrossExchangeArbitrage(Strategy):
 
     def on_start(self) -> None:
         for (venue, symbol), i in self.index.items():
-            self.ctx.instrument(venue, symbol)     # fails at start, not on the first trade
+            # fails at start, not on the first trade
+            self._inst[i] = self.ctx.instrument(venue, symbol)
 
     # -- market data ---------------------------------------------------------------------------
     def on_book(self, venue: str, symbol: str, book: Any) -> None:
@@ -80,7 +82,7 @@ class CrossExchangeArbitrage(Strategy):
         if i is None:
             return
         if self._bound[i] is not book:              # a resync may hand over a new book object
-            inst = self.ctx.instrument(venue, symbol)
+            inst = self._inst[i]
             self.det.set_venue(i, book, inst.taker_fee, inst.lot_size)
             self._bound[i] = book
         self.count("checks")
@@ -118,12 +120,12 @@ class CrossExchangeArbitrage(Strategy):
     def _take(self, now: int) -> None:
         d = self.det
         (bv, bs), (sv, ss) = self.books[d.buy_venue], self.books[d.sell_venue]
-        bi, si = self.ctx.instrument(bv, bs), self.ctx.instrument(sv, ss)
-        buy = self.order(bv, bs, Side.BUY, bi.round_lots(d.qty),
-                         price=bi.round_ticks(d.buy_limit, up=True), tif=TimeInForce.IOC,
+        bi, si = self._inst[d.buy_venue], self._inst[d.sell_venue]
+        buy = self.order(bv, bs, Side.BUY, bi.lots_near(d.qty),
+                         price=bi.ticks_near(d.buy_limit, up=True), tif=TimeInForce.IOC,
                          tag="arb-buy")
-        sell = self.order(sv, ss, Side.SELL, si.round_lots(d.qty),
-                          price=si.round_ticks(d.sell_limit), tif=TimeInForce.IOC,
+        sell = self.order(sv, ss, Side.SELL, si.lots_near(d.qty),
+                          price=si.ticks_near(d.sell_limit), tif=TimeInForce.IOC,
                           tag="arb-sell")
         if buy.qty <= 0 or sell.qty <= 0 or buy.qty * bi.lot_size != sell.qty * si.lot_size:
             self.count("skip_lot_mismatch")

@@ -118,9 +118,9 @@ class TriangularArbitrage(Strategy):
         for k, (m, buy) in enumerate(legs):
             sym = self.symbols[m]
             inst = self.ctx.instrument(self.venue, sym)
-            price = inst.round_ticks(d.leg_limit[k], up=buy)
+            price = inst.ticks_near(d.leg_limit[k], up=buy)
             orders.append((inst, self.order(self.venue, sym, Side.BUY if buy else Side.SELL,
-                                            inst.round_lots(d.leg_qty[k]), price=price,
+                                            inst.lots_near(d.leg_qty[k]), price=price,
                                             tif=TimeInForce.IOC, tag=f"tri-leg{k + 1}")))
         if any(o.qty <= 0 for _, o in orders):
             self.count("skip_lot_mismatch")

@@ -1,0 +1,1 @@
+"""In-process benchmarks that ship with the package (`tradecore bench ...`)."""

@@ -1,0 +1,421 @@
+"""The node: one configuration wired into a running system, the same for every mode.
+
+    frame bytes -> normalizer -> L2Book -> paper venue (match) -> execution engine (marks,
+    stops, gate mid) -> strategies -> [submit] risk gate -> OMS/journal -> venue
+
+Everything on that line is a direct call made inside the normalizer's `on_book` callback: a
+frame that leads to an order has produced the venue-bound order before `on_frame` returns.
+Modes differ only in where frames come from and in the clock (DESIGN.md):
+
+* paper/backtest over recordings: `merge_captures` of every feed's capture file in receive-time
+  order; a `SimClock` is advanced to each record's receive time before it is handed over, which
+  runs the paper venue's latency timers that fall due on the way, in time order. Paper mode
+  replays at `speed` x real time on the uvloop loop (0 = as fast as it goes); backtest mode is
+  the same replay without pacing and without the status line.
+* paper --live: the venues' live public feeds (picows) into the same callbacks, with a
+  `LiveClock`; orders still go to the paper venue.
+
+The node is also the strategies' `StrategyContext` (strategies never see the engine's parts).
+"""
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tradecore.config import ConfigError, NodeConfig
+from tradecore.core.clock import Clock, LiveClock, SimClock
+from tradecore.core.events import Problem, Trade
+from tradecore.core.instrument import Instrument
+from tradecore.core.orders import Order, OrderEvent, OrderStatus, TradingState
+from tradecore.data.capture import REST, WS, CaptureError, merge_captures
+from tradecore.execution.engine import ExecutionEngine
+from tradecore.execution.fill_model import LatencyModel
+from tradecore.execution.journal import Journal, NullJournal
+from tradecore.execution.paper import PaperVenue
+from tradecore.risk.gate import RiskGate
+from tradecore.risk.limits import RiskLimits, SymbolLimits
+from tradecore.strategies.base import Strategy
+from tradecore.verify import normalizer_for
+
+log = logging.getLogger("tradecore.engine")
+
+STRATEGY_KINDS: dict[str, str] = {
+    "cross_exchange": "tradecore.strategies.arb.cross:CrossExchangeArbitrage",
+    "triangular": "tradecore.strategies.arb.triangular:TriangularArbitrage",
+    "pairs": "tradecore.strategies.stat.strategy:PairsTrading",
+}
+
+
+def strategy_class(kind: str) -> type[Strategy]:
+    import importlib
+    if kind not in STRATEGY_KINDS:
+        raise ConfigError(f"strategy kind {kind!r}: expected one of {sorted(STRATEGY_KINDS)}")
+    module, _, name = STRATEGY_KINDS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class Stats:
+    """What the status line and the run summary show."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.book_updates = 0
+        self.trades = 0
+        self.orders = 0
+        self.denied = 0
+        self.fills = 0
+        self.problems: dict[str, int] = defaultdict(int)
+        self.frame_ns: list[int] = []          # every frame: bytes in -> all callbacks done
+        self.order_frame_ns: list[int] = []    # frames that produced >= 1 order: tick to order
+
+    def percentile(self, xs: list[int], q: float) -> float:
+        return float(np.percentile(np.asarray(xs[-100_000:]), q)) if xs else float("nan")
+
+
+class TradingNode:
+    """Build with `TradingNode(config)`; run with `run_replay()` (paper/backtest over
+    recordings) or `await run_live()`."""
+
+    def __init__(self, cfg: NodeConfig, *, live: bool = False,
+                 clock: Clock | None = None,
+                 venue_factory: Callable[..., Any] | None = None) -> None:
+        self.cfg = cfg
+        self.live = live
+        self.clock: Clock = clock or (LiveClock() if live else SimClock(0))
+        self.stats = Stats()
+        self.instruments: dict[tuple[str, str], Instrument] = {
+            (i.venue, i.symbol): Instrument(i.venue, i.symbol, i.tick, i.lot, i.base, i.quote,
+                                            i.min_qty, i.min_notional, i.maker_fee, i.taker_fee)
+            for i in cfg.instruments}
+        self.gate = self._build_gate()
+        self.journal = Journal(cfg.journal) if cfg.journal is not None else NullJournal()
+        latency = LatencyModel(order_ns=cfg.latency_order_us * 1000,
+                               ack_ns=cfg.latency_ack_us * 1000)
+        # the venue each order goes to: the paper venue (paper, backtest), or what the caller
+        # builds (the tick-to-order benchmark's serializing venue, a live venue client)
+        make = venue_factory or (lambda name, clock, insts: PaperVenue(name, clock, insts,
+                                                                        latency))
+        self.venues: dict[str, Any] = {}
+        for (venue, sym) in self.instruments:
+            if venue not in self.venues:
+                insts = {s: i for (v, s), i in self.instruments.items() if v == venue}
+                self.venues[venue] = make(venue, self.clock, insts)
+        self.exec = ExecutionEngine(self.gate, dict(self.venues), self.journal, self.clock,
+                                    self.instruments, on_problem=self._on_exec_problem)
+        self.exec.add_listener(self._on_order_event)
+        for key, amount in cfg.balances.items():
+            venue, _, asset = key.partition(":")
+            self.exec.set_balance(venue, asset, amount)
+        self.initial_equity = sum(a for k, a in cfg.balances.items()
+                                  if k.partition(":")[2] == cfg.quote)
+        self.books: dict[tuple[str, str], Any] = {}
+        self.book_subs: dict[tuple[str, str], list[Strategy]] = defaultdict(list)
+        self.trade_subs: dict[tuple[str, str], list[Strategy]] = defaultdict(list)
+        self.strategies: list[Strategy] = []
+        for sc in cfg.strategies:
+            cls = strategy_class(sc.kind)
+            try:
+                s = cls(sc.id, sc.settings)
+            except ValueError as e:
+                raise ConfigError(f"strategies {sc.id!r} ({sc.kind}): {e}") from None
+            self.add_strategy(s)
+        self.normalizers = {}
+        for f in cfg.feeds:
+            n = normalizer_for(f.exchange)
+            n.on_book = self._book_hook(f.venue)
+            n.on_trade = self._trade_hook(f.venue)
+            n.on_problem = self._problem_hook(f.venue)
+            self.normalizers[f.venue] = n
+        self.listeners: list[Callable[[Order, OrderEvent], None]] = []
+        self._orders_in_frame = 0
+
+    # -- construction ---------------------------------------------------------------------
+    def _build_gate(self) -> RiskGate:
+        try:
+            limits = RiskLimits(**self.cfg.risk)
+        except TypeError as e:
+            raise ConfigError(f"config section [risk]: {e}; the keys are the fields of "
+                              f"tradecore.risk.limits.RiskLimits") from None
+        except ValueError as e:
+            raise ConfigError(f"config section [risk]: {e}") from None
+        gate = RiskGate(limits, self.clock)
+        for key, inst in self.instruments.items():
+            raw = self.cfg.symbol_limits.get(f"{key[0]}:{key[1]}")
+            try:
+                sl = SymbolLimits(**raw) if raw is not None else None
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"config section [risk.symbols.'{key[0]}:{key[1]}']: {e}"
+                                  ) from None
+            gate.add_instrument(inst, sl)
+        unknown = set(self.cfg.symbol_limits) - {f"{v}:{s}" for v, s in self.instruments}
+        if unknown:
+            raise ConfigError(f"config section [risk.symbols]: {sorted(unknown)} are not "
+                              f"configured instruments")
+        return gate
+
+    def add_strategy(self, s: Strategy) -> None:
+        for key in s.books:
+            if key not in self.instruments:
+                raise ConfigError(f"strategy {s.strategy_id!r} reads {key[0]}:{key[1]}, which "
+                                  f"is not a configured instrument")
+            self.book_subs[key].append(s)
+        for key in s.trades:
+            self.trade_subs[key].append(s)
+        s.bind(_Context(self))
+        self.exec.subscribe(s.strategy_id, s.on_order_event)
+        self.strategies.append(s)
+
+    # -- market data path ---------------------------------------------------------------
+    def _book_hook(self, venue: str):
+        paper = getattr(self.venues.get(venue), "on_book", None)
+        exec_on_book = self.exec.on_book
+        subs = self.book_subs
+        books = self.books
+        stats = self.stats
+
+        def on_book(key, book) -> None:
+            symbol = key[1]
+            stats.book_updates += 1
+            books[(venue, symbol)] = book
+            if paper is not None:
+                paper(symbol, book)
+            exec_on_book(venue, symbol, book)
+            for s in subs.get((venue, symbol), ()):
+                try:
+                    s.on_book(venue, symbol, book)
+                except Exception as e:   # one strategy's bug must not stop the feed
+                    self._strategy_error(s, "on_book", e)
+        return on_book
+
+    def _trade_hook(self, venue: str):
+        paper = getattr(self.venues.get(venue), "on_trade", None)
+
+        def on_trade(trade: Trade) -> None:
+            self.stats.trades += 1
+            if paper is not None:
+                paper(trade.symbol, trade)
+            self.exec.on_trade(venue, trade.symbol, trade)
+            for s in self.trade_subs.get((venue, trade.symbol), ()):
+                try:
+                    s.on_trade(trade)
+                except Exception as e:
+                    self._strategy_error(s, "on_trade", e)
+        return on_trade
+
+    def _problem_hook(self, venue: str):
+        def on_problem(p: Problem) -> None:
+            self.stats.problems[f"{venue}:{p.reason}"] += 1
+            for s in self.book_subs.get((venue, p.symbol), ()):
+                s.on_book_stale(venue, p.symbol, p.reason)
+        return on_problem
+
+    def _strategy_error(self, s: Strategy, where: str, e: Exception) -> None:
+        key = f"strategy:{s.strategy_id}:{where}:{type(e).__name__}"
+        if key not in self.stats.problems:
+            log.error("strategy %s raised in %s: %r (further errors of this kind are counted)",
+                      s.strategy_id, where, e)
+        self.stats.problems[key] += 1
+
+    def _on_exec_problem(self, p: Problem) -> None:
+        self.stats.problems[f"execution:{p.reason}"] += 1
+
+    def _on_order_event(self, order: Order, ev: OrderEvent) -> None:
+        st = ev.status
+        if st == OrderStatus.DENIED:
+            self.stats.denied += 1
+        if ev.fill is not None:
+            self.stats.fills += 1
+        for fn in self.listeners:
+            fn(order, ev)
+
+    def on_submit(self) -> None:
+        self.stats.orders += 1
+        self._orders_in_frame += 1
+
+    # -- running over recordings ----------------------------------------------------------
+    def feed_record(self, venue: str, kind: str, payload: bytes, conn: str, ts_ns: int,
+                    src: str = "") -> None:
+        """One recorded message, as the live feed would hand it over (timed)."""
+        n = self.normalizers[venue]
+        self._orders_in_frame = 0
+        t0 = time.perf_counter_ns()
+        if kind == WS:
+            n.on_frame(payload, conn, ts_ns)
+        elif kind == REST:
+            n.on_rest(payload, conn, ts_ns, src)
+        else:
+            return
+        dt = time.perf_counter_ns() - t0
+        self.stats.messages += 1
+        self.stats.frame_ns.append(dt)
+        if self._orders_in_frame:
+            self.stats.order_frame_ns.append(dt)
+
+    def records(self):
+        files = {f.venue: f.capture for f in self.cfg.feeds}
+
+        def bad(e: CaptureError) -> None:
+            self.stats.problems["capture:unreadable_line"] += 1
+        return merge_captures(files, on_error=bad)
+
+    def start(self) -> None:
+        for s in self.strategies:
+            s.on_start()
+
+    def stop(self) -> None:
+        if isinstance(self.clock, SimClock):
+            self.clock.run_all()       # answers still in flight at the end of the data
+        for s in self.strategies:
+            try:
+                s.on_stop()
+            except Exception as e:
+                self._strategy_error(s, "on_stop", e)
+        self.journal.close()
+
+    def run_replay(self, *, on_record: Callable[[int], None] | None = None,
+                   limit: int | None = None) -> None:
+        """The whole recording, as fast as it goes (backtest; paper with speed 0)."""
+        clock = self.clock
+        assert isinstance(clock, SimClock), "replay needs a SimClock"
+        self.start()
+        feed = self.feed_record
+        gc.disable()          # the replay allocates no cycles; collections only add jitter
+        try:
+            for i, (venue, rec) in enumerate(self.records()):
+                if limit is not None and i >= limit:
+                    break
+                if rec.ts_ns > clock.time_ns():
+                    clock.advance_to(rec.ts_ns)
+                feed(venue, rec.kind, rec.payload, rec.conn, rec.ts_ns, rec.src)
+                if on_record is not None:
+                    on_record(rec.ts_ns)
+        finally:
+            gc.enable()
+            self.stop()
+
+    async def run_replay_paced(self, speed: float,
+                               on_record: Callable[[int], None] | None = None,
+                               limit: int | None = None) -> None:
+        """Paper mode over a recording at `speed` x real time, on the running loop."""
+        clock = self.clock
+        assert isinstance(clock, SimClock)
+        self.start()
+        t_wall0 = time.monotonic()
+        t_rec0 = None
+        try:
+            for i, (venue, rec) in enumerate(self.records()):
+                if limit is not None and i >= limit:
+                    break
+                if t_rec0 is None:
+                    t_rec0 = rec.ts_ns
+                due = (rec.ts_ns - t_rec0) / 1e9 / speed if speed > 0 else 0.0
+                wait = due - (time.monotonic() - t_wall0)
+                if wait > 0.002:
+                    await asyncio.sleep(wait)
+                elif i % 512 == 0:
+                    await asyncio.sleep(0)     # let the status line and the API run
+                if rec.ts_ns > clock.time_ns():
+                    clock.advance_to(rec.ts_ns)
+                self.feed_record(venue, rec.kind, rec.payload, rec.conn, rec.ts_ns, rec.src)
+                if on_record is not None:
+                    on_record(rec.ts_ns)
+        finally:
+            self.stop()
+
+    # -- live public feeds (paper --live) -------------------------------------------------
+    async def run_live(self, seconds: float | None = None) -> None:
+        from tradecore.live_record import _feed
+        feeds = []
+        for f in self.cfg.feeds:
+            market = "usdm" if f.venue.endswith("usdm") else "spot"
+            feed, _rest = _feed(f.exchange, list(f.symbols), market, None, None, None)
+            n = feed.normalizer
+            n.on_book = self._book_hook(f.venue)
+            feed._user_on_trade = self._trade_hook(f.venue)   # backfilled trades included
+            n.on_problem = self._problem_hook(f.venue)
+            self.normalizers[f.venue] = n
+            feeds.append(feed)
+        self.start()
+        try:
+            await asyncio.gather(*(f.run(seconds) for f in feeds))
+        finally:
+            self.stop()
+
+    # -- results --------------------------------------------------------------------------
+    def equity(self) -> float:
+        p = self.exec.portfolio
+        return self.initial_equity + p.realized_pnl() + p.unrealized_pnl()
+
+    def summary(self) -> dict[str, Any]:
+        st = self.stats
+        counters: dict[str, dict[str, int]] = {s.strategy_id: dict(s.counters)
+                                               for s in self.strategies}
+        return {
+            "messages": st.messages, "book_updates": st.book_updates, "trades": st.trades,
+            "orders": st.orders, "denied": st.denied, "fills": st.fills,
+            "denials": {r.name: n for r, n in self.gate.denials.items() if n},
+            "realized_pnl": self.exec.portfolio.realized_pnl(),
+            "unrealized_pnl": self.exec.portfolio.unrealized_pnl(),
+            "fees": self.exec.portfolio.fees(),
+            "equity": self.equity(), "initial_equity": self.initial_equity,
+            "frame_p50_ns": st.percentile(st.frame_ns, 50),
+            "frame_p99_ns": st.percentile(st.frame_ns, 99),
+            "tick_to_order_p50_ns": st.percentile(st.order_frame_ns, 50),
+            "tick_to_order_p99_ns": st.percentile(st.order_frame_ns, 99),
+            "problems": dict(st.problems), "strategies": counters,
+            "trading_state": TradingState(self.gate.state).name,
+        }
+
+
+_STATES = tuple(TradingState)
+
+
+class _Context:
+    """The StrategyContext the node gives each strategy."""
+
+    __slots__ = ("node", "clock", "_submit", "_exec", "_kernel")
+
+    def __init__(self, node: TradingNode) -> None:
+        self.node = node
+        self.clock = node.clock
+        self._exec = node.exec
+        self._submit = node.exec.submit
+        self._kernel = node.gate.kernel          # its int `state`: no enum round trips
+
+    def instrument(self, venue: str, symbol: str) -> Instrument:
+        try:
+            return self.node.instruments[(venue, symbol)]
+        except KeyError:
+            raise KeyError(f"no instrument {venue}:{symbol} is configured") from None
+
+    def book(self, venue: str, symbol: str):
+        return self.node.books.get((venue, symbol))
+
+    def submit(self, order: Order) -> Order:
+        self.node.on_submit()
+        return self._submit(order)
+
+    def cancel(self, client_order_id: str) -> None:
+        self._exec.cancel(client_order_id)
+
+    def position_lots(self, venue: str, symbol: str) -> int:
+        return self._exec.portfolio.lots(venue, symbol)
+
+    def position(self, venue: str, symbol: str):
+        return self._exec.portfolio.positions.get((venue, symbol))
+
+    def open_orders(self, strategy_id: str) -> list[Order]:
+        return [o for o in self._exec.oms.open_orders() if o.strategy_id == strategy_id]
+
+    def trading_state(self) -> TradingState:
+        return _STATES[self._kernel.state]
+
+    def free_balance(self, venue: str, asset: str) -> float:
+        return self._exec.portfolio.balance(venue, asset)
