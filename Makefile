@@ -8,7 +8,7 @@ PYX     := $(wildcard src/tradecore/_fast/*.pyx src/tradecore/_fast/*.pxd)
 .PHONY: run test bench build clean asv help
 
 help:
-	@echo "make run    verify the bundled real recordings of every venue (until paper mode lands)"
+	@echo "make run    paper trading over the bundled real recordings, summary + HTML report"
 	@echo "make test   build everything and run the test suite"
 	@echo "make bench  latency budget and feed throughput benchmarks (slow)"
 
@@ -29,7 +29,7 @@ $(BUILT): $(STAMP) $(PYX)
 build: $(BUILT)
 
 run: build
-	$(VENV)/bin/tradecore demo
+	$(VENV)/bin/tradecore paper
 
 test: build
 	$(VPY) -m pytest
@@ -37,6 +37,11 @@ test: build
 bench: build
 	$(VPY) benchmarks/budget.py
 	$(VPY) benchmarks/feed_throughput.py
+	$(VPY) benchmarks/bench_arb.py
+	$(VPY) benchmarks/bench_risk.py
+	$(VPY) benchmarks/bench_order_path.py
+	$(VPY) benchmarks/bench_paper.py
+	$(VENV)/bin/tradecore bench tick-to-order
 
 asv: build
 	$(VENV)/bin/asv machine --yes >/dev/null
