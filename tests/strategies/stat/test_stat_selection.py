@@ -1,4 +1,4 @@
-"""Pairs selection on real candles: alignment, and statistics equal to statsmodels called directly."""
+"""Pairs selection on real candles: alignment, and statistics equal to statsmodels' own."""
 from __future__ import annotations
 
 import math
@@ -11,8 +11,8 @@ from statsmodels.tsa.stattools import adfuller, coint
 
 from conftest import BTC_1H, ETH_1H, depeg_window
 from datafiles import shared_file
-from tradecore.strategies.stat.selection import (align_closes, half_life, pair_stats, read_closes,
-                                                 select_pairs)
+from tradecore.strategies.stat.selection import (Aligned, align_closes, half_life, pair_stats,
+                                                 read_closes, select_pairs)
 
 
 def assert_matches_statsmodels(st, ly: np.ndarray, lx: np.ndarray, **kw) -> None:
@@ -105,7 +105,6 @@ def test_select_ranks_coinbase_bitstamp_btc_as_cointegrated_when_daily(cb_bs_1d)
 @pytest.mark.shared_data
 def test_select_keeps_the_order_with_the_lower_pvalue_and_gives_reasons(us_1m) -> None:
     rows = depeg_window(us_1m)
-    from tradecore.strategies.stat.selection import Aligned
     sub = Aligned(us_1m.keys, us_1m.ts_ms[rows], us_1m.closes[rows], us_1m.dropped)
     res = select_pairs(sub, min_corr=0.5, maxlag=5)
     seen = {frozenset((s.y, s.x)) for s in res.tested} | {frozenset(r[:2]) for r in res.rejected}

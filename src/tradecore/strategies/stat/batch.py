@@ -1,4 +1,4 @@
-"""The batch pipeline of one pair for research and backtests: hedge -> spread -> z -> signals -> PnL.
+"""The batch pipeline of one pair (research, backtests): hedge -> spread -> z -> signals -> PnL.
 
 Validates its input once (finite, positive prices, equal lengths) and then runs the Numba kernels
 (kernels.py); the live classes (incremental.py) reproduce `hedge`, `spread`, `z`, `pos` and

@@ -1,4 +1,4 @@
-"""Live pair statistics, one bar at a time: the batch kernels (kernels.py) unrolled into O(1) updates.
+"""Live pair statistics, one bar at a time: the batch kernels (kernels.py) as O(1) updates.
 
 Each class keeps the state its batch kernel carries in local variables and performs the same
 floating-point operations in the same order, so after bar t it holds exactly what the batch
@@ -207,7 +207,8 @@ class PairsSignal:
     def __init__(self, entry: float, exit: float, stop: float, max_bars: int = 0) -> None:
         if not (0 <= exit < entry < stop) or max_bars < 0:
             raise ValueError(f"PairsSignal: need 0 <= exit < entry < stop and max_bars >= 0; got "
-                             f"exit {exit!r}, entry {entry!r}, stop {stop!r}, max_bars {max_bars!r}")
+                             f"exit {exit!r}, entry {entry!r}, stop {stop!r}, "
+                             f"max_bars {max_bars!r}")
         self.entry = float(entry)
         self.exit = float(exit)
         self.stop = float(stop)
@@ -273,7 +274,7 @@ class PairModel:
         self.last: PairState | None = None
 
     def update(self, price_y: float, price_x: float) -> PairState:
-        """One aligned bar; prices must be finite and positive (else ValueError, nothing changes)."""
+        """One aligned bar; prices must be finite and positive (else ValueError, no change)."""
         for what, p in (("y", price_y), ("x", price_x)):
             if not (isinstance(p, (int, float)) and math.isfinite(p) and p > 0):
                 raise ValueError(f"PairModel.update: price of leg {what} is {p!r}, expected a "

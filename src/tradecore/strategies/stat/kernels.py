@@ -129,7 +129,7 @@ def rolling_ols(x, y, window, recompute_every):
 # -- Kalman filter hedge ratio -------------------------------------------------------------------
 @njit(cache=True)
 def kalman_step(state, x, y, vw, ve):
-    """One step of the Kalman filter on state = [beta, alpha, P00, P01, P11] (P symmetric), in place.
+    """One Kalman step on state = [beta, alpha, P00, P01, P11] (P symmetric), in place.
 
     Returns (forecast error e, its variance Q). See `kalman_hedge` for the model.
     """
@@ -306,7 +306,8 @@ def backtest(py, px, pos, why, beta, notional, fee_y, fee_x, lag):
     On entry the gross notional is split by the hedge ratio known at the signal bar:
     |qty_y| py = notional / (1 + |beta|), |qty_x| px = |beta| notional / (1 + |beta|),
     qty_x of sign -side * sign(beta). Quantities are continuous (the strategy rounds to lots) and
-    held unchanged until the exit; a trade is opened only on the bar of its entry signal. Fees: fee_* x traded notional on every fill. An open trade at
+    held unchanged until the exit; a trade is opened only on the bar of its entry signal.
+    Fees: fee_* x traded notional on every fill. An open trade at
     the end is closed at the last bar (reason R_TIME is not claimed: reason -1).
     Returns (equity: cumulative marked-to-market PnL after fees at each bar's close, trades: one
     row per trade, columns TRADE_COLS).
