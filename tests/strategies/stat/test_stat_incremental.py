@@ -97,3 +97,14 @@ def test_components_reject_bad_settings_with_what_was_expected() -> None:
         KalmanHedge(delta=1.0)
     with pytest.raises(ValueError, match=r"exit < entry < stop"):
         PairsSignal(entry=2.0, exit=0.5, stop=1.5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(zs=hs.lists(hs.sampled_from([math.nan, -5.0, -4.0, -3.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0,
+                                    2.0, 3.0, 4.0, 5.0]) | hs.floats(-6, 6), max_size=60),
+       max_bars=hs.integers(0, 5))
+def test_signal_live_equals_batch_on_z_series_hitting_the_thresholds_exactly(zs, max_bars):
+    from tradecore.strategies.stat.kernels import signals
+    pos, why = signals(np.asarray(zs, dtype=np.float64), 2.0, 0.5, 4.0, max_bars)
+    sig = PairsSignal(2.0, 0.5, 4.0, max_bars)
+    assert [sig.update(z) for z in zs] == list(zip(pos.tolist(), why.tolist()))

@@ -262,3 +262,14 @@ def test_params_come_from_the_config() -> None:
     assert s.params == PairParams(hedge="kalman", window=168, z_window=72, max_bars=72,
                                   delta=1e-5, entry_z=1.5)
     assert s.books == (ETH, BTC)
+
+
+def test_live_path_imports_neither_numba_nor_statsmodels() -> None:
+    import subprocess
+    import sys
+    code = ("import sys, tradecore.strategies.stat.strategy; "
+            "print('numba' in sys.modules, 'statsmodels' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve()
+                                                .parents[3] / "src")})
+    assert out.stdout.split() == ["False", "False"]

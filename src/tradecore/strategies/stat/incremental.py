@@ -15,9 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tradecore.strategies.stat.kernels import (R_ENTER, R_EXIT, R_NONE, R_SKIP_STOP, R_STOP,
-                                               R_TIME, VAR_EPS)
-from tradecore.strategies.stat.params import PairParams
+from tradecore.strategies.stat.params import (R_ENTER, R_EXIT, R_NONE, R_SKIP_STOP, R_STOP,
+                                              R_TIME, VAR_EPS, PairParams)
 
 NAN = math.nan
 

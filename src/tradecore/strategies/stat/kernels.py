@@ -29,17 +29,8 @@ import math
 import numpy as np
 from numba import njit
 
-#: below this variance (of log prices / of the spread) a window carries no information
-VAR_EPS = 1e-18
-
-# exit/entry reasons per bar (signals' `reason` array; PairsSignal returns the same codes)
-R_NONE = 0
-R_ENTER = 1          # entered (position -sign(z))
-R_EXIT = 2           # z came back to the exit band (or crossed it)
-R_STOP = 3           # divergence stop: z moved further away, past stop_z
-R_TIME = 4           # time stop: max_bars bars in the trade
-R_SKIP_STOP = 5      # flat and |z| >= entry_z but also >= stop_z: not entered (already diverged)
-REASONS = ("none", "enter", "exit", "stop", "time", "skip_beyond_stop")
+from tradecore.strategies.stat.params import (R_ENTER, R_EXIT, R_NONE, R_SKIP_STOP,  # noqa: F401
+                                              R_STOP, R_TIME, REASONS, VAR_EPS)
 
 
 @njit(cache=True)

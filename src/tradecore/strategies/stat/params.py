@@ -10,6 +10,19 @@ from dataclasses import dataclass
 
 HEDGES = ("ols", "kalman")
 
+#: below this variance (of log prices / of the spread) a window carries no information
+VAR_EPS = 1e-18
+
+# reasons per bar (the batch signals' `reason` array; PairsSignal returns the same codes). Here,
+# not in kernels.py, so that the live path (incremental, strategy) does not import Numba.
+R_NONE = 0
+R_ENTER = 1          # entered (position -sign(z))
+R_EXIT = 2           # z came back to the exit band (or crossed it)
+R_STOP = 3           # divergence stop: z moved further away, past stop_z
+R_TIME = 4           # time stop: max_bars bars in the trade
+R_SKIP_STOP = 5      # flat and |z| >= entry_z but also >= stop_z: not entered (already diverged)
+REASONS = ("none", "enter", "exit", "stop", "time", "skip_beyond_stop")
+
 
 @dataclass(frozen=True, slots=True)
 class PairParams:

@@ -35,9 +35,8 @@ from tradecore.core.orders import (DenyReason, OrderEvent, OrderStatus, OrderTyp
                                    TimeInForce, TradingState)
 from tradecore.strategies.base import BookKey, Strategy
 from tradecore.strategies.stat.incremental import PairModel, PairState
-from tradecore.strategies.stat.kernels import (R_ENTER, R_EXIT, R_SKIP_STOP, R_STOP, R_TIME,
-                                               REASONS)
-from tradecore.strategies.stat.params import PairParams
+from tradecore.strategies.stat.params import (R_ENTER, R_EXIT, R_SKIP_STOP, R_STOP, R_TIME,
+                                              REASONS, PairParams)
 
 _PARAM_KEYS = ("hedge", "window", "z_window", "entry_z", "exit_z", "stop_z", "max_bars", "delta",
                "ve", "recompute_every")
