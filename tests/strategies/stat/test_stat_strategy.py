@@ -219,6 +219,10 @@ def test_bars_without_the_other_leg_and_stale_bars_are_counted_not_used() -> Non
     s.on_bar(*ETH, 3 * HOUR, 1, 1, 1, 2002.0, 1)         # ETH 3h arrives after BTC 4h: late
     s.on_bar(*ETH, 4 * HOUR, 1, 1, 1, 2003.0, 1)
     assert s.model.bars == 2 and s.counters["skipped: bar without the other leg"] == 2
+    s.on_bar(*ETH, 6 * HOUR, 1, 1, 1, 2004.0, 1)
+    s.on_bar(*ETH, 5 * HOUR, 1, 1, 1, 2005.0, 1)         # out of order within the leg
+    assert s.counters["skipped: stale bar (older than this leg's pending bar)"] == 1
+    assert s._pending == {ETH: (6 * HOUR, 2004.0)}
 
 
 def test_bad_bar_is_refused_with_a_clear_error_and_changes_nothing() -> None:
@@ -273,3 +277,21 @@ def test_live_path_imports_neither_numba_nor_statsmodels() -> None:
                          env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve()
                                                 .parents[3] / "src")})
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.shared_data
+def test_orders_price_off_a_real_l2book_and_go_market_when_it_is_invalid(btc_eth_1h) -> None:
+    from tradecore._fast.book import L2Book
+    s, ctx = make(slippage_ticks=1)
+    eth = L2Book(tick_size=0.01, lot_size=0.0001)
+    eth.load_snapshot([2000.00, 1999.99], [1.0, 2.0], [2000.03, 2000.04], [1.0, 2.0])
+    btc = L2Book(tick_size=0.01, lot_size=0.00001)
+    btc.load_snapshot([30000.10], [1.0], [30000.20], [1.0])
+    btc.valid = False                                    # e.g. after a sequence gap
+    ctx.books = {ETH: eth, BTC: btc}
+    sig = pair_signals(btc_eth_1h.close(ETH), btc_eth_1h.close(BTC), s.params)
+    feed(s, btc_eth_1h, upto=first(sig.reason, R_ENTER) + 1)
+    oy, ox = ctx.orders
+    assert oy.type == OrderType.LIMIT
+    assert oy.price == (200004 if oy.side == Side.BUY else 199999)   # ask + 1 / bid - 1 tick
+    assert ox.type == OrderType.MARKET and ox.tif == TimeInForce.IOC

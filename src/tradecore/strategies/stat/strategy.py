@@ -6,7 +6,8 @@ are paired on ts_ns like selection.align_closes pairs them in research: a bar wh
 comes is dropped and counted, so live and batch see the same aligned series. Without candles,
 `on_book` samples each leg's mid: the last mid seen inside a bar interval (`bar_interval_s`) becomes
 that bar's close when the first update of a later interval arrives (no timer: a bar is closed by
-the next book change, at most one update late).
+the next book change, at most one update late; an interval in which a leg's book did not change
+gives that leg no bar, and the other leg's bar is dropped as unpaired).
 
 Orders out. Entry: the gross `notional` is split by the hedge ratio like the batch backtest
 (|y| = notional / (1 + |beta|), |x| = |beta| notional / (1 + |beta|)), converted to lots at the
@@ -106,6 +107,9 @@ class PairsTrading(Strategy):
             return
         other = self.leg_x if key == self.leg_y else self.leg_y
         mine = self._pending.get(key)
+        if mine is not None and mine[0] > ts_ns:
+            self.count("skipped: stale bar (older than this leg's pending bar)")
+            return
         if mine is not None and mine[0] < ts_ns:
             self.count("skipped: bar without the other leg")      # my older bar never paired
         theirs = self._pending.get(other)
