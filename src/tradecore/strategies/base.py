@@ -100,6 +100,11 @@ class Strategy:
     def on_order_event(self, event: OrderEvent) -> None:
         """Every state change of this strategy's orders, fills included."""
 
+    def on_bar(self, venue: str, symbol: str, ts_ns: int, open: float, high: float,
+               low: float, close: float, volume: float) -> None:
+        """A closed candle of a subscribed instrument (candle-driven backtests; ts_ns is the
+        candle's close time, so nothing of the bar is seen before it has closed)."""
+
     def on_book_stale(self, venue: str, symbol: str, reason: str) -> None:
         """A subscribed book became invalid or stale: do not act on it until on_book again."""
 
@@ -190,6 +195,11 @@ class Strategy:
 
     def on_order_event(self, event: OrderEvent) -> None:
         """Every state change of this strategy's orders, fills included."""
+
+    def on_bar(self, venue: str, symbol: str, ts_ns: int, open: float, high: float,
+               low: float, close: float, volume: float) -> None:
+        """A closed candle of a subscribed instrument (candle-driven backtests; ts_ns is the
+        candle's close time, so nothing of the bar is seen before it has closed)."""
 
     def on_book_stale(self, venue: str, symbol: str, reason: str) -> None:
         """A subscribed book became invalid or stale: do not act on it until on_book again."""
