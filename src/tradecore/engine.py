@@ -196,17 +196,23 @@ class TradingNode:
 
     def _trade_hook(self, venue: str):
         paper = getattr(self.venues.get(venue), "on_trade", None)
+        exec_on_trade = self.exec.on_trade
+        subs = self.trade_subs
+        stats = self.stats
 
         def on_trade(trade: Trade) -> None:
-            self.stats.trades += 1
+            stats.trades += 1
+            symbol = trade.symbol
             if paper is not None:
-                paper(trade.symbol, trade)
-            self.exec.on_trade(venue, trade.symbol, trade)
-            for s in self.trade_subs.get((venue, trade.symbol), ()):
-                try:
-                    s.on_trade(trade)
-                except Exception as e:
-                    self._strategy_error(s, "on_trade", e)
+                paper(symbol, trade)
+            exec_on_trade(venue, symbol, trade)
+            ss = subs.get((venue, symbol))
+            if ss:
+                for s in ss:
+                    try:
+                        s.on_trade(trade)
+                    except Exception as e:
+                        self._strategy_error(s, "on_trade", e)
         return on_trade
 
     def _problem_hook(self, venue: str):

@@ -272,8 +272,8 @@ class ExecutionEngine:
 
     def on_trade(self, venue: str, symbol: str, trade: Trade) -> None:
         inst = self.instruments.get((venue, symbol))
-        if inst is None:
-            return
+        if inst is None or (venue, symbol) not in self.protection.by_key:
+            return                 # only protective stops read public trades here
         try:
             px = inst.ticks(trade.price)
         except ValueError as e:

@@ -66,6 +66,7 @@ class CrossExchangeArbitrage(Strategy):
         self.det.depth = int(cfg["depth"])
         self._bound: list[object] = [None] * len(venues)
         self._inst: list = [None] * len(venues)     # Instrument per venue index (on_start)
+        self._balances_dirty = bool(cfg["use_balances"])
         self.group: LegGroup | None = None
         self.cooldown_until = 0
         self.realized = 0.0
@@ -86,7 +87,7 @@ class CrossExchangeArbitrage(Strategy):
             self.det.set_venue(i, book, inst.taker_fee, inst.lot_size)
             self._bound[i] = book
         self.count("checks")
-        if self.config["use_balances"]:
+        if self._balances_dirty:
             self._apply_balances()
         if not self.det.check(i):
             return
@@ -110,6 +111,8 @@ class CrossExchangeArbitrage(Strategy):
         self._take(now)
 
     def _apply_balances(self) -> None:
+        """Balances change only with fills (and at start): re-read them then, not per book."""
+        self._balances_dirty = False
         for (venue, symbol), i in self.index.items():
             inst = self.ctx.instrument(venue, symbol)
             base = self.ctx.free_balance(venue, inst.base) if inst.base else float("inf")
@@ -147,6 +150,8 @@ class CrossExchangeArbitrage(Strategy):
         self._maybe_finish()
 
     def on_order_event(self, event: OrderEvent) -> None:
+        if event.fill is not None and self.config["use_balances"]:
+            self._balances_dirty = True
         g = self.group
         if g is None or g.on_event(event, self.ctx.instrument) is None:
             return

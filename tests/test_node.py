@@ -73,3 +73,20 @@ def test_a_strategy_reading_an_unconfigured_instrument_is_refused_at_start():
 def test_unknown_risk_key_is_refused_with_the_section():
     with pytest.raises(ConfigError, match=r"\[risk\]"):
         TradingNode(load(None, {"risk": {"max_gros_notional": 1}}))
+
+
+def test_backtest_over_compiled_events_equals_the_capture_replay():
+    from tradecore.backtest.events import compile_captures
+    from tradecore.backtest.fast_replay import replay_events
+
+    cfg = load(None, {**ZERO_FEES, "run": {"mode": "backtest"}})
+    log = compile_captures({f.venue: (f.exchange, f.capture) for f in cfg.feeds})
+    assert log.n_levels > 500_000 and len(log.trades) > 30_000
+    a_node = TradingNode(cfg)
+    a = record_run(a_node)
+    a_node.run_replay()
+    b_node = TradingNode(cfg)
+    b = record_run(b_node)
+    replay_events(b_node, log)
+    assert a and a == b
+    assert a_node.summary()["realized_pnl"] == b_node.summary()["realized_pnl"]
