@@ -63,6 +63,7 @@ class FeedConfig:
     exchange: str
     symbols: tuple[str, ...]
     capture: Path | None = None
+    candles: Path | None = None            # a candle CSV: a candle-based backtest feed
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class NodeConfig:
 
 _RUN_KEYS = {"mode", "run_id", "report_dir", "quote", "speed", "status_every_s", "journal"}
 _TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies"}
-_FEED_KEYS = {"venue", "exchange", "symbols", "capture"}
+_FEED_KEYS = {"venue", "exchange", "symbols", "capture", "candles"}
 _INST_KEYS = {"tick", "lot", "base", "quote", "maker_fee", "taker_fee", "min_qty",
               "min_notional"}
 _PAPER_KEYS = {"balances", "latency_order_us", "latency_ack_us"}
@@ -156,12 +157,19 @@ def parse(data: dict[str, Any], base_dir: Path, source: str = "") -> NodeConfig:
         if not isinstance(syms, list) or not syms or not all(isinstance(s, str) and s for s in syms):
             _fail(f"{key}.symbols", syms, "a non-empty list of symbol strings")
         cap = _path(base_dir, f"{key}.capture", f["capture"]) if "capture" in f else None
-        if mode != "live" and cap is None:
+        bars = _path(base_dir, f"{key}.candles", f["candles"]) if "candles" in f else None
+        if bars is not None:
+            if mode != "backtest" or cap is not None or len(syms) != 1:
+                _fail(f"{key}.candles", f["candles"], "a candle file only in backtest mode, "
+                      "for a feed of exactly one symbol and no capture")
+            if not bars.is_file():
+                _fail(f"{key}.candles", f["candles"], f"an existing file ({bars} is missing)")
+        elif mode != "live" and cap is None:
             _fail(f"{key}.capture", None, f"a recording to replay in {mode} mode")
         if cap is not None and not cap.is_file():
             _fail(f"{key}.capture", f["capture"], f"an existing file ({cap} is missing)")
         feeds.append(FeedConfig(venue, _str(f"{key}.exchange", f.get("exchange"), EXCHANGES),
-                                tuple(syms), cap))
+                                tuple(syms), cap, bars))
     insts = []
     for name, d in data.get("instruments", {}).items():
         key = f"instruments.{name!r}"

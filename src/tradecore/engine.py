@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from tradecore.backtest.candles import CandleVenue, LookAheadError, load_candles
 from tradecore.config import ConfigError, NodeConfig
 from tradecore.core.clock import Clock, LiveClock, SimClock
 from tradecore.core.events import Problem, Trade
@@ -100,8 +101,16 @@ class TradingNode:
                                ack_ns=cfg.latency_ack_us * 1000)
         # the venue each order goes to: the paper venue (paper, backtest), or what the caller
         # builds (the tick-to-order benchmark's serializing venue, a live venue client)
-        make = venue_factory or (lambda name, clock, insts: PaperVenue(name, clock, insts,
-                                                                        latency))
+        candle_venues = {f.venue for f in cfg.feeds if f.candles is not None}
+
+        def default_venue(name, clock, insts):
+            if name in candle_venues:
+                return CandleVenue(name, clock, insts)
+            return PaperVenue(name, clock, insts, latency)
+        make = venue_factory or default_venue
+        self.candle_based = bool(candle_venues)
+        self.candles: dict[tuple[str, str], Any] = {}        # (venue, symbol) -> Candles
+        self._bar_index: dict[tuple[str, str], int] = {}    # last closed bar per series
         self.venues: dict[str, Any] = {}
         for (venue, sym) in self.instruments:
             if venue not in self.venues:
@@ -335,6 +344,79 @@ class TradingNode:
         finally:
             self.stop()
 
+    # -- candles (candle-based backtests) -------------------------------------------------
+    def load_candles(self) -> None:
+        for f in self.cfg.feeds:
+            if f.candles is not None:
+                self.candles[(f.venue, f.symbols[0])] = load_candles(f.candles)
+
+    def run_candles(self, *, on_record: Callable[[int], None] | None = None) -> None:
+        """Every bar of every candle feed at its close time, in time order (module docstring of
+        backtest/candles.py): the venue fills what was working with the new bar, marks and the
+        gate's mid move to its close, then the strategies see the closed bar."""
+        if not self.candles:
+            self.load_candles()
+        clock = self.clock
+        assert isinstance(clock, SimClock), "candle backtests need a SimClock"
+        keys = list(self.candles)
+        closes = np.concatenate([c.ts_ns + c.interval_ns for c in self.candles.values()])
+        feed = np.concatenate([np.full(len(c), k, np.int32)
+                               for k, c in enumerate(self.candles.values())])
+        bar = np.concatenate([np.arange(len(c)) for c in self.candles.values()])
+        order = np.lexsort((feed, closes))
+        series = [self.candles[k] for k in keys]
+        cols = [(c.ts_ns.tolist(), c.open.tolist(), c.high.tolist(), c.low.tolist(),
+                 c.close.tolist(), c.volume.tolist()) for c in series]
+        venues = [self.venues[k[0]] for k in keys]
+        insts = [self.instruments.get(k) for k in keys]
+        self.start()
+        try:
+            for j in order.tolist():
+                f, i = int(feed[j]), int(bar[j])
+                venue, symbol = keys[f]
+                t_close = int(closes[j])
+                if t_close > clock.time_ns():
+                    clock.advance_to(t_close)
+                ts, o, h, lo, c, v = (col[i] for col in cols[f])
+                self._bar_index[keys[f]] = i
+                on_bar = getattr(venues[f], "on_bar", None)
+                if on_bar is not None:
+                    on_bar(symbol, o, h, lo, c, v)
+                self.stats.messages += 1
+                if insts[f] is not None:
+                    self.gate.update_mid(venue, symbol, c, t_close)
+                    self.exec.portfolio.mark(venue, symbol, c)
+                    t = insts[f].ticks_near(c)
+                    self.exec.protection.on_market(venue, symbol, t, t)
+                for s in self.book_subs.get((venue, symbol), ()):
+                    try:
+                        s.on_bar(venue, symbol, ts, o, h, lo, c, v)
+                    except LookAheadError as e:
+                        self.stats.problems[f"lookahead:{s.strategy_id}"] += 1
+                        log.error("strategy %s looked ahead: %s", s.strategy_id, e)
+                    except Exception as e:
+                        self._strategy_error(s, "on_bar", e)
+                if on_record is not None:
+                    on_record(t_close)
+        finally:
+            self.stop()
+
+    def bar(self, venue: str, symbol: str, ts_ns: int) -> tuple:
+        """(open time, o, h, l, c, v) of the bar that opened at ts_ns, if it has closed;
+        LookAheadError when it has not (or is later than the clock)."""
+        c = self.candles.get((venue, symbol))
+        if c is None:
+            raise KeyError(f"no candles for {venue}:{symbol}")
+        if ts_ns + c.interval_ns > self.clock.time_ns():
+            raise LookAheadError(f"{venue}:{symbol} bar opening at {ts_ns} closes at "
+                                 f"{ts_ns + c.interval_ns}, after the clock "
+                                 f"{self.clock.time_ns()}")
+        i = int(np.searchsorted(c.ts_ns, ts_ns))
+        if i >= len(c) or int(c.ts_ns[i]) != ts_ns:
+            raise KeyError(f"{venue}:{symbol} has no bar opening at {ts_ns}")
+        return (ts_ns, float(c.open[i]), float(c.high[i]), float(c.low[i]),
+                float(c.close[i]), float(c.volume[i]))
+
     # -- live public feeds (paper --live) -------------------------------------------------
     async def run_live(self, seconds: float | None = None) -> None:
         from tradecore.live_record import _feed
@@ -425,3 +507,7 @@ class _Context:
 
     def free_balance(self, venue: str, asset: str) -> float:
         return self._exec.portfolio.balance(venue, asset)
+
+    def bar(self, venue: str, symbol: str, ts_ns: int) -> tuple:
+        """A closed candle (candle-based runs); LookAheadError for one not closed yet."""
+        return self.node.bar(venue, symbol, ts_ns)

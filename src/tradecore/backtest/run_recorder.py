@@ -136,9 +136,13 @@ class RunRecorder:
         if st.order_frame_ns:
             lat["tick to order (frames that sent orders)"] = np.asarray(st.order_frame_ns,
                                                                         np.int64)
-        meta = RunMeta(run_id=run_id, mode=mode, config=redact(config), candle_based=False,
+        candle = bool(getattr(self.node, "candle_based", False))
+        # returns per day over candles (years of bars), per minute over a book replay (minutes)
+        period = 86_400_000_000_000 if candle else 60_000_000_000
+        meta = RunMeta(run_id=run_id, mode=mode, config=redact(config), candle_based=candle,
                        data_sources=sources, base_currency=self.node.cfg.quote,
-                       returns_period_ns=60_000_000_000, periods_per_year=365 * 24 * 60)
+                       returns_period_ns=period,
+                       periods_per_year=365 if candle else 365 * 24 * 60)
         return Results(meta=meta, equity=EquityCurve(np.asarray(self._eq_t, np.int64),
                                                      np.asarray(self._eq_v)),
                        trades=list(self.trips), fills=list(self.fills),

@@ -50,6 +50,7 @@ class StrategyContext(Protocol):
     def open_orders(self, strategy_id: str) -> list[Order]: ...
     def trading_state(self) -> TradingState: ...
     def free_balance(self, venue: str, asset: str) -> float: ...
+    def bar(self, venue: str, symbol: str, ts_ns: int) -> tuple: ...   # closed bars only
 
 
 class Strategy:
@@ -102,8 +103,9 @@ class Strategy:
 
     def on_bar(self, venue: str, symbol: str, ts_ns: int, open: float, high: float,
                low: float, close: float, volume: float) -> None:
-        """A closed candle of a subscribed instrument (candle-driven backtests; ts_ns is the
-        candle's close time, so nothing of the bar is seen before it has closed)."""
+        """A closed candle of a subscribed instrument (candle-driven backtests). ts_ns is the
+        bar's open time (its identity, as every candle source stamps it); the call comes when
+        the bar has closed, with the clock at its close time."""
 
     def on_book_stale(self, venue: str, symbol: str, reason: str) -> None:
         """A subscribed book became invalid or stale: do not act on it until on_book again."""
@@ -146,6 +148,7 @@ class Strategy:
     def open_orders(self, strategy_id: str) -> list[Order]: ...
     def trading_state(self) -> TradingState: ...
     def free_balance(self, venue: str, asset: str) -> float: ...
+    def bar(self, venue: str, symbol: str, ts_ns: int) -> tuple: ...   # closed bars only
 
 
 class Strategy:
@@ -198,8 +201,9 @@ class Strategy:
 
     def on_bar(self, venue: str, symbol: str, ts_ns: int, open: float, high: float,
                low: float, close: float, volume: float) -> None:
-        """A closed candle of a subscribed instrument (candle-driven backtests; ts_ns is the
-        candle's close time, so nothing of the bar is seen before it has closed)."""
+        """A closed candle of a subscribed instrument (candle-driven backtests). ts_ns is the
+        bar's open time (its identity, as every candle source stamps it); the call comes when
+        the bar has closed, with the clock at its close time."""
 
     def on_book_stale(self, venue: str, symbol: str, reason: str) -> None:
         """A subscribed book became invalid or stale: do not act on it until on_book again."""
