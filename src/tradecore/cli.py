@@ -31,6 +31,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from tradecore.config import ConfigError, load
     from tradecore.run import run
 
+    if getattr(args, "sweep", None):
+        from tradecore.backtest.sweep import format_rows, read_grid, sweep, write_sweep
+        try:
+            rows = sweep(args.config, read_grid(args.sweep), args.workers)
+        except ConfigError as e:
+            print(f"tradecore backtest: {e}", file=sys.stderr)
+            return 2
+        out = Path(load(args.config).report_dir) / (args.run_id or "sweep")
+        paths = write_sweep(rows, out)
+        print(format_rows(rows))
+        print(f"\nsweep: {paths['json']}\n       {paths['csv']}")
+        return 0 if all(r["status"] == "ok" for r in rows) else 1
     overrides: dict = {"run": {"mode": args.command}}
     if args.run_id:
         overrides["run"]["run_id"] = args.run_id
@@ -133,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         m.add_argument("--run-id", default=None, help="report folder name (default: timestamp)")
         m.add_argument("--speed", type=float, default=None,
                        help="replay speed (1 = real time, 0 = as fast as possible)")
+        if mode == "backtest":
+            m.add_argument("--sweep", default=None, metavar="GRID",
+                           help="TOML grid of strategy settings: one backtest per point, in "
+                                "parallel processes, one summary row each")
+            m.add_argument("--workers", type=int, default=None,
+                           help="processes for --sweep (default: CPU count)")
         if mode == "paper":
             m.add_argument("--live", action="store_true",
                            help="the exchanges' live public feeds instead of the recordings "
