@@ -64,6 +64,8 @@ class FeedConfig:
     symbols: tuple[str, ...]
     capture: Path | None = None
     candles: Path | None = None            # a candle CSV: a candle-based backtest feed
+    store: Path | None = None              # a Parquet data store root (backtest)
+    store_venue: str = ""                  # the venue name inside the store ("" = exchange)
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class NodeConfig:
 
 _RUN_KEYS = {"mode", "run_id", "report_dir", "quote", "speed", "status_every_s", "journal"}
 _TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies"}
-_FEED_KEYS = {"venue", "exchange", "symbols", "capture", "candles"}
+_FEED_KEYS = {"venue", "exchange", "symbols", "capture", "candles", "store", "store_venue"}
 _INST_KEYS = {"tick", "lot", "base", "quote", "maker_fee", "taker_fee", "min_qty",
               "min_notional"}
 _PAPER_KEYS = {"balances", "latency_order_us", "latency_ack_us"}
@@ -164,12 +166,20 @@ def parse(data: dict[str, Any], base_dir: Path, source: str = "") -> NodeConfig:
                       "for a feed of exactly one symbol and no capture")
             if not bars.is_file():
                 _fail(f"{key}.candles", f["candles"], f"an existing file ({bars} is missing)")
-        elif mode != "live" and cap is None:
+        store = _path(base_dir, f"{key}.store", f["store"]) if "store" in f else None
+        if store is not None:
+            if mode != "backtest" or cap is not None or bars is not None:
+                _fail(f"{key}.store", f["store"], "a store only in backtest mode, instead of "
+                      "capture/candles")
+            if not store.is_dir():
+                _fail(f"{key}.store", f["store"], f"an existing directory ({store} is missing)")
+        elif bars is None and mode != "live" and cap is None:
             _fail(f"{key}.capture", None, f"a recording to replay in {mode} mode")
         if cap is not None and not cap.is_file():
             _fail(f"{key}.capture", f["capture"], f"an existing file ({cap} is missing)")
-        feeds.append(FeedConfig(venue, _str(f"{key}.exchange", f.get("exchange"), EXCHANGES),
-                                tuple(syms), cap, bars))
+        exchange = _str(f"{key}.exchange", f.get("exchange"), EXCHANGES)
+        feeds.append(FeedConfig(venue, exchange, tuple(syms), cap, bars, store,
+                                str(f.get("store_venue") or exchange)))
     insts = []
     for name, d in data.get("instruments", {}).items():
         key = f"instruments.{name!r}"

@@ -100,14 +100,20 @@ def run(cfg: NodeConfig, *, live: bool = False, seconds: float | None = None,
             uvloop.run(node.run_replay_paced(cfg.speed, on_record))
     elif node.candle_based:
         node.run_candles(on_record=on_record)
+    elif any(f.store is not None for f in cfg.feeds):
+        from tradecore.backtest.events import compile_store
+        from tradecore.backtest.fast_replay import replay_events
+        log = compile_store({f.venue: (f.store, f.store_venue, list(f.symbols))
+                             for f in cfg.feeds if f.store is not None})
+        replay_events(node, log, on_record=on_record)
     else:
         node.run_replay(on_record=on_record)
     if show:
         out.write(("\r" if tty else "") + status_line(node, t0) + "\n")
     seconds_taken = time.monotonic() - t0
     summary = node.summary()
-    sources = tuple(str(f.capture or f.candles) for f in cfg.feeds
-                    if (f.capture or f.candles) is not None)
+    sources = tuple(str(f.capture or f.candles or f.store) for f in cfg.feeds
+                    if (f.capture or f.candles or f.store) is not None)
     results = rec.results(run_id, cfg.mode + ("-live" if live else ""), cfg.raw, sources)
     paths = write_report(results, Path(cfg.report_dir) / run_id)
     if report_json:

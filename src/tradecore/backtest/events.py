@@ -126,3 +126,74 @@ def compile_captures(files: dict[str, tuple[str, str | Path]]) -> EventLog:
         lv_price=np.asarray(price, np.float64), lv_size=np.asarray(size, np.float64),
         trades=trades, sources=tuple(str(p) for _, p in files.values()))
 
+
+
+def compile_store(feeds: dict[str, tuple[str | Path, str, list[str]]]) -> EventLog:
+    """The same event log from Parquet data stores (data/store.py, what `tradecore record` and
+    the importers write): feeds maps our venue name -> (store root, the store's venue name,
+    symbols). Book
+    batches come in the order the recording applied them (data/replay.py), trades in receive
+    order; feeds are merged by receive time. The grid of each book is the one the normalizers
+    infer from its first snapshot (venues.base.grid_of), refined if later levels need it."""
+    import heapq
+
+    from tradecore.data.replay import iter_batches, trades as store_trades
+    from tradecore.venues.base import grid_of
+
+    streams = []
+    feed_keys: list[tuple[str, str]] = []
+    texts: dict[int, tuple[list[str], list[str]]] = {}
+    for venue, (root, store_venue, symbols) in feeds.items():
+        for sym in symbols:
+            f = len(feed_keys)
+            feed_keys.append((venue, sym))
+            texts[f] = ([], [])
+
+            def book_rows(f=f, root=root, store_venue=store_venue, sym=sym):
+                for n, b in enumerate(iter_batches(root, store_venue, sym)):
+                    yield (b.ts_local_ns, f, 0, n, b)
+
+            def trade_rows(f=f, root=root, store_venue=store_venue, sym=sym, venue=venue):
+                t = store_trades(root, store_venue, sym)
+                cols = {c: t.column(c).to_pylist() for c in
+                        ("ts_local_ns", "ts_exchange_ns", "price", "size", "aggressor",
+                         "trade_id", "backfilled")}
+                for n in range(t.num_rows):
+                    yield (cols["ts_local_ns"][n], f, 1, n,
+                           Trade(venue, sym, cols["price"][n], cols["size"][n],
+                                 cols["aggressor"][n], cols["trade_id"][n],
+                                 cols["ts_exchange_ns"][n], cols["ts_local_ns"][n],
+                                 bool(cols["backfilled"][n])))
+            streams += [book_rows(), trade_rows()]
+    ts_l, feed_l, kind_l, lo_l, hi_l = [], [], [], [], []
+    side: list[int] = []
+    price: list[str] = []
+    size: list[str] = []
+    trades: list[Trade] = []
+    for ts, f, what, _n, item in heapq.merge(*streams, key=lambda r: (r[0], r[1], r[2], r[3])):
+        ts_l.append(ts)
+        feed_l.append(f)
+        if what == 1:
+            kind_l.append(TRADE)
+            lo_l.append(len(trades))
+            hi_l.append(len(trades) + 1)
+            trades.append(item)
+            continue
+        kind_l.append(SNAPSHOT if item.is_snapshot else DIFF)
+        lo_l.append(len(side))
+        for s, levels in ((0, item.bids), (1, item.asks)):
+            for p, q in levels:
+                side.append(s)
+                price.append(p)
+                size.append(q)
+                texts[f][0].append(p)
+                texts[f][1].append(q)
+        hi_l.append(len(side))
+    grids = [grid_of(*texts[f]) if texts[f][0] else ("1", "1") for f in range(len(feed_keys))]
+    return EventLog(
+        feeds=feed_keys, grids=grids,
+        msg_ts=np.asarray(ts_l, np.int64), msg_feed=np.asarray(feed_l, np.int32),
+        msg_kind=np.asarray(kind_l, np.int8), msg_lo=np.asarray(lo_l, np.int64),
+        msg_hi=np.asarray(hi_l, np.int64), lv_side=np.asarray(side, np.int64),
+        lv_price=np.asarray(price, np.float64), lv_size=np.asarray(size, np.float64),
+        trades=trades, sources=tuple(str(r) for r, _, _ in feeds.values()))
