@@ -62,5 +62,5 @@ def test_a_file_replaces_only_the_sections_it_names(tmp_path):
     cfg = load(f)
     assert cfg.mode == "backtest" and cfg.report_dir == tmp_path / "out"
     assert cfg.risk == {"max_orders_per_sec": 5}
-    assert [s.id for s in cfg.strategies] == ["xarb"]          # the default's
+    assert [s.id for s in cfg.strategies] == ["xarb", "basis"]   # the default's
     assert cfg.source == str(f)
