@@ -98,6 +98,7 @@ class NodeConfig:
     speed: float = 0.0                     # replay speed in paper mode: 0 = as fast as possible
     status_every_s: float = 1.0            # live status line period (0 = off)
     journal: Path | None = None            # None: a temporary journal per run
+    bar_books: bool = False                # candle runs: one-level books from bars (model)
     feeds: tuple[FeedConfig, ...] = ()
     instruments: tuple[InstrumentConfig, ...] = ()
     balances: dict[str, float] = field(default_factory=dict)      # "venue:asset" -> amount
@@ -110,7 +111,8 @@ class NodeConfig:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
-_RUN_KEYS = {"mode", "run_id", "report_dir", "quote", "speed", "status_every_s", "journal"}
+_RUN_KEYS = {"mode", "run_id", "report_dir", "quote", "speed", "status_every_s", "journal",
+             "bar_books"}
 _TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies"}
 _FEED_KEYS = {"venue", "exchange", "symbols", "capture", "candles", "store", "store_venue"}
 _INST_KEYS = {"tick", "lot", "base", "quote", "maker_fee", "taker_fee", "min_qty",
@@ -152,12 +154,15 @@ def parse(data: dict[str, Any], base_dir: Path, source: str = "") -> NodeConfig:
             _fail(key, f, "a table with venue, exchange, symbols")
         _check_keys(key, f, _FEED_KEYS)
         venue = _str(f"{key}.venue", f.get("venue"))
-        if venue in seen_venues:
-            _fail(f"{key}.venue", venue, "a venue name not used by another feed")
-        seen_venues.add(venue)
         syms = f.get("symbols")
         if not isinstance(syms, list) or not syms or not all(isinstance(s, str) and s for s in syms):
             _fail(f"{key}.symbols", syms, "a non-empty list of symbol strings")
+        # one market-data connection per venue; candle files are one per (venue, symbol)
+        uniq = (venue, syms[0]) if "candles" in f else venue
+        if uniq in seen_venues or venue in seen_venues:
+            _fail(f"{key}.venue", venue, "a venue name not used by another feed (candle feeds: "
+                  "a (venue, symbol) not used by another)")
+        seen_venues.add(uniq)
         cap = _path(base_dir, f"{key}.capture", f["capture"]) if "capture" in f else None
         bars = _path(base_dir, f"{key}.candles", f["candles"]) if "candles" in f else None
         if bars is not None:
@@ -232,7 +237,7 @@ def parse(data: dict[str, Any], base_dir: Path, source: str = "") -> NodeConfig:
         quote=_str("run.quote", run.get("quote", "USDT")),
         speed=_num("run.speed", run.get("speed", 0.0)),
         status_every_s=_num("run.status_every_s", run.get("status_every_s", 1.0)),
-        journal=journal, feeds=tuple(feeds), instruments=tuple(insts), balances=balances,
+        journal=journal, bar_books=bool(run.get("bar_books", False)), feeds=tuple(feeds), instruments=tuple(insts), balances=balances,
         latency_order_us=int(_num("paper.latency_order_us", paper.get("latency_order_us", 0))),
         latency_ack_us=int(_num("paper.latency_ack_us", paper.get("latency_ack_us", 0))),
         risk=risk, symbol_limits=symbol_limits, strategies=tuple(strategies), source=source,
@@ -263,9 +268,10 @@ def load(path: str | Path | None = None, overrides: dict[str, Any] | None = None
             # relative capture paths of the user's feeds are the user's file's, so resolve
             # them now against that file's directory
             for f in user["feeds"]:
-                if isinstance(f, dict) and isinstance(f.get("capture"), str) and \
-                        not f["capture"].startswith("bundled:"):
-                    f["capture"] = str(_path(p.resolve().parent, "feeds.capture", f["capture"]))
+                for k in ("capture", "candles", "store"):
+                    if isinstance(f, dict) and isinstance(f.get(k), str) and \
+                            not f[k].startswith("bundled:"):
+                        f[k] = str(_path(p.resolve().parent, f"feeds.{k}", f[k]))
         data = {**data, **user}
         source = str(p)
     if overrides:

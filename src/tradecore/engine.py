@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from tradecore.backtest.candles import CandleVenue, LookAheadError, load_candles
+from tradecore._fast.book import L2Book
 from tradecore.config import ConfigError, NodeConfig
 from tradecore.core.clock import Clock, LiveClock, SimClock
 from tradecore.core.events import Problem, Trade
@@ -46,6 +47,7 @@ from tradecore.strategies.base import Strategy
 from tradecore.verify import normalizer_for
 
 log = logging.getLogger("tradecore.engine")
+BAR_BOOK_VOLUME_SHARE = 0.01     # of a bar's volume on each side of a bar book
 
 STRATEGY_KINDS: dict[str, str] = {
     "cross_exchange": "tradecore.strategies.arb.cross:CrossExchangeArbitrage",
@@ -111,6 +113,8 @@ class TradingNode:
         self.candle_based = bool(candle_venues)
         self.candles: dict[tuple[str, str], Any] = {}        # (venue, symbol) -> Candles
         self._bar_index: dict[tuple[str, str], int] = {}    # last closed bar per series
+        self._bar_books: dict[int, Any] = {}
+        self._bar_hooks: dict[int, Callable] = {}
         self.venues: dict[str, Any] = {}
         for (venue, sym) in self.instruments:
             if venue not in self.venues:
@@ -287,6 +291,10 @@ class TradingNode:
     def stop(self) -> None:
         if isinstance(self.clock, SimClock):
             self.clock.run_all()       # answers still in flight at the end of the data
+        for v in self.venues.values():
+            end = getattr(v, "end_of_data", None)
+            if end is not None:
+                end()
         for s in self.strategies:
             try:
                 s.on_stop()
@@ -350,10 +358,17 @@ class TradingNode:
             if f.candles is not None:
                 self.candles[(f.venue, f.symbols[0])] = load_candles(f.candles)
 
-    def run_candles(self, *, on_record: Callable[[int], None] | None = None) -> None:
+    def run_candles(self, *, on_record: Callable[[int], None] | None = None,
+                    bar_books: bool = False) -> None:
         """Every bar of every candle feed at its close time, in time order (module docstring of
         backtest/candles.py): the venue fills what was working with the new bar, marks and the
-        gate's mid move to its close, then the strategies see the closed bar."""
+        gate's mid move to its close, then the strategies see the closed bar.
+
+        bar_books: also give book-driven strategies (the arbitrage detectors) a one-level book
+        per bar: bid at the close rounded down to the tick, ask one tick above, each side
+        holding `BAR_BOOK_VOLUME_SHARE` of the bar's volume. It is a model, not a recording
+        (no candle says what the book was); it lets a book strategy run over years of bars,
+        with the candle venue's conservative next-bar fills, and the report says candle-based."""
         if not self.candles:
             self.load_candles()
         clock = self.clock
@@ -388,6 +403,8 @@ class TradingNode:
                     self.exec.portfolio.mark(venue, symbol, c)
                     t = insts[f].ticks_near(c)
                     self.exec.protection.on_market(venue, symbol, t, t)
+                if bar_books and insts[f] is not None:
+                    self._bar_book(f, keys[f], insts[f], c, v, t_close)
                 for s in self.book_subs.get((venue, symbol), ()):
                     try:
                         s.on_bar(venue, symbol, ts, o, h, lo, c, v)
@@ -400,6 +417,21 @@ class TradingNode:
                     on_record(t_close)
         finally:
             self.stop()
+
+    def _bar_book(self, f: int, key: tuple[str, str], inst: Instrument, close: float,
+                  volume: float, ts: int) -> None:
+        book = self._bar_books.get(f)
+        if book is None:
+            book = self._bar_books[f] = L2Book(inst.tick, inst.lot)
+            self._bar_hooks[f] = self._book_hook(key[0])
+        t = inst.ticks_near(close)
+        q = max(1, inst.lots_near(volume * BAR_BOOK_VOLUME_SHARE))
+        book.clear()
+        book.apply_sides([(inst.price_text(t), inst.qty_text(q))],
+                         [(inst.price_text(t + 1), inst.qty_text(q))])
+        book.valid = True
+        book.ts_ns = ts
+        self._bar_hooks[f](("bars", key[1]), book)
 
     def bar(self, venue: str, symbol: str, ts_ns: int) -> tuple:
         """(open time, o, h, l, c, v) of the bar that opened at ts_ns, if it has closed;

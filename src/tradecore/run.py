@@ -48,9 +48,11 @@ def summary_table(node, summary: dict[str, Any], seconds: float) -> str:
         ("fees paid", f"{summary['fees']:,.2f} {node.cfg.quote}"),
         ("equity", f"{summary['equity']:,.2f} {node.cfg.quote} "
                    f"(start {summary['initial_equity']:,.2f})"),
-        ("frame latency p50 / p99", f"{summary['frame_p50_ns'] / 1000:.1f} / "
-                                    f"{summary['frame_p99_ns'] / 1000:.1f} us"),
-        ("tick to order p50 / p99", "no orders" if summary["orders"] == 0 else
+        ("frame latency p50 / p99", "no frames (candles)" if summary["frame_p50_ns"] !=
+         summary["frame_p50_ns"] else f"{summary['frame_p50_ns'] / 1000:.1f} / "
+                                      f"{summary['frame_p99_ns'] / 1000:.1f} us"),
+        ("tick to order p50 / p99", "no orders from frames" if
+         summary["tick_to_order_p50_ns"] != summary["tick_to_order_p50_ns"] else
          f"{summary['tick_to_order_p50_ns'] / 1000:.1f} / "
          f"{summary['tick_to_order_p99_ns'] / 1000:.1f} us"),
         ("trading state", summary["trading_state"]),
@@ -99,7 +101,7 @@ def run(cfg: NodeConfig, *, live: bool = False, seconds: float | None = None,
         else:
             uvloop.run(node.run_replay_paced(cfg.speed, on_record))
     elif node.candle_based:
-        node.run_candles(on_record=on_record)
+        node.run_candles(on_record=on_record, bar_books=cfg.bar_books)
     elif any(f.store is not None for f in cfg.feeds):
         from tradecore.backtest.events import compile_store
         from tradecore.backtest.fast_replay import replay_events

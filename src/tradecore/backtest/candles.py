@@ -196,6 +196,14 @@ class CandleVenue(VenueClient):
             elif od.tif in (TimeInForce.IOC, TimeInForce.FOK) or od.type == OrderType.MARKET:
                 self._done(cid, expired=True)
 
+    def end_of_data(self) -> None:
+        """No next bar will come: market and IOC/FOK orders still waiting for one expire
+        (resting limits stay working, as on a venue)."""
+        for cid, w in list(self.working.items()):
+            od = w.order
+            if od.type == OrderType.MARKET or od.tif in (TimeInForce.IOC, TimeInForce.FOK):
+                self._done(cid, expired=True)
+
     def _done(self, cid: str, expired: bool) -> None:
         self.working.pop(cid, None)
         if expired:

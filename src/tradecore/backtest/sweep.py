@@ -77,7 +77,7 @@ def run_point(config_path: str | None, point: dict) -> dict[str, Any]:
     t0 = time.perf_counter()
     node = TradingNode(cfg)
     if node.candle_based:
-        node.run_candles()
+        node.run_candles(bar_books=cfg.bar_books)
     else:
         node.run_replay()
     s = node.summary()
