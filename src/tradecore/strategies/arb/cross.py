@@ -122,29 +122,32 @@ class CrossExchangeArbitrage(Strategy):
     # -- execution -----------------------------------------------------------------------------
     def _take(self, now: int) -> None:
         d = self.det
-        (bv, bs), (sv, ss) = self.books[d.buy_venue], self.books[d.sell_venue]
-        bi, si = self._inst[d.buy_venue], self._inst[d.sell_venue]
-        buy = self.order(bv, bs, Side.BUY, bi.lots_near(d.qty),
-                         price=bi.ticks_near(d.buy_limit, up=True), tif=TimeInForce.IOC,
-                         tag="arb-buy")
-        sell = self.order(sv, ss, Side.SELL, si.lots_near(d.qty),
-                          price=si.ticks_near(d.sell_limit), tif=TimeInForce.IOC,
-                          tag="arb-sell")
-        if buy.qty <= 0 or sell.qty <= 0 or buy.qty * bi.lot_size != sell.qty * si.lot_size:
+        bv_i, sv_i = d.buy_venue, d.sell_venue
+        bi, si = self._inst[bv_i], self._inst[sv_i]
+        bq, sq = bi.lots_near(d.qty), si.lots_near(d.qty)
+        if bq <= 0 or sq <= 0 or bq * bi.lot_size != sq * si.lot_size:
             self.count("skip_lot_mismatch")
             return
-        group = LegGroup(now, d.edge)
+        (bv, bs), (sv, ss) = self.books[bv_i], self.books[sv_i]
+        edge = d.edge
+        sell_px = si.ticks_near(d.sell_limit)
+        # the first leg leaves before the second is even built: its bytes are what the
+        # tick-to-order figure measures, and every microsecond of it is exposure to the move
+        sent = self.submit(self.order(bv, bs, Side.BUY, bq,
+                                      price=bi.ticks_near(d.buy_limit, up=True),
+                                      tif=TimeInForce.IOC, tag="arb-buy"))
+        group = LegGroup(now, edge)
         self.group = group
-        sent = self.submit(buy)
         group.add(sent, bi)
         if sent.status == OrderStatus.DENIED:
             self.count(f"skip_risk_denied:{sent.deny_reason.name}")
             self.group = None
             return
-        sent2 = self.submit(sell)
+        sent2 = self.submit(self.order(sv, ss, Side.SELL, sq, price=sell_px,
+                                       tif=TimeInForce.IOC, tag="arb-sell"))
         group.add(sent2, si)
         self.count("taken")
-        self.edges_expected += d.edge
+        self.edges_expected += edge
         if sent2.status == OrderStatus.DENIED:
             self.count(f"leg_denied:{sent2.deny_reason.name}")
         self._maybe_finish()
