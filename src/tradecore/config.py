@@ -66,6 +66,9 @@ class FeedConfig:
     candles: Path | None = None            # a candle CSV: a candle-based backtest feed
     store: Path | None = None              # a Parquet data store root (backtest)
     store_venue: str = ""                  # the venue name inside the store ("" = exchange)
+    market: str = "spot"                   # Binance: spot | usdm | coinm (live feeds)
+    ws_url: str = ""                       # live: endpoint override (e.g. the local simulator)
+    rest_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ class NodeConfig:
 _RUN_KEYS = {"mode", "run_id", "report_dir", "quote", "speed", "status_every_s", "journal",
              "bar_books"}
 _TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies"}
-_FEED_KEYS = {"venue", "exchange", "symbols", "capture", "candles", "store", "store_venue"}
+_FEED_KEYS = {"venue", "exchange", "symbols", "capture", "candles", "store", "store_venue",
+              "market", "ws_url", "rest_url"}
 _INST_KEYS = {"tick", "lot", "base", "quote", "maker_fee", "taker_fee", "min_qty",
               "min_notional"}
 _PAPER_KEYS = {"balances", "latency_order_us", "latency_ack_us"}
@@ -183,8 +187,14 @@ def parse(data: dict[str, Any], base_dir: Path, source: str = "") -> NodeConfig:
         if cap is not None and not cap.is_file():
             _fail(f"{key}.capture", f["capture"], f"an existing file ({cap} is missing)")
         exchange = _str(f"{key}.exchange", f.get("exchange"), EXCHANGES)
+        market = _str(f"{key}.market", f.get("market", "spot"), ("spot", "usdm", "coinm"))
+        for k in ("ws_url", "rest_url"):
+            if k in f and not (isinstance(f[k], str) and f[k].startswith(
+                    ("ws://", "wss://", "http://", "https://"))):
+                _fail(f"{key}.{k}", f[k], "a ws(s):// or http(s):// URL")
         feeds.append(FeedConfig(venue, exchange, tuple(syms), cap, bars, store,
-                                str(f.get("store_venue") or exchange)))
+                                str(f.get("store_venue") or exchange), market,
+                                f.get("ws_url", ""), f.get("rest_url", "")))
     insts = []
     for name, d in data.get("instruments", {}).items():
         key = f"instruments.{name!r}"

@@ -451,21 +451,34 @@ class TradingNode:
 
     # -- live public feeds (paper --live) -------------------------------------------------
     async def run_live(self, seconds: float | None = None) -> None:
+        """The venues' live public feeds (or the endpoints the config overrides, e.g. the
+        local simulator) into the same hooks; until `seconds` have passed (None: until
+        cancelled)."""
         from tradecore.live_record import _feed
-        feeds = []
+        feeds, rests = [], []
         for f in self.cfg.feeds:
-            market = "usdm" if f.venue.endswith("usdm") else "spot"
-            feed, _rest = _feed(f.exchange, list(f.symbols), market, None, None, None)
+            feed, rest = _feed(f.exchange, list(f.symbols), f.market, f.ws_url or None,
+                               f.rest_url or None, self._trade_hook(f.venue))
             n = feed.normalizer
             n.on_book = self._book_hook(f.venue)
-            feed._user_on_trade = self._trade_hook(f.venue)   # backfilled trades included
             n.on_problem = self._problem_hook(f.venue)
             self.normalizers[f.venue] = n
             feeds.append(feed)
+            rests.append(rest)
         self.start()
+        tasks = [asyncio.create_task(f.run(), name=f"feed-{f}") for f in feeds]
         try:
-            await asyncio.gather(*(f.run(seconds) for f in feeds))
+            if seconds is None:
+                await asyncio.gather(*tasks)
+            else:
+                await asyncio.sleep(seconds)
         finally:
+            for f in feeds:
+                f.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for r in rests:
+                if r is not None and hasattr(r, "close"):
+                    await r.close()
             self.stop()
 
     # -- results --------------------------------------------------------------------------
