@@ -107,8 +107,11 @@ def _write_json(path: Path, obj: Any) -> None:
     path.write_bytes(orjson.dumps(json_safe(obj), option=orjson.OPT_INDENT_2))
 
 
-def train(cfg: dict[str, Any], out=sys.stdout) -> dict[str, Any]:
-    """Run the whole pipeline; returns the metrics written to <output.dir>/metrics.json."""
+def train(cfg: dict[str, Any], out: Any = "stdout") -> dict[str, Any]:
+    """Run the whole pipeline; returns the metrics written to <output.dir>/metrics.json.
+    Progress goes to `out` (a file; "stdout" = sys.stdout at call time; None = silent)."""
+    if out == "stdout":
+        out = sys.stdout
     say = (lambda s: print(s, file=out, flush=True)) if out else (lambda s: None)
     dc = cfg["data"]
     candles = load_candles(dc["path"], dc["start"] or None, dc["end"] or None)
