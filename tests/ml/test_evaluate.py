@@ -43,3 +43,23 @@ def test_buy_and_hold_pays_one_entry_and_one_exit_fee(btc_candles):
     res = to_results(bh, run_id="bh", strategy="bh", venue="binance", symbol="BTCUSDT",
                      config={})
     assert len(res.trades) == 1 and res.trades[0].exit_reason == "end of run"
+
+
+def test_per_bar_entry_thresholds_apply_bar_by_bar():
+    p = np.array([0.58, 0.58, 0.58, 0.58])
+    pos = positions_from_probs(p, np.array([0.6, 0.6, 0.55, 0.55]), 0.5)
+    np.testing.assert_array_equal(pos, [0, 0, 1, 1])
+    with pytest.raises(ValueError, match="exit <= enter"):
+        positions_from_probs(p, np.array([0.6, 0.45, 0.6, 0.6]), 0.5)
+
+
+def test_threshold_chosen_on_validation_is_flat_when_no_threshold_pays(btc_dataset):
+    from tradecore.ml.train import _pick_enter, load_config
+    cfg = load_config(None, {"backtest": {"select_enter_on_val": True}})
+    va = btc_dataset.take(np.arange(1000, 3000))
+    # a model anti-correlated with the next bar loses at every threshold: stay flat (0.99);
+    # a perfect one wins at every threshold up to 0.7 with the same positions: ties go higher
+    anti = np.where(va.fwd > 0, 0.3, 0.7)
+    assert _pick_enter(cfg, anti, va) == 0.99
+    perfect = np.where(va.fwd > 0, 0.9, 0.1)
+    assert _pick_enter(cfg, perfect, va) == 0.7

@@ -7,8 +7,8 @@ import pytest
 from tradecore.ml.features import CandleFeatures, feature_source_from_config, schema_of
 
 
-def _live_rows(fs, c):
-    live = fs.live()
+def _live_rows(fs, c, reference: bool = False):
+    live = fs.live_reference() if reference else fs.live()
     out = np.full((len(c), len(fs.names)), np.nan)
     for i in range(len(c)):
         r = live.update(int(c.ts_ns[i]), c.open[i], c.high[i], c.low[i], c.close[i], c.volume[i])
@@ -25,6 +25,15 @@ def test_live_update_equals_batch_row_when_streaming_real_candles(btc_candles, h
     L = _live_rows(fs, c)
     assert np.isnan(B[:fs.warmup]).all() and np.isnan(L[:fs.warmup]).all()
     np.testing.assert_allclose(L[fs.warmup:], B[fs.warmup:], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("horizons,window", [((1, 4, 12, 24), 24), ((3, 7), 5)])
+def test_compiled_batch_and_live_equal_the_plain_python_reference(btc_candles, horizons, window):
+    c = btc_candles.slice(30_000, 45_000)
+    fs = CandleFeatures(horizons, window)
+    R = _live_rows(fs, c, reference=True)
+    np.testing.assert_allclose(fs.batch(c)[fs.warmup:], R[fs.warmup:], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(_live_rows(fs, c)[fs.warmup:], R[fs.warmup:], rtol=0, atol=1e-12)
 
 
 def test_row_t_is_unchanged_when_bars_after_t_are_removed_or_altered(btc_candles):

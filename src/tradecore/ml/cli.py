@@ -73,7 +73,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                           ("rollback", _rollback, "undo the last promotion"),
                           ("challenger", _challenger, "set the challenger")):
         p = sub.add_parser(name, help=hlp)
-        p.add_argument("--registry", default="runs/ml/registry")
+        p.add_argument("--registry", default="reports/ml/registry")
         if name in ("promote", "challenger"):
             p.add_argument("--model", required=(name == "challenger"), default=None)
         if name in ("promote", "rollback"):

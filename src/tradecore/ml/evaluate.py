@@ -58,18 +58,22 @@ def classification_metrics(p: np.ndarray, y: np.ndarray) -> dict[str, float]:
             "base_rate": float(np.mean(np.asarray(y) > 0.5)), "n": int(len(y))}
 
 
-def positions_from_probs(p: np.ndarray, enter: float = 0.55, exit: float = 0.5,
+def positions_from_probs(p: np.ndarray, enter: float | np.ndarray = 0.55, exit: float = 0.5,
                          long_only: bool = False) -> np.ndarray:
-    if not 0.5 <= exit <= enter < 1.0:
-        raise ValueError(f"positions_from_probs: need 0.5 <= exit <= enter < 1, got "
-                         f"exit={exit}, enter={enter}")
+    """-1/0/+1 per bar with hysteresis; `enter` may be one value or one per bar (walk-forward
+    folds with thresholds chosen on their own validation block)."""
     p = np.asarray(p, np.float64).ravel()
+    ent = np.broadcast_to(np.asarray(enter, np.float64), p.shape)
+    if ent.size and not (0.5 <= exit <= ent.min() and ent.max() < 1.0):
+        raise ValueError(f"positions_from_probs: need 0.5 <= exit <= enter < 1, got "
+                         f"exit={exit}, enter in [{ent.min()}, {ent.max()}]")
     pos = np.zeros(len(p))
     cur = 0.0
     for i, q in enumerate(p):
-        if q >= enter:
+        e = ent[i]
+        if q >= e:
             cur = 1.0
-        elif not long_only and q <= 1.0 - enter:
+        elif not long_only and q <= 1.0 - e:
             cur = -1.0
         elif cur > 0 and q < exit:
             cur = 0.0

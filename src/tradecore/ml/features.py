@@ -10,9 +10,10 @@ No look-ahead by construction: row t uses bars 0..t only (a test truncates the h
 and checks row t is unchanged). Warm-up rows (not enough history) are NaN in `batch` and None
 from `update`.
 
-Batch and live run the same recurrences (rolling sums over ring buffers, the same operations in
-the same order), batch as a Numba loop and live in plain Python floats, so they agree to the last
-bits (tests compare them at 1e-12). Rolling sums drift by rounding over long runs; at the sizes
+Batch and live run the same compiled step function (`_step`: rolling sums over ring buffers), batch
+in a Numba loop over the history and live as one compiled call per bar, so they agree by
+construction; `CandleLiveReference` is the same recurrence in plain Python, the reference the
+tests compare both with (1e-12). Rolling sums drift by rounding over long runs; at the sizes
 used here (|r| < 1, 1e5 bars) the drift is below 1e-12 and far below anything a model resolves.
 """
 from __future__ import annotations
@@ -26,8 +27,8 @@ import numba as nb
 import numpy as np
 import orjson
 
-__all__ = ["Candles", "FeatureSource", "LiveFeatures", "CandleFeatures", "schema_of",
-           "schema_hash", "load_candles"]
+__all__ = ["Candles", "FeatureSource", "LiveFeatures", "CandleFeatures", "CandleLiveReference",
+           "schema_of", "schema_hash", "load_candles"]
 
 
 @dataclass(frozen=True)
@@ -113,71 +114,110 @@ def schema_hash(schema: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- the built-in set
 
-@nb.njit(cache=True)
-def _batch_kernel(o, h, l, c, v, horizons, window, out):  # pragma: no cover - numba
-    n = c.shape[0]
+# State of the recurrences, one float64 array (one argument to unbox per live call):
+#   [0:6]  running sums of r, r^2, up-moves, down-moves, log volume, log volume^2
+#   [6]    bars seen
+#   then rings: 1-bar returns, up-moves, down-moves, log volumes (window each), closes (hmax+1)
+_S_T = 6
+_S_RINGS = 7
+
+
+def _state_size(window: int, hmax: int) -> int:
+    return _S_RINGS + 4 * window + hmax + 1
+
+
+@nb.njit(cache=True, inline="always")
+def _step(st, horizons, window, hmax, h, l, c, v, out):  # pragma: no cover - numba
+    """Advance the recurrences by one bar; write the row into `out`; False during warm-up."""
+    t = int(st[6])
+    j = t % window
+    hm1 = hmax + 1
+    b_r, b_up, b_dn, b_lv, b_c = 7, 7 + window, 7 + 2 * window, 7 + 3 * window, 7 + 4 * window
+    lvt = math.log(v + 1.0)
+    if t >= 1:
+        r = math.log(c / st[b_c + (t - 1) % hm1])
+    else:
+        r = 0.0
+    g = r if r > 0.0 else 0.0
+    d = -r if r < 0.0 else 0.0
+    if t >= window:
+        o1 = st[b_r + j]
+        ov = st[b_lv + j]
+        st[0] -= o1
+        st[1] -= o1 * o1
+        st[2] -= st[b_up + j]
+        st[3] -= st[b_dn + j]
+        st[4] -= ov
+        st[5] -= ov * ov
+    st[b_r + j] = r
+    st[b_up + j] = g
+    st[b_dn + j] = d
+    st[b_lv + j] = lvt
+    st[0] += r
+    st[1] += r * r
+    st[2] += g
+    st[3] += d
+    st[4] += lvt
+    st[5] += lvt * lvt
+    st[b_c + t % hm1] = c
+    st[6] = t + 1
+    if t < window or t < hmax:
+        return False
     nh = horizons.shape[0]
-    hmax = 0
     for k in range(nh):
-        if horizons[k] > hmax:
-            hmax = horizons[k]
-    r1 = np.zeros(window)
-    up = np.zeros(window)
-    dn = np.zeros(window)
-    lv = np.zeros(window)
-    s_r = 0.0
-    s_r2 = 0.0
-    s_up = 0.0
-    s_dn = 0.0
-    s_v = 0.0
-    s_v2 = 0.0
-    for t in range(n):
-        lvt = math.log(v[t] + 1.0)
-        j = t % window
-        if t >= 1:
-            r = math.log(c[t] / c[t - 1])
-        else:
-            r = 0.0
-        g = r if r > 0.0 else 0.0
-        d = -r if r < 0.0 else 0.0
-        if t >= window:
-            s_r -= r1[j]
-            s_r2 -= r1[j] * r1[j]
-            s_up -= up[j]
-            s_dn -= dn[j]
-            s_v -= lv[j]
-            s_v2 -= lv[j] * lv[j]
-        r1[j] = r
-        up[j] = g
-        dn[j] = d
-        lv[j] = lvt
-        s_r += r
-        s_r2 += r * r
-        s_up += g
-        s_dn += d
-        s_v += lvt
-        s_v2 += lvt * lvt
-        if t < window or t < hmax:
-            for k in range(out.shape[1]):
-                out[t, k] = np.nan
-            continue
-        for k in range(nh):
-            out[t, k] = math.log(c[t] / c[t - horizons[k]])
-        mean = s_r / window
-        var = s_r2 / window - mean * mean
-        out[t, nh] = math.sqrt(var) if var > 0.0 else 0.0
-        tot = s_up + s_dn
-        out[t, nh + 1] = (s_up / tot - 0.5) if tot > 0.0 else 0.0
-        vm = s_v / window
-        vv = s_v2 / window - vm * vm
-        out[t, nh + 2] = (lvt - vm) / math.sqrt(vv) if vv > 1e-18 else 0.0
-        out[t, nh + 3] = math.log(h[t] / l[t]) if l[t] > 0.0 else 0.0
-        rng = h[t] - l[t]
-        out[t, nh + 4] = ((c[t] - l[t]) / rng - 0.5) if rng > 0.0 else 0.0
+        out[k] = math.log(c / st[b_c + (t - horizons[k]) % hm1])
+    mean = st[0] / window
+    var = st[1] / window - mean * mean
+    out[nh] = math.sqrt(var) if var > 0.0 else 0.0
+    tot = st[2] + st[3]
+    out[nh + 1] = (st[2] / tot - 0.5) if tot > 0.0 else 0.0
+    vm = st[4] / window
+    vv = st[5] / window - vm * vm
+    out[nh + 2] = (lvt - vm) / math.sqrt(vv) if vv > 1e-18 else 0.0
+    out[nh + 3] = math.log(h / l) if l > 0.0 else 0.0
+    rng = h - l
+    out[nh + 4] = ((c - l) / rng - 0.5) if rng > 0.0 else 0.0
+    return True
+
+
+@nb.njit(cache=True)
+def _batch_kernel(h, l, c, v, horizons, window, hmax, st, out):  # pragma: no cover - numba
+    for t in range(c.shape[0]):
+        if not _step(st, horizons, window, hmax, h[t], l[t], c[t], v[t], out[t]):
+            out[t, :] = np.nan
+
+
+@nb.njit(cache=True)
+def _live_kernel(st, horizons, window, hmax, h, l, c, v, out):  # pragma: no cover - numba
+    return _step(st, horizons, window, hmax, h, l, c, v, out)
 
 
 class _CandleLive:
-    """O(1) per bar: the batch kernel's recurrences on plain floats."""
+    """O(1) per bar: the batch kernel's own step function, one compiled call per bar."""
+
+    __slots__ = ("_st", "_h", "_w", "_hmax", "_out")
+
+    def __init__(self, horizons: tuple[int, ...], window: int) -> None:
+        self._h = np.asarray(horizons, dtype=np.int64)
+        self._w = window
+        self._hmax = max(horizons)
+        self._st = np.zeros(_state_size(window, self._hmax))
+        self._out = np.empty(len(horizons) + 5, dtype=np.float64)
+
+    def update(self, ts_ns: int, open: float, high: float, low: float, close: float,
+               volume: float) -> np.ndarray | None:
+        """The feature row of this bar (a view reused by the next call), None during warm-up."""
+        if not close > 0.0:
+            raise ValueError(f"feature update at {ts_ns}: close must be > 0, got {close!r}")
+        if _live_kernel(self._st, self._h, self._w, self._hmax, float(high), float(low),
+                        float(close), float(volume), self._out):
+            return self._out
+        return None
+
+
+class CandleLiveReference:
+    """Plain-Python reference of `_step` (the same operations in the same order on Python
+    floats); tests compare the compiled batch and live paths with it."""
 
     __slots__ = ("_h", "_w", "_hmax", "_closes", "_r1", "_up", "_dn", "_lv", "_s", "_t",
                  "_out")
@@ -271,16 +311,20 @@ class CandleFeatures:
 
     def batch(self, candles: Candles) -> np.ndarray:
         out = np.empty((len(candles), len(self.names)), dtype=np.float64)
-        _batch_kernel(np.ascontiguousarray(candles.open, dtype=np.float64),
-                      np.ascontiguousarray(candles.high, dtype=np.float64),
+        hmax = max(self.horizons)
+        _batch_kernel(np.ascontiguousarray(candles.high, dtype=np.float64),
                       np.ascontiguousarray(candles.low, dtype=np.float64),
                       np.ascontiguousarray(candles.close, dtype=np.float64),
                       np.ascontiguousarray(candles.volume, dtype=np.float64),
-                      np.asarray(self.horizons, dtype=np.int64), self.window, out)
+                      np.asarray(self.horizons, dtype=np.int64), self.window, hmax,
+                      np.zeros(_state_size(self.window, hmax)), out)
         return out
 
     def live(self) -> _CandleLive:
         return _CandleLive(self.horizons, self.window)
+
+    def live_reference(self) -> CandleLiveReference:
+        return CandleLiveReference(self.horizons, self.window)
 
 
 def feature_source_from_config(cfg: dict[str, Any] | None) -> CandleFeatures:

@@ -207,6 +207,20 @@ def train(cfg: dict[str, Any], out: Any = "stdout") -> dict[str, Any]:
     return metrics
 
 
+def _pick_enter(cfg: dict[str, Any], p_val: np.ndarray, va: Dataset) -> float:
+    """The grid threshold with the best validation net return after fees (ties: higher)."""
+    bc = cfg["backtest"]
+    best, best_ret = 0.99, -math.inf
+    for e in sorted(bc["enter_grid"], reverse=True):
+        if not bc["exit"] <= e < 1:
+            raise ValueError(f"backtest.enter_grid: {e} must be in [exit={bc['exit']}, 1)")
+        pos = positions_from_probs(p_val, e, bc["exit"], bc["long_only"])
+        ret = backtest_signal(pos, va.fwd, va.ts_ns, np.ones(len(va)), bc["fee"]).equity[-1]
+        if ret > best_ret + 1e-12:
+            best, best_ret = e, ret
+    return best
+
+
 def walk_forward(cfg: dict[str, Any], candles, ds: Dataset, outdir: Path,
                  say: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Retrain on an expanding window before each test block; backtest the concatenated
@@ -215,24 +229,28 @@ def walk_forward(cfg: dict[str, Any], candles, ds: Dataset, outdir: Path,
     wf = cfg["walk_forward"]
     folds = walk_forward_folds(ds, wf["folds"], min_train_frac=wf["min_train_frac"],
                                val_frac=cfg["split"]["val_frac"], embargo=cfg["split"]["embargo"])
-    probs, idx, fold_stats = [], [], []
+    probs, idx, fold_stats, enters = [], [], [], []
     for k, f in enumerate(folds):
         tr, va, te = ds.take(f.train), ds.take(f.val), ds.take(f.test)
         model, hist = train_mlp(cfg, tr.X, tr.y, va.X, va.y, epochs=wf["epochs"])
         p = model.predict(te.X).ravel()
+        enter = _pick_enter(cfg, model.predict(va.X).ravel(), va) \
+            if cfg["backtest"]["select_enter_on_val"] else cfg["backtest"]["enter"]
+        enters.append(np.full(len(p), enter))
         cm = classification_metrics(p, te.y)
+        cm["enter"] = enter
         cm.update({"train_rows": len(tr), "test_start_ns": int(te.ts_ns[0]),
                    "test_end_ns": int(te.ts_ns[-1]), "best_epoch": hist.best_epoch})
         fold_stats.append(cm)
         say(f"walk-forward fold {k + 1}/{len(folds)}: train {len(tr)} test {len(te)} "
-            f"auc {cm['auc']:.4f} acc {cm['accuracy']:.4f}")
+            f"auc {cm['auc']:.4f} acc {cm['accuracy']:.4f} enter {enter}")
         probs.append(p)
         idx.append(f.test)
     p = np.concatenate(probs)
     oos = ds.take(np.concatenate(idx))
     close = candles.close[oos.t0]
     bc = cfg["backtest"]
-    pos = positions_from_probs(p, bc["enter"], bc["exit"], bc["long_only"])
+    pos = positions_from_probs(p, np.concatenate(enters), bc["exit"], bc["long_only"])
     bt = backtest_signal(pos, oos.fwd, oos.ts_ns, close, bc["fee"])
     bh = buy_and_hold(oos.fwd, oos.ts_ns, close, bc["fee"])
     venue, symbol = cfg["data"]["venue"], cfg["data"]["symbol"]
