@@ -247,3 +247,28 @@ def test_bad_config_and_missing_loop_for_a_slow_model_are_refused():
     slow.warmup_ns = {"run": 50_000.0}
     with pytest.raises(ValueError, match="needs the event loop"):
         MLSignalStrategy("ml", model=slow, features=fs)
+
+
+def test_strategy_positions_equal_the_vectorised_backtest_positions(candles):
+    """The walk-forward report backtests positions_from_probs; the live strategy must take the
+    same positions from the same predictions."""
+    from tradecore.ml.evaluate import positions_from_probs
+    fs = CandleFeatures()
+    X = fs.batch(candles)[fs.warmup:]
+    m = MLP(X.shape[1], (16,), seed=3)
+    m.fit_scaler(X)
+    om = OnnxModel(mlp_to_onnx(m).SerializeToString(), "mlp-pos")
+    ctx = FakeContext()
+    st = MLSignalStrategy("ml", {"enter": 0.52, "exit": 0.5}, model=om, features=fs)
+    st.bind(ctx)
+    held = []
+    for i in range(len(candles)):
+        ctx.clock.advance_to(int(candles.ts_ns[i]))
+        st.on_bar(V, S, int(candles.ts_ns[i]), candles.open[i], candles.high[i], candles.low[i],
+                  candles.close[i], candles.volume[i])
+        if i >= fs.warmup:
+            held.append(ctx.pos)
+    probs = np.array([p.prob for p in st.predictions])
+    want = positions_from_probs(probs, 0.52, 0.5)
+    np.testing.assert_array_equal(np.array(held, dtype=float), want)
+    assert len(set(held)) == 3
