@@ -243,6 +243,9 @@ def test_bad_config_and_missing_loop_for_a_slow_model_are_refused():
         MLSignalStrategy("ml", {"treshold": 0.6}, model=ConstModel([]), features=fs)
     with pytest.raises(ValueError, match="exit <= enter"):
         MLSignalStrategy("ml", {"enter": 0.52, "exit": 0.6}, model=ConstModel([]), features=fs)
+    wrong = OnnxModel(mlp_to_onnx(MLP(5, (4,))).SerializeToString(), "five", warmup=2)
+    with pytest.raises(ValueError, match="takes 5 features, the feature source gives 9"):
+        MLSignalStrategy("ml", model=wrong, features=fs)
     slow = ConstModel([])
     slow.warmup_ns = {"run": 50_000.0}
     with pytest.raises(ValueError, match="needs the event loop"):

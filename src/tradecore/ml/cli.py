@@ -11,6 +11,21 @@ import sys
 __all__ = ["add_parser", "main"]
 
 
+def _clean_errors(fn):
+    """Bad input (config, paths, registry state) -> one line on stderr and exit code 2, whether
+    called from this module's main or from the tradecore CLI."""
+    def run(a) -> int:
+        from tradecore.ml.registry import RegistryError
+        try:
+            return fn(a)
+        except (ValueError, OSError, RegistryError) as e:
+            print(f"tradecore ml: error: {e}", file=sys.stderr)
+            return 2
+    run.__name__ = fn.__name__
+    return run
+
+
+@_clean_errors
 def _train(a) -> int:
     from tradecore.ml.train import load_config, train
     cfg = load_config(a.config)
@@ -29,6 +44,7 @@ def _reg(a):
     return ModelRegistry(a.registry)
 
 
+@_clean_errors
 def _list(a) -> int:
     r = _reg(a)
     champ, chall = r.champion(), r.challenger()
@@ -41,18 +57,21 @@ def _list(a) -> int:
     return 0
 
 
+@_clean_errors
 def _promote(a) -> int:
     mid = _reg(a).promote(a.model, reason=a.reason)
     print(f"champion is now {mid}")
     return 0
 
 
+@_clean_errors
 def _rollback(a) -> int:
     mid = _reg(a).rollback(reason=a.reason)
     print(f"rolled back: champion is now {mid}")
     return 0
 
 
+@_clean_errors
 def _challenger(a) -> int:
     _reg(a).set_challenger(a.model)
     print(f"challenger is now {a.model}")
@@ -90,17 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] != "ml":
         argv = ["ml", *argv]
     a = ap.parse_args(argv)
-    try:
-        return a.func(a)
-    except (ValueError, OSError) as e:
-        print(f"tradecore ml: error: {e}", file=sys.stderr)
-        return 2
-    except Exception as e:                       # registry errors: clear message, exit 2
-        from tradecore.ml.registry import RegistryError
-        if isinstance(e, RegistryError):
-            print(f"tradecore ml: error: {e}", file=sys.stderr)
-            return 2
-        raise
+    return a.func(a)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,12 @@ class MLSignalStrategy(Strategy):
         self.enter, self.exit = float(c["enter"]), float(c["exit"])
         self.long_only, self.qty = bool(c["long_only"]), int(c["qty_lots"])
         self.bar_ns, self.budget_ns = int(c["bar_ns"]), int(c["budget_ns"])
+        n_model = getattr(model, "n_features", None)
+        if n_model is not None and n_model != len(features.names):
+            raise ValueError(f"MLSignalStrategy {strategy_id!r}: model "
+                             f"{getattr(model, 'model_id', '')!r} takes {n_model} features, the "
+                             f"feature source gives {len(features.names)} ({list(features.names)});"
+                             f" load models through ModelRegistry.load with the pipeline's schema")
         self.model = model
         self.features = features
         self.router = router
