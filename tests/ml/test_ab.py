@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from tradecore.ml.ab import (ABRouter, binomial_test, compare, decide, paired_test,
-                             replay_compare, signal_pnl, welch_test)
+from tradecore.ml.ab import (ABRouter, binomial_test, compare, compare_logged, decide,
+                             paired_test, replay_compare, signal_pnl, welch_test)
 from tradecore.ml.data import time_split
 from tradecore.ml.mlp import MLP, Adam
 
@@ -95,3 +95,24 @@ def test_replay_compare_of_two_models_on_real_candles(btc_dataset):
     res2 = compare(signal_pnl(a.predict(ds.X[sp.test]).ravel(), ds.fwd[sp.test]),
                    signal_pnl(c.predict(ds.X[sp.test]).ravel(), ds.fwd[sp.test]), paired=True)
     assert res2["test"]["n"] == len(sp.test) and 0.0 <= res2["test"]["p_value"] <= 1.0
+
+
+def test_logged_shadow_predictions_are_compared_paired_on_real_closes(btc_candles):
+    c = btc_candles.slice(20_000, 22_000)
+    fwd = np.r_[c.close[1:] / c.close[:-1] - 1, np.nan]
+    rng = np.random.default_rng(3)
+    log = []
+    for i in range(len(c) - 1):
+        # the challenger "knows" the next bar half of the time; the champion is noise
+        good = 0.8 if fwd[i] > 0 else 0.2
+        log.append(("BTCUSDT", int(c.ts_ns[i]), "champ", float(rng.random()), False))
+        log.append(("BTCUSDT", int(c.ts_ns[i]), "chall",
+                    good if rng.random() < 0.5 else float(rng.random()), True))
+    log.append(("ETHUSDT", int(c.ts_ns[0]), "chall", 0.9, True))      # other symbol: ignored
+    res = compare_logged(log, "BTCUSDT", c.ts_ns, c.close, "champ", "chall")
+    assert res["paired"] and res["test"]["n"] == len(c) - 1
+    assert res["test"]["mean_diff"] > 0 and res["decision"] == "promote"
+    # routed traffic (different bars per model) is compared unpaired
+    routed = [e for k, e in enumerate(log[:-1]) if (k // 2) % 2 == (e[2] == "chall")]
+    r2 = compare_logged(routed, "BTCUSDT", c.ts_ns, c.close, "champ", "chall")
+    assert not r2["paired"] and "n_a" in r2["test"]

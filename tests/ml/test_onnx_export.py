@@ -59,6 +59,8 @@ def test_lightgbm_baseline_onnx_equals_its_python_probabilities(btc_dataset, tra
     om = OnnxModel(lightgbm_to_onnx(gbm, ds.X.shape[1]), "gbm", output=BASELINE_OUTPUT, warmup=2)
     Xte = ds.X[sp.test]
     np.testing.assert_allclose(om.predict(Xte)[:, 1], gbm.predict_proba(Xte)[:, 1], atol=1e-5)
+    # same model, same bytes: the registry id is content-derived
+    assert lightgbm_to_onnx(gbm, ds.X.shape[1]) == lightgbm_to_onnx(gbm, ds.X.shape[1])
 
 
 def test_inference_session_is_single_threaded_and_warmed_up(trained):

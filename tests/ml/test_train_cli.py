@@ -88,3 +88,22 @@ def test_bad_config_is_refused_with_key_value_and_expectation(tmp_path, capsys):
         load_config(None, {"modle": {}})
     assert cli.main(["train", "--config", str(tmp_path / "missing.toml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_compare_command_replays_champion_and_challenger_and_promotes_only_when_better(
+        tmp_path, capsys):
+    cli.main(["train", "--config", _config(tmp_path), "--no-walk-forward"])
+    reg = ModelRegistry(tmp_path / "reg")
+    champ = reg.champion()
+    other = next(v.model_id for v in reg.list() if v.model_id != champ)
+    r = str(tmp_path / "reg")
+    data = str(shared_file(BTC))
+    assert cli.main(["compare", "--registry", r, "--data", data]) == 2
+    assert "need a champion and a challenger" in capsys.readouterr().err
+    reg.set_challenger(other)
+    assert cli.main(["compare", "--registry", r, "--data", data, "--start", "2021-01-01",
+                     "--end", "2021-07-01", "--json", "--promote-if-better"]) == 0
+    out = capsys.readouterr().out
+    res = json.loads(out[out.index("{"):])
+    assert res["paired"] and res["test"]["n"] > 4000
+    assert reg.champion() == (other if res["decision"] == "promote" else champ)

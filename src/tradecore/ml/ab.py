@@ -26,7 +26,7 @@ import numpy as np
 from tradecore.ml.evaluate import positions_from_probs
 
 __all__ = ["ABRouter", "RouteDecision", "signal_pnl", "compare", "binomial_test",
-           "paired_test", "welch_test", "decide", "replay_compare"]
+           "paired_test", "welch_test", "decide", "replay_compare", "compare_logged"]
 
 _M64 = (1 << 64) - 1
 
@@ -177,5 +177,39 @@ def replay_compare(champion, challenger, X: np.ndarray, fwd: np.ndarray, *, ente
     res = compare(signal_pnl(pa, fwd, **kw), signal_pnl(pb, fwd, **kw), paired=True)
     res["champion"]["model_id"] = getattr(champion, "model_id", "")
     res["challenger"]["model_id"] = getattr(challenger, "model_id", "")
+    res["decision"] = decide(res)
+    return res
+
+
+def compare_logged(log: Sequence[tuple[str, int, str, float, bool]], symbol: str,
+                   ts_ns: np.ndarray, close: np.ndarray, champion_id: str, challenger_id: str,
+                   *, enter: float = 0.55, exit: float = 0.5, fee: float = 0.001,
+                   long_only: bool = False) -> dict[str, Any]:
+    """Compare two models from the router's live prediction log (symbol, ts, model id, P(up),
+    shadow) and the symbol's closes: each model's signal is traded on the bars it predicted,
+    earning close[t+1]/close[t] - 1. Paired when both predicted the same bars (shadow mode),
+    else Welch on the per-bar PnL of the bars each model was routed."""
+    ts_ns = np.asarray(ts_ns, np.int64)
+    close = np.asarray(close, np.float64)
+    fwd = np.full(len(close), np.nan)
+    fwd[:-1] = close[1:] / close[:-1] - 1.0
+    where = {int(t): i for i, t in enumerate(ts_ns)}
+    per: dict[str, dict[int, float]] = {champion_id: {}, challenger_id: {}}
+    for sym, ts, mid, prob, _shadow in log:
+        if sym == symbol and mid in per and int(ts) in where:
+            per[mid][int(ts)] = prob
+    ts_a, ts_b = sorted(per[champion_id]), sorted(per[challenger_id])
+    paired = ts_a == ts_b
+
+    def pnl(tss, probs):
+        idx = np.array([where[t] for t in tss], dtype=np.int64)
+        ok = np.isfinite(fwd[idx])
+        return signal_pnl(np.asarray(probs)[ok], fwd[idx][ok], enter=enter, exit=exit, fee=fee,
+                          long_only=long_only)
+
+    a = pnl(ts_a, [per[champion_id][t] for t in ts_a])
+    b = pnl(ts_b, [per[challenger_id][t] for t in ts_b])
+    res = compare(a, b, paired=paired)
+    res["champion"]["model_id"], res["challenger"]["model_id"] = champion_id, challenger_id
     res["decision"] = decide(res)
     return res

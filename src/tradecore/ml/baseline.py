@@ -36,4 +36,7 @@ def lightgbm_to_onnx(model, n_features: int) -> bytes:
     from onnxmltools.convert.common.data_types import FloatTensorType
     onx = convert_lightgbm(model, initial_types=[("features", FloatTensorType([None, n_features]))],
                            zipmap=False, target_opset=15)
+    # the converter names the graph with a random uuid; a fixed name makes the bytes (and so the
+    # registry's content-derived id) depend on the model only
+    onx.graph.name = "tradecore_lightgbm"
     return onx.SerializeToString()

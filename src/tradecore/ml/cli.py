@@ -1,4 +1,4 @@
-"""`tradecore ml ...`: train, list, promote, rollback, challenger.
+"""`tradecore ml ...`: train, list, challenger, compare, promote, rollback.
 
 Wire into the main CLI with `from tradecore.ml import cli as ml_cli; ml_cli.add_parser(sub)`;
 also runnable alone: `python -m tradecore.ml.cli train --config FILE`.
@@ -78,6 +78,40 @@ def _challenger(a) -> int:
     return 0
 
 
+@_clean_errors
+def _compare(a) -> int:
+    """Champion vs challenger replayed on candles: paired test; optionally promote."""
+    import json
+    from tradecore.ml.ab import replay_compare
+    from tradecore.ml.data import make_dataset
+    from tradecore.ml.features import feature_source_from_config, load_candles, schema_of
+    reg = _reg(a)
+    champ, chall = reg.champion(), a.challenger or reg.challenger()
+    if champ is None or chall is None:
+        raise ValueError(f"ml compare: need a champion and a challenger, have {champ!r} and "
+                         f"{chall!r} (set one with `ml challenger --model ID`)")
+    sch = reg.get(champ).feature_schema
+    fs = feature_source_from_config({"source": sch["source"], **sch["config"]})
+    pipeline = schema_of(fs)
+    ma, mb = reg.load(champ, pipeline, warmup=5), reg.load(chall, pipeline, warmup=5)
+    candles = load_candles(a.data, a.start, a.end)
+    ds = make_dataset(candles, fs, label="forward", horizon=1)
+    res = replay_compare(ma, mb, ds.X, ds.fwd, enter=a.enter, exit=a.exit, fee=a.fee)
+    t = res["test"]
+    print(f"champion {champ}: mean net return per bar {res['champion']['mean']:+.3e}; "
+          f"challenger {chall}: {res['challenger']['mean']:+.3e}; paired diff "
+          f"{t['mean_diff']:+.3e} (t {t['t']:.2f}, p {t['p_value']:.4f}, bootstrap p "
+          f"{t['p_bootstrap']:.4f}, n {t['n']}) -> {res['decision']}")
+    if a.json:
+        from tradecore.backtest.results import json_safe
+        print(json.dumps(json_safe(res), indent=2))
+    if a.promote_if_better and res["decision"] == "promote":
+        reg.promote(chall, reason=f"replay on {a.data}: diff {t['mean_diff']:+.3e}, "
+                                  f"p {t['p_value']:.4f}")
+        print(f"promoted {chall}")
+    return 0
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     ml = subparsers.add_parser("ml", help="train, register, promote and roll back models")
     sub = ml.add_subparsers(dest="ml_command", required=True)
@@ -98,6 +132,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         if name in ("promote", "rollback"):
             p.add_argument("--reason", default="")
         p.set_defaults(func=fn)
+    c = sub.add_parser("compare", help="champion vs challenger on replayed candles "
+                                        "(paired test); optionally promote")
+    c.add_argument("--registry", default="reports/ml/registry")
+    c.add_argument("--data", required=True, help="candle CSV(.gz) of ../shared/data/ohlcv")
+    c.add_argument("--start", default=None)
+    c.add_argument("--end", default=None)
+    c.add_argument("--challenger", default=None, help="default: the registry's challenger")
+    c.add_argument("--enter", type=float, default=0.55)
+    c.add_argument("--exit", type=float, default=0.5)
+    c.add_argument("--fee", type=float, default=0.001)
+    c.add_argument("--promote-if-better", action="store_true")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=_compare)
     return ml
 
 
