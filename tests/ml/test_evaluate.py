@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tradecore.ml.cli import results_from_backtest
 from tradecore.ml.evaluate import (auc, backtest_signal, buy_and_hold, log_loss,
-                                   positions_from_probs, round_trips, to_results)
+                                   positions_from_probs, segments)
 
 
 def test_auc_and_log_loss_match_hand_computed_values():
@@ -23,14 +24,14 @@ def test_hysteresis_enters_on_enter_and_leaves_on_exit():
     assert positions_from_probs(np.array([0.3]), 0.55, 0.5, long_only=True)[0] == 0
 
 
-def test_backtest_equity_compounds_returns_net_of_fees_and_round_trips_add_up():
+def test_backtest_equity_compounds_returns_net_of_fees_and_segments_add_up():
     c = np.array([100, 110, 99, 120, 130.0])
     fwd = np.r_[c[1:] / c[:-1] - 1, 0.0]
     bt = backtest_signal(np.array([1, 1, -1, 0, 1.0]), fwd, np.arange(5) * 10, c, fee=0.01,
                          start_equity=100, bar_ns=10)
     want = 100 * 0.99 * 1.1 * 0.9 * 0.99 * 0.99 * (1 - 21 / 99) * 0.99 * 0.99 * 0.99
     assert bt.equity[-1] == pytest.approx(want)
-    rts = round_trips(bt, "s", "v", "x")
+    rts = segments(bt)
     assert [r.side for r in rts] == [1, -1, 1]
     assert sum(r.pnl for r in rts) == pytest.approx(bt.equity[-1] - 100)
 
@@ -40,8 +41,8 @@ def test_buy_and_hold_pays_one_entry_and_one_exit_fee(btc_candles):
     fwd = np.r_[c[1:] / c[:-1] - 1, 0.0]
     bh = buy_and_hold(fwd, btc_candles.ts_ns[:2000], c, fee=0.001, start_equity=1.0)
     assert bh.equity[-1] == pytest.approx(c[-1] / c[0] * 0.999 * 0.999, rel=1e-9)
-    res = to_results(bh, run_id="bh", strategy="bh", venue="binance", symbol="BTCUSDT",
-                     config={})
+    res = results_from_backtest(bh, run_id="bh", strategy="bh", venue="binance",
+                                symbol="BTCUSDT", config={})
     assert len(res.trades) == 1 and res.trades[0].exit_reason == "end of run"
 
 

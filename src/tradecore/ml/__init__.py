@@ -2,7 +2,8 @@
 baseline), ONNX export and single-threaded onnxruntime inference for the live path, a model
 registry with A/B routing, online updates with drift detection, and ensembles.
 
-Layering: `ml` reads candles and features and builds models; it imports core and backtest (for
-reports) but nothing of execution, risk or venues. The live strategy that uses a model lives in
+Layering (DESIGN.md: ml -> _fast, core): nothing here imports execution, risk, venues or
+backtest, except `ml/cli.py`, which is CLI layer and hands the backtest report writer to
+`train`. The live strategy that uses a model lives in
 `tradecore.strategies.ml_signal`. See docs/ml.md.
 """

@@ -1,5 +1,8 @@
 """`tradecore ml ...`: train, list, challenger, compare, promote, rollback.
 
+This module is CLI layer (DESIGN.md: cli -> backtest, ml): it is the one place in the package
+that imports the backtest reports, and hands the writer to `train`.
+
 Wire into the main CLI with `from tradecore.ml import cli as ml_cli; ml_cli.add_parser(sub)`;
 also runnable alone: `python -m tradecore.ml.cli train --config FILE`.
 """
@@ -25,6 +28,34 @@ def _clean_errors(fn):
     return run
 
 
+def results_from_backtest(bt, *, run_id: str, strategy: str, venue: str, symbol: str,
+                          config: dict, sources: tuple[str, ...] = ()):
+    """A signal backtest as the report's `Results` (candle-based, one instrument)."""
+    from tradecore.backtest.results import EquityCurve, PriceSeries, Results, RoundTrip, RunMeta
+    from tradecore.ml.evaluate import segments
+    trips = [RoundTrip(strategy, venue, symbol, s.side, s.qty, s.entry_ts_ns, s.entry_price,
+                       s.exit_ts_ns, s.exit_price, s.pnl, s.fees,
+                       "end of run" if s.end_of_run else "signal") for s in segments(bt)]
+    meta = RunMeta(run_id=run_id, mode="backtest", config=config, candle_based=True,
+                   data_sources=sources)
+    return Results(meta=meta, equity=EquityCurve(bt.ts_ns, bt.equity), trades=trips,
+                   prices=[PriceSeries(venue, symbol, bt.ts_ns[:-1], bt.close)])
+
+
+def write_walk_forward_reports(bt, bh, run_cfg: dict, outdir) -> dict[str, str]:
+    """HTML + JSON reports of the ML signal and of buy-and-hold over the same bars."""
+    from tradecore.backtest.report import write_report
+    d = run_cfg["data"]
+    kw = {"venue": d["venue"], "symbol": d["symbol"], "sources": (d["path"],)}
+    p1 = write_report(results_from_backtest(bt, run_id="ml-walk-forward",
+                                            strategy="MLSignalStrategy", config=run_cfg, **kw),
+                      outdir / "ml_signal")
+    p2 = write_report(results_from_backtest(bh, run_id="buy-and-hold", strategy="buy-and-hold",
+                                            config={"fee": run_cfg["backtest"]["fee"]}, **kw),
+                      outdir / "buy_and_hold")
+    return {"ml_signal": str(p1["html"]), "buy_and_hold": str(p2["html"])}
+
+
 @_clean_errors
 def _train(a) -> int:
     from tradecore.ml.train import load_config, train
@@ -35,7 +66,7 @@ def _train(a) -> int:
         cfg["output"]["registry"] = a.registry
     if a.no_walk_forward:
         cfg["walk_forward"]["enabled"] = False
-    train(cfg)
+    train(cfg, write_reports=write_walk_forward_reports)
     return 0
 
 
@@ -103,7 +134,7 @@ def _compare(a) -> int:
           f"{t['mean_diff']:+.3e} (t {t['t']:.2f}, p {t['p_value']:.4f}, bootstrap p "
           f"{t['p_bootstrap']:.4f}, n {t['n']}) -> {res['decision']}")
     if a.json:
-        from tradecore.backtest.results import json_safe
+        from tradecore.ml.jsonsafe import json_safe
         print(json.dumps(json_safe(res), indent=2))
     if a.promote_if_better and res["decision"] == "promote":
         reg.promote(chall, reason=f"replay on {a.data}: diff {t['mean_diff']:+.3e}, "

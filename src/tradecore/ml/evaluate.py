@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from tradecore.backtest.results import EquityCurve, PriceSeries, Results, RoundTrip, RunMeta
 
 __all__ = ["log_loss", "accuracy", "auc", "classification_metrics", "SignalBacktest",
-           "positions_from_probs", "backtest_signal", "buy_and_hold", "round_trips", "to_results"]
+           "positions_from_probs", "backtest_signal", "buy_and_hold", "Segment", "segments"]
 
 
 def log_loss(p: np.ndarray, y: np.ndarray, eps: float = 1e-15) -> float:
@@ -138,10 +137,24 @@ def buy_and_hold(fwd: np.ndarray, ts_ns: np.ndarray, close: np.ndarray, fee: flo
     return backtest_signal(np.ones(len(fwd)), fwd, ts_ns, close, fee, start_equity)
 
 
-def round_trips(bt: SignalBacktest, strategy: str, venue: str, symbol: str) -> list[RoundTrip]:
-    """One RoundTrip per run of constant non-zero position (a flip closes one and opens one).
-    pnl is the equity change from just before the entry fee to just after the exit fee."""
-    out: list[RoundTrip] = []
+class Segment(NamedTuple):
+    """One run of constant non-zero position (a round trip, in plain numbers)."""
+    side: int
+    qty: float                 # base units
+    entry_ts_ns: int
+    entry_price: float
+    exit_ts_ns: int
+    exit_price: float
+    pnl: float                 # quote currency, net of fees
+    fees: float
+    end_of_run: bool
+
+
+def segments(bt: SignalBacktest) -> list[Segment]:
+    """One Segment per run of constant non-zero position (a flip closes one and opens one).
+    pnl is the equity change from just before the entry fee to just after the exit fee, so the
+    segments' pnl sums to the equity change."""
+    out: list[Segment] = []
     pos, ts, n = bt.pos, bt.ts_ns, len(bt.pos)
     # equity at each decision bar before any fee; the final mark before the last exit fee
     e_pre = bt.equity[:-1]
@@ -160,19 +173,8 @@ def round_trips(bt: SignalBacktest, strategy: str, venue: str, symbol: str) -> l
         fee_in = v0 * bt.open_fee[i]
         fee_out = marks[j + 1] * bt.close_fee[j + 1]
         v1 = marks[j + 1] * (1.0 - bt.close_fee[j + 1])
-        out.append(RoundTrip(strategy, venue, symbol, int(pos[i]),
-                             float((v0 - fee_in) / bt.close[i]), int(ts[i]),
-                             float(bt.close[i]), int(ts[j + 1]), float(px_exit[j]),
-                             float(v1 - v0), float(fee_in + fee_out),
-                             "end of run" if j == n - 1 else "signal"))
+        out.append(Segment(int(pos[i]), float((v0 - fee_in) / bt.close[i]), int(ts[i]),
+                           float(bt.close[i]), int(ts[j + 1]), float(px_exit[j]),
+                           float(v1 - v0), float(fee_in + fee_out), j == n - 1))
         i = j + 1
     return out
-
-
-def to_results(bt: SignalBacktest, *, run_id: str, strategy: str, venue: str, symbol: str,
-               config: dict[str, Any], sources: tuple[str, ...] = ()) -> Results:
-    meta = RunMeta(run_id=run_id, mode="backtest", config=config, candle_based=True,
-                   data_sources=sources)
-    return Results(meta=meta, equity=EquityCurve(bt.ts_ns, bt.equity),
-                   trades=round_trips(bt, strategy, venue, symbol),
-                   prices=[PriceSeries(venue, symbol, bt.ts_ns[:-1], bt.close)])

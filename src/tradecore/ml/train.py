@@ -20,8 +20,8 @@ import numpy as np
 import orjson
 
 from tradecore.ml.data import Dataset, make_dataset, time_split, walk_forward_folds
-from tradecore.ml.evaluate import (backtest_signal, buy_and_hold, classification_metrics,
-                                   positions_from_probs, to_results)
+from tradecore.ml.evaluate import (SignalBacktest, backtest_signal, buy_and_hold,
+                                   classification_metrics, positions_from_probs)
 from tradecore.ml.features import CandleFeatures, load_candles, schema_of
 from tradecore.ml.mlp import MLP, make_optimizer
 from tradecore.ml.onnx_export import mlp_to_onnx
@@ -103,13 +103,20 @@ def _range(ds: Dataset, source: str) -> dict[str, Any]:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    from tradecore.backtest.results import json_safe
+    from tradecore.ml.jsonsafe import json_safe
     path.write_bytes(orjson.dumps(json_safe(obj), option=orjson.OPT_INDENT_2))
 
 
-def train(cfg: dict[str, Any], out: Any = "stdout") -> dict[str, Any]:
+ReportWriter = Callable[[SignalBacktest, SignalBacktest, dict[str, Any], Path], dict[str, str]]
+
+
+def train(cfg: dict[str, Any], out: Any = "stdout",
+          write_reports: ReportWriter | None = None) -> dict[str, Any]:
     """Run the whole pipeline; returns the metrics written to <output.dir>/metrics.json.
-    Progress goes to `out` (a file; "stdout" = sys.stdout at call time; None = silent)."""
+    Progress goes to `out` (a file; "stdout" = sys.stdout at call time; None = silent).
+    `write_reports(strategy_bt, buy_and_hold_bt, run_config, out_dir)` writes the walk-forward
+    HTML/JSON reports; the CLI passes the backtest package's writer (ml sits below backtest in
+    DESIGN.md's layers, so it is handed in rather than imported)."""
     if out == "stdout":
         out = sys.stdout
     say = (lambda s: print(s, file=out, flush=True)) if out else (lambda s: None)
@@ -178,7 +185,8 @@ def train(cfg: dict[str, Any], out: Any = "stdout") -> dict[str, Any]:
     if base_bytes:
         (outdir / "baseline_lightgbm.onnx").write_bytes(base_bytes)
     if cfg["walk_forward"]["enabled"]:
-        metrics["walk_forward"] = walk_forward(cfg, candles, ds, outdir / "walk_forward", say)
+        metrics["walk_forward"] = walk_forward(cfg, candles, ds, outdir / "walk_forward", say,
+                                               write_reports)
     if cfg["output"]["registry"]:
         from tradecore.ml.registry import ModelRegistry
         reg = ModelRegistry(cfg["output"]["registry"])
@@ -222,10 +230,10 @@ def _pick_enter(cfg: dict[str, Any], p_val: np.ndarray, va: Dataset) -> float:
 
 
 def walk_forward(cfg: dict[str, Any], candles, ds: Dataset, outdir: Path,
-                 say: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+                 say: Callable[[str], None] = lambda s: None,
+                 write_reports: ReportWriter | None = None) -> dict[str, Any]:
     """Retrain on an expanding window before each test block; backtest the concatenated
     out-of-sample signal after fees and write its report beside buy-and-hold's."""
-    from tradecore.backtest.report import write_report
     wf = cfg["walk_forward"]
     folds = walk_forward_folds(ds, wf["folds"], min_train_frac=wf["min_train_frac"],
                                val_frac=cfg["split"]["val_frac"], embargo=cfg["split"]["embargo"])
@@ -253,20 +261,14 @@ def walk_forward(cfg: dict[str, Any], candles, ds: Dataset, outdir: Path,
     pos = positions_from_probs(p, np.concatenate(enters), bc["exit"], bc["long_only"])
     bt = backtest_signal(pos, oos.fwd, oos.ts_ns, close, bc["fee"])
     bh = buy_and_hold(oos.fwd, oos.ts_ns, close, bc["fee"])
-    venue, symbol = cfg["data"]["venue"], cfg["data"]["symbol"]
-    src = (cfg["data"]["path"],)
     run_cfg = {"model": cfg["model"], "labels": cfg["labels"], "backtest": bc,
-               "walk_forward": wf, "fills": "at the bar close, fee per side, no slippage"}
-    paths = write_report(to_results(bt, run_id="ml-walk-forward", strategy="MLSignalStrategy",
-                                    venue=venue, symbol=symbol, config=run_cfg, sources=src),
-                         outdir / "ml_signal")
-    paths_bh = write_report(to_results(bh, run_id="buy-and-hold", strategy="buy-and-hold",
-                                       venue=venue, symbol=symbol, config={"fee": bc["fee"]},
-                                       sources=src), outdir / "buy_and_hold")
+               "walk_forward": wf, "data": cfg["data"],
+               "fills": "at the bar close, fee per side, no slippage"}
+    outdir.mkdir(parents=True, exist_ok=True)
+    reports = write_reports(bt, bh, run_cfg, outdir) if write_reports else {}
     cls = classification_metrics(p, oos.y)
     res = {"folds": fold_stats, "oos": cls, "strategy": bt.summary(),
-           "buy_and_hold": bh.summary(),
-           "reports": {"ml_signal": str(paths["html"]), "buy_and_hold": str(paths_bh["html"])},
+           "buy_and_hold": bh.summary(), "reports": reports,
            "beats_buy_and_hold": bool(bt.equity[-1] > bh.equity[-1])}
     _write_json(outdir / "walk_forward.json", res)
     say(f"walk-forward out-of-sample ({len(oos)} bars): auc {cls['auc']:.4f}; ML signal after "
