@@ -250,6 +250,12 @@ def test_bad_config_and_missing_loop_for_a_slow_model_are_refused():
     slow.warmup_ns = {"run": 50_000.0}
     with pytest.raises(ValueError, match="needs the event loop"):
         MLSignalStrategy("ml", model=slow, features=fs)
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(ValueError, match="inline models only"):
+            MLSignalStrategy("ml", model=slow, features=fs, router=ABRouter(slow), loop=loop)
+    finally:
+        loop.close()
 
 
 def test_strategy_positions_equal_the_vectorised_backtest_positions(candles):

@@ -82,6 +82,9 @@ class MLSignalStrategy(Strategy):
                 raise ValueError(f"MLSignalStrategy {strategy_id!r}: a model run off the loop "
                                  f"(warm-up median {warm} ns > budget {self.budget_ns} ns, or "
                                  f"inline=False) needs the event loop (loop=...)")
+            if router is not None:
+                raise ValueError(f"MLSignalStrategy {strategy_id!r}: A/B routing runs inline "
+                                 f"models only; a model over the budget cannot be routed")
             self._async = AsyncPredictor(model, loop)
 
     # -- bars --------------------------------------------------------------------------------
