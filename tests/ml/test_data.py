@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tradecore.ml.data import (forward_returns, make_dataset, purge_mask, time_split,
-                               triple_barrier, walk_forward_folds)
+from tradecore.ml.data import (forward_returns, make_dataset, purge_mask, purged_kfold,
+                               time_split, triple_barrier, walk_forward_folds)
 from tradecore.ml.features import Candles
 
 
@@ -91,3 +91,22 @@ def test_make_dataset_refuses_unknown_label_kinds_and_tasks(btc_candles, feature
         make_dataset(c, features, label="forward", task="multiclass")
     ds = make_dataset(c, features, label="triple_barrier", horizon=6, task="multiclass")
     assert set(np.unique(ds.y)) <= {0.0, 1.0, 2.0}
+
+
+def test_purged_kfold_purges_before_and_embargoes_after_each_test_block(btc_candles, features):
+    ds = make_dataset(btc_candles.slice(0, 6000), features, label="forward", horizon=12)
+    folds = purged_kfold(ds, 4, embargo=48)
+    for i, sp in enumerate(folds):
+        a, b = int(ds.t0[sp.test[0]]), int(ds.t0[sp.test[-1]])
+        tr = sp.train
+        before, after = tr[ds.t0[tr] < a], tr[ds.t0[tr] > b]
+        assert len(set(tr) & set(sp.test)) == 0
+        if len(before):
+            assert ds.t1[before].max() < a                       # purged
+        if len(after):
+            assert ds.t0[after].min() > b + 48                   # embargoed
+        if 0 < i < len(folds) - 1:
+            # a middle block loses 12 purged samples before it and 48 embargoed after it
+            assert len(tr) + len(sp.test) == len(ds) - 12 - 48
+    with pytest.raises(ValueError, match="k"):
+        purged_kfold(ds, 1)

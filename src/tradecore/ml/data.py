@@ -7,6 +7,10 @@ period's prices into training. Purging drops those; the embargo additionally dro
 samples that start within `embargo` bars after a test period, because features with long
 windows are serially correlated with the test period's end (de Prado, AFML ch. 7).
 
+In forward-only splits (`time_split`, `walk_forward_folds`) every training sample precedes the
+blocks it is evaluated on, so only purging removes anything there; the embargo acts in
+`purged_kfold`, where training blocks also follow the test block.
+
 Samples whose label is not known yet (the last `horizon` bars) get NaN labels and t1 = -1 and
 are never used for training or evaluation.
 """
@@ -21,7 +25,7 @@ import numpy as np
 from tradecore.ml.features import Candles, FeatureSource
 
 __all__ = ["forward_returns", "triple_barrier", "Dataset", "make_dataset", "purge_mask",
-           "time_split", "walk_forward_folds", "Split"]
+           "time_split", "walk_forward_folds", "purged_kfold", "Split"]
 
 
 def forward_returns(close: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -233,3 +237,19 @@ def walk_forward_folds(ds: Dataset, n_folds: int, *, min_train_frac: float = 0.4
                           int(ds.t0[val[-1]]), embargo)
         folds.append(Split(train[keep], val, test))
     return folds
+
+
+def purged_kfold(ds: Dataset, k: int, embargo: int = 0) -> list[Split]:
+    """k contiguous test blocks; each trains on all other samples, purged against the test
+    block and embargoed after it (AFML 7.4). `val` is empty: use it for model selection, not for
+    a trading backtest (training data follow the test period)."""
+    if k < 2 or k > len(ds):
+        raise ValueError(f"purged_kfold: need 2 <= k <= {len(ds)} samples, got k={k}")
+    bounds = np.linspace(0, len(ds), k + 1).astype(int)
+    idx = np.arange(len(ds))
+    out = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        test = idx[a:b]
+        keep = purge_mask(ds.t0, ds.t1, int(ds.t0[a]), int(ds.t0[b - 1]), embargo)
+        out.append(Split(idx[keep], idx[:0], test))
+    return out

@@ -127,7 +127,7 @@ def train(cfg: dict[str, Any], out: Any = "stdout",
                     cfg["split"]["embargo"])
     tr, va, te = ds.take(sp.train), ds.take(sp.val), ds.take(sp.test)
     say(f"data: {len(candles)} candles from {dc['path']}; samples train {len(tr)}, "
-        f"val {len(va)}, test {len(te)} (purged, embargo {cfg['split']['embargo']} bars); "
+        f"val {len(va)}, test {len(te)} (purged against each later block); "
         f"label {cfg['labels']['kind']} h={cfg['labels']['horizon']}, "
         f"up-rate train {tr.y.mean():.3f}")
     n_ep = cfg["model"]["epochs"]
