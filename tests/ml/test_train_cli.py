@@ -107,3 +107,22 @@ def test_compare_command_replays_champion_and_challenger_and_promotes_only_when_
     res = json.loads(out[out.index("{"):])
     assert res["paired"] and res["test"]["n"] > 4000
     assert reg.champion() == (other if res["decision"] == "promote" else champ)
+
+
+def test_ensemble_command_registers_one_model_with_its_members_as_parents(tmp_path, capsys):
+    ids = []
+    for seed in (0, 1):
+        cfgp = _config(tmp_path, "[baseline]\nenabled = false")
+        txt = open(cfgp).read().replace("epochs = 4", f"epochs = 4\nseed = {seed}", 1)
+        open(cfgp, "w").write(txt)
+        cli.main(["train", "--config", cfgp, "--no-walk-forward"])
+        ids.append(json.loads((tmp_path / "out" / "metrics.json").read_text())["registered"]["mlp"])
+    assert ids[0] != ids[1]
+    r = str(tmp_path / "reg")
+    assert cli.main(["ensemble", "--registry", r, "--models", ",".join(ids), "--kind",
+                     "stacking", "--data", str(shared_file(BTC)), "--val-start", "2021-01-01",
+                     "--val-end", "2021-03-01", "--name", "ens"]) == 0
+    reg = ModelRegistry(tmp_path / "reg")
+    ens = [v for v in reg.list() if v.kind == "ensemble"]
+    assert len(ens) == 1 and ens[0].lineage["parents"] == ids
+    assert "stacking of" in capsys.readouterr().out

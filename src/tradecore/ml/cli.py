@@ -1,4 +1,4 @@
-"""`tradecore ml ...`: train, list, challenger, compare, promote, rollback.
+"""`tradecore ml ...`: train, list, challenger, compare, promote, rollback, ensemble.
 
 This module is CLI layer (DESIGN.md: cli -> backtest, ml): it is the one place in the package
 that imports the backtest reports, and hands the writer to `train`.
@@ -143,6 +143,32 @@ def _compare(a) -> int:
     return 0
 
 
+@_clean_errors
+def _ensemble(a) -> int:
+    """Weights learned on a validation date range; registered as one version."""
+    from tradecore.ml.data import make_dataset
+    from tradecore.ml.ensemble import Ensemble
+    from tradecore.ml.evaluate import log_loss
+    from tradecore.ml.features import feature_source_from_config, load_candles, schema_of
+    reg = _reg(a)
+    ids = [i for i in a.models.split(",") if i]
+    sch = reg.get(ids[0]).feature_schema
+    fs = feature_source_from_config({"source": sch["source"], **sch["config"]})
+    candles = load_candles(a.data, a.val_start, a.val_end)
+    ds = make_dataset(candles, fs, label="forward", horizon=a.horizon)
+    ens = Ensemble.from_registry(reg, ids, ds.X, ds.y, a.kind)
+    member_ll = {i: log_loss(reg.load_mlp(i).predict(ds.X), ds.y) for i in ids}
+    v = ens.register(reg, a.name, schema_of(fs),
+                     {"start_ns": int(ds.ts_ns[0]), "end_ns": int(ds.ts_ns[-1]),
+                      "rows": len(ds), "source": a.data, "role": "validation (weights)"},
+                     {"val_log_loss": ens.val_log_loss(ds.X, ds.y),
+                      "members_val_log_loss": member_ll})
+    print(f"{v.model_id}: {a.kind} of {ids}, weights {[round(float(w), 4) for w in ens.weights]}"
+          f", validation log loss {ens.val_log_loss(ds.X, ds.y):.5f} (members "
+          f"{[round(x, 5) for x in member_ll.values()]})")
+    return 0
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     ml = subparsers.add_parser("ml", help="train, register, promote and roll back models")
     sub = ml.add_subparsers(dest="ml_command", required=True)
@@ -176,6 +202,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     c.add_argument("--promote-if-better", action="store_true")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_compare)
+    e = sub.add_parser("ensemble", help="average or stack registered MLPs (weights learned on a "
+                                         "validation range), register as one model")
+    e.add_argument("--registry", default="reports/ml/registry")
+    e.add_argument("--models", required=True, help="comma-separated model ids")
+    e.add_argument("--kind", choices=("average", "stacking"), default="average")
+    e.add_argument("--data", required=True)
+    e.add_argument("--val-start", required=True)
+    e.add_argument("--val-end", required=True)
+    e.add_argument("--horizon", type=int, default=4, help="label horizon (bars) of the members")
+    e.add_argument("--name", default="ensemble")
+    e.set_defaults(func=_ensemble)
     return ml
 
 

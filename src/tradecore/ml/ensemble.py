@@ -109,6 +109,19 @@ class Ensemble:
             return cls(list(members), kind, beta, b, list(member_ids))
         raise ValueError(f"Ensemble.fit: kind must be 'average' or 'stacking', got {kind!r}")
 
+    @classmethod
+    def from_registry(cls, registry, model_ids: Sequence[str], X_val: np.ndarray,
+                      y_val: np.ndarray, kind: str) -> "Ensemble":
+        """Members loaded from the registry (MLP weights); all must share one feature schema."""
+        from tradecore.ml.features import schema_hash
+        vs = [registry.get(i) for i in model_ids]
+        hashes = {schema_hash(v.feature_schema) for v in vs}
+        if len(hashes) != 1:
+            raise ValueError(f"Ensemble: members {list(model_ids)} were trained on different "
+                             f"feature schemas")
+        return cls.fit([registry.load_mlp(i) for i in model_ids], X_val, y_val, kind,
+                       list(model_ids))
+
     @property
     def n_in(self) -> int:
         return self.members[0].n_in
