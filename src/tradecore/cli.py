@@ -188,8 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     from tradecore.data.cli_record import add_parsers
     from tradecore.simulator.cli import add_parser as add_simulator
 
+    from tradecore.ml.cli import add_parser as add_ml
+
     add_parsers(sub)
     add_simulator(sub)
+    add_ml(sub)
     return p
 
 

@@ -53,6 +53,7 @@ STRATEGY_KINDS: dict[str, str] = {
     "cross_exchange": "tradecore.strategies.arb.cross:CrossExchangeArbitrage",
     "triangular": "tradecore.strategies.arb.triangular:TriangularArbitrage",
     "pairs": "tradecore.strategies.stat.strategy:PairsTrading",
+    "ml_signal": "tradecore.strategies.ml_signal:MLSignalStrategy",
 }
 
 
