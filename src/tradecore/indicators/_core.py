@@ -1,0 +1,613 @@
+"""Shared machinery of the batch indicators: input validation, the NaN-gap runner and the
+primitive Numba kernels (moving averages, rolling extremes, rolling moments) the families
+compose.
+
+Design decisions (see docs/indicators.md):
+
+* A non-finite input (NaN or inf) is a *gap*. The indicator restarts after it: the output is
+  NaN at the gap and through a fresh warm-up after it, exactly as if the data after the gap
+  were a new series. TA-Lib instead lets one NaN poison every later value of a recursive
+  indicator. The streaming objects do the same (a non-finite input resets them).
+* Primitive kernels skip the leading NaN of their input: that is the warm-up of an upstream
+  kernel (the EMA of an EMA starts where the first EMA becomes valid), never a gap, because
+  gaps are cut out by :func:`run` before any kernel sees the data.
+* Rolling variance and regression sums are kept on values shifted by an anchor and are
+  recomputed exactly from the window every ``timeperiod`` bars (amortised O(1)); a window
+  whose values are all equal gives exactly 0 (an exact integer count of changes, not a float
+  comparison of a drifting sum).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from numba import njit
+
+MAX_PERIOD = 100_000
+NAN = np.nan
+# A high-low range (or deviation) below this fraction of the price is rounding noise of
+# equal inputs, not a range: prices are decimals, and no tick is 1e-12 of its price. The
+# oscillators that divide by a range treat such a window as having none (0, as TA-Lib).
+NOISE_RTOL = 1e-12
+
+
+# -- validation -----------------------------------------------------------------------------
+
+def series(name: str, values: object) -> np.ndarray:
+    """`values` as a contiguous 1-D float64 array, or ValueError naming the argument."""
+    try:
+        a = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric, could not convert to float64: {exc}") from None
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array, got shape {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def inputs(**named: object) -> tuple[np.ndarray, ...]:
+    """Validated float64 series of one common length, in the order given."""
+    arrays = tuple(series(k, v) for k, v in named.items())
+    names = list(named)
+    for k, a in zip(names[1:], arrays[1:]):
+        if a.size != arrays[0].size:
+            raise ValueError(f"{k} has length {a.size} but {names[0]} has length "
+                             f"{arrays[0].size}: all inputs must have the same length")
+    return arrays
+
+
+def period(name: str, value: object, lo: int = 2, hi: int = MAX_PERIOD) -> int:
+    """An integer parameter in [lo, hi] (TA-Lib's ranges), or ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+    return int(value)
+
+
+def real(name: str, value: object, lo: float = 0.0, hi: float = 3.0e37,
+         lo_open: bool = False) -> float:
+    """A finite float parameter in [lo, hi] (or (lo, hi] when lo_open), or ValueError."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(v) or v > hi or v < lo or (lo_open and v == lo):
+        interval = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
+    return v
+
+
+def matype(name: str, value: object) -> int:
+    """0 (SMA) or 1 (EMA): the TA-Lib moving-average types this package implements."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value not in (0, 1):
+        raise ValueError(f"{name} must be 0 (SMA) or 1 (EMA), got {value!r}; TA-Lib's other "
+                         f"MA types are not implemented")
+    return int(value)
+
+
+def positive(name: str, a: np.ndarray) -> None:
+    """Log-based indicators need prices > 0 (non-finite values are gaps, not errors)."""
+    bad = _first_nonpositive(a)
+    if bad >= 0:
+        raise ValueError(f"{name} must be > 0 where finite (logarithms), got {a[bad]!r} "
+                         f"at index {bad}")
+
+
+# -- NaN-gap runner -------------------------------------------------------------------------
+
+@njit(cache=True)
+def _first_nonpositive(a: np.ndarray) -> int:
+    for i in range(a.size):
+        if np.isfinite(a[i]) and a[i] <= 0.0:
+            return i
+    return -1
+
+
+@njit(cache=True)
+def _runs(ok: np.ndarray) -> np.ndarray:
+    """[start, end) pairs of the maximal runs of True."""
+    out = np.empty((ok.size // 2 + 1, 2), dtype=np.int64)
+    k = 0
+    i = 0
+    n = ok.size
+    while i < n:
+        if ok[i]:
+            j = i
+            while j < n and ok[j]:
+                j += 1
+            out[k, 0] = i
+            out[k, 1] = j
+            k += 1
+            i = j
+        else:
+            i += 1
+    return out[:k]
+
+
+def run(impl: Callable[..., object], arrays: Sequence[np.ndarray], n_out: int,
+        params: Sequence[object] = (), aux: Sequence[np.ndarray] = ()):
+    """Apply ``impl(*arrays, *aux, *params)`` to every gap-free run of rows (all ``arrays``
+    finite); NaN elsewhere. The common case (no gap) is one call on the whole arrays."""
+    # Fast path: a sum is finite only if every term is (numpy's SIMD sum reads the array at
+    # memory speed, about twice as fast as a scalar finiteness loop); a sum that overflows
+    # on finite data only sends us down the exact path below, which then finds no gap.
+    if all(np.isfinite(np.add.reduce(a)) for a in arrays):
+        return impl(*arrays, *aux, *params)
+    n = arrays[0].size
+    ok = np.ones(n, dtype=np.bool_)
+    for a in arrays:
+        ok &= np.isfinite(a)
+    outs = [np.full(n, NAN) for _ in range(n_out)]
+    for s, e in _runs(ok):
+        res = impl(*(a[s:e] for a in arrays), *(x[s:e] for x in aux), *params)
+        if n_out == 1:
+            outs[0][s:e] = res
+        else:
+            for o, r in zip(outs, res):
+                o[s:e] = r
+    return outs[0] if n_out == 1 else tuple(outs)
+
+
+# -- primitive kernels ----------------------------------------------------------------------
+
+@njit(cache=True)
+def nan_prefixed(n: int, k: int) -> np.ndarray:
+    """An uninitialised array of n whose first k slots (the warm-up) are NaN: the kernels
+    write every later slot, and filling all n with NaN first would cost a second pass."""
+    out = np.empty(n)
+    out[:max(0, min(n, k))] = NAN
+    return out
+
+
+@njit(cache=True)
+def first_valid(x: np.ndarray) -> int:
+    for i in range(x.size):
+        if not np.isnan(x[i]):
+            return i
+    return x.size
+
+
+@njit(cache=True)
+def sma(x: np.ndarray, p: int) -> np.ndarray:
+    """TA-Lib's running-sum SMA (add the new value, emit, subtract the trailing one), with
+    the sum recomputed exactly from the window every ``p`` bars, so that a huge value or a
+    long history leaves no residue (a window of zeros averages to exactly 0)."""
+    n = x.size
+    s = first_valid(x)
+    out = nan_prefixed(n, s + p - 1)
+    if n - s < p:
+        return out
+    total = 0.0
+    countdown = 0
+    for i in range(s + p - 1, n):  # rolling_sum's loop, dividing as it goes (one pass)
+        if countdown == 0:
+            total = 0.0
+            for j in range(i - p + 1, i + 1):
+                total += x[j]
+            countdown = p
+        else:
+            total += x[i]
+        out[i] = total / p
+        total -= x[i - p + 1]
+        countdown -= 1
+    return out
+
+
+@njit(cache=True)
+def ema(x: np.ndarray, p: int, k: float, skip: int) -> np.ndarray:
+    """EMA seeded with the SMA of the ``p`` values ending ``skip`` bars after the earliest
+    possible seed (TA-Lib's MACD seeds its fast EMA late, with skip = slow - fast)."""
+    n = x.size
+    s = first_valid(x)
+    first = s + p - 1 + skip
+    out = nan_prefixed(n, first)
+    if first >= n:
+        return out
+    total = 0.0
+    for i in range(first - p + 1, first + 1):
+        total += x[i]
+    prev = total / p
+    out[first] = prev
+    for i in range(first + 1, n):
+        prev = ((x[i] - prev) * k) + prev
+        out[i] = prev
+    return out
+
+
+@njit(cache=True)
+def ema_cascade(x: np.ndarray, p: int, k: float, levels: int, mode: int,
+                coef: np.ndarray) -> np.ndarray:
+    """``levels`` chained EMAs (each seeded with the SMA of its first ``p`` inputs, exactly as
+    :func:`ema` chained) in one pass, combined per bar: mode 0 DEMA, 1 TEMA, 2 T3 (``coef``
+    c1..c4), 3 TRIX. One read of the input and one output instead of one array per level."""
+    n = x.size
+    out = np.full(n, NAN)
+    e = np.zeros(levels)       # current value of each level
+    cnt = np.zeros(levels, dtype=np.int64)
+    tot = np.zeros(levels)
+    buf = np.empty((levels, p))
+    prev_trix = NAN
+    for i in range(n):
+        v = x[i]
+        ok = True
+        for j in range(levels):
+            c_ = cnt[j]
+            if c_ >= p:
+                e[j] = ((v - e[j]) * k) + e[j]
+            else:
+                buf[j, c_] = v
+                cnt[j] = c_ + 1
+                if c_ + 1 < p:
+                    ok = False
+                    break
+                t = 0.0
+                for q in range(p):
+                    t += buf[j, q]
+                e[j] = t / p
+            v = e[j]  # the next level's input: this level's value of this bar
+        if not ok:
+            continue
+        if mode == 0:
+            out[i] = 2.0 * e[0] - e[1]
+        elif mode == 1:
+            out[i] = 3.0 * e[0] - 3.0 * e[1] + e[2]
+        elif mode == 2:
+            out[i] = coef[0] * e[5] + coef[1] * e[4] + coef[2] * e[3] + coef[3] * e[2]
+        else:
+            b = prev_trix
+            prev_trix = e[2]
+            if b == b:
+                out[i] = ((e[2] / b) - 1.0) * 100.0 if b != 0.0 else 0.0
+    return out
+
+
+@njit(cache=True)
+def wma(x: np.ndarray, p: int) -> np.ndarray:
+    """TA-Lib's WMA: weights 1..p kept as a running weighted sum and a running plain sum."""
+    n = x.size
+    s = first_valid(x)
+    out = nan_prefixed(n, s + p - 1)
+    if n - s < p:
+        return out
+    divider = (p * (p + 1)) // 2
+    period_sub = 0.0
+    period_sum = 0.0
+    for j in range(p - 1):
+        v = x[s + j]
+        period_sub += v
+        period_sum += v * (j + 1)
+    trailing_value = 0.0
+    trailing = s
+    for i in range(s + p - 1, n):
+        v = x[i]
+        period_sub += v
+        period_sub -= trailing_value
+        period_sum += v * p
+        trailing_value = x[trailing]
+        trailing += 1
+        out[i] = period_sum / divider
+        period_sum -= period_sub
+    return out
+
+
+@njit(cache=True)
+def rolling_extreme(x: np.ndarray, p: int, want_max: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Max (or min) of the last ``p`` values and its index (the latest one on ties).
+
+    Used where the index matters (Aroon); values alone come from the faster, always O(1)
+    :func:`rolling_max` / :func:`rolling_min`. TA-Lib's scheme: keep the extreme and its
+    index, rescan the window only when the extreme leaves it (measured faster here than a
+    monotonic deque, whose branches do not predict); a strictly monotone run costs O(p) per
+    bar, as in TA-Lib. The streaming objects use a monotonic deque (O(1) amortised); values
+    and indices agree (tests).
+    """
+    if want_max:
+        return _rolling_max(x, p)
+    return _rolling_min(x, p)
+
+
+@njit(cache=True)
+def _block_extreme(x: np.ndarray, p: int, want_max: bool, out: np.ndarray) -> None:
+    """Rolling max/min values by van Herk / Gil-Werman: cut the series into blocks of p; a
+    window ending at i is the suffix of the previous block from i-p+1 plus the prefix of the
+    current block up to i. Three comparisons per bar whatever the data (no rescans, no
+    unpredictable branches), and only two p-sized scratch buffers besides ``out`` (every
+    fresh megabyte costs page faults)."""
+    n = x.size
+    s = first_valid(x)
+    if n - s < p:
+        return
+    suf_prev = np.empty(p)
+    suf_cur = np.empty(p)
+    for b0 in range(s, n, p):
+        e = min(b0 + p, n)
+        m = x[e - 1]
+        suf_cur[e - 1 - b0] = m
+        for i in range(e - 2, b0 - 1, -1):
+            v = x[i]
+            if want_max:
+                m = v if v > m else m
+            else:
+                m = v if v < m else m
+            suf_cur[i - b0] = m
+        m = x[b0]
+        for i in range(b0, e):
+            v = x[i]
+            if want_max:
+                m = v if v > m else m
+            else:
+                m = v if v < m else m
+            j = i - p + 1
+            if j < s:
+                continue
+            if j == b0:
+                out[i] = m
+            else:
+                w = suf_prev[j - (b0 - p)]
+                if want_max:
+                    out[i] = w if w > m else m
+                else:
+                    out[i] = w if w < m else m
+        suf_prev, suf_cur = suf_cur, suf_prev
+
+
+@njit(cache=True)
+def rolling_max(x: np.ndarray, p: int) -> np.ndarray:
+    """Highest of the last p values (values only; see rolling_extreme for the index)."""
+    out = nan_prefixed(x.size, first_valid(x) + p - 1)
+    _block_extreme(x, p, True, out)
+    return out
+
+
+@njit(cache=True)
+def rolling_min(x: np.ndarray, p: int) -> np.ndarray:
+    """Lowest of the last p values."""
+    out = nan_prefixed(x.size, first_valid(x) + p - 1)
+    _block_extreme(x, p, False, out)
+    return out
+
+
+@njit(cache=True)
+def high_low_window(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int,
+                    mode: int) -> np.ndarray:
+    """One output from the highest ``high`` and lowest ``low`` of the window, both found by
+    the block scheme of :func:`_block_extreme` in the same pass, so only the output array is
+    allocated: mode 0 the midpoint (hh+ll)/2, 1 the stochastic %K, 2 Williams %R (a range
+    below NOISE_RTOL of the price is none: 0)."""
+    n = high.size
+    s = max(first_valid(high), first_valid(low))
+    out = nan_prefixed(n, s + p - 1)
+    if n - s < p:
+        return out
+    hs_prev = np.empty(p)
+    hs_cur = np.empty(p)
+    ls_prev = np.empty(p)
+    ls_cur = np.empty(p)
+    for b0 in range(s, n, p):
+        e = min(b0 + p, n)
+        mh = high[e - 1]
+        ml = low[e - 1]
+        hs_cur[e - 1 - b0] = mh
+        ls_cur[e - 1 - b0] = ml
+        for i in range(e - 2, b0 - 1, -1):
+            v = high[i]
+            mh = v if v > mh else mh
+            v = low[i]
+            ml = v if v < ml else ml
+            hs_cur[i - b0] = mh
+            ls_cur[i - b0] = ml
+        mh = high[b0]
+        ml = low[b0]
+        for i in range(b0, e):
+            v = high[i]
+            mh = v if v > mh else mh
+            v = low[i]
+            ml = v if v < ml else ml
+            j = i - p + 1
+            if j < s:
+                continue
+            if j == b0:
+                a = mh
+                b = ml
+            else:
+                w = hs_prev[j - (b0 - p)]
+                a = w if w > mh else mh
+                w = ls_prev[j - (b0 - p)]
+                b = w if w < ml else ml
+            if mode == 0:
+                out[i] = (a + b) / 2.0
+            elif a - b > NOISE_RTOL * max(abs(a), abs(b)):
+                if mode == 1:
+                    out[i] = (close[i] - b) / ((a - b) / 100.0)
+                else:
+                    out[i] = (a - close[i]) / ((a - b) / -100.0)
+            else:
+                out[i] = 0.0
+        hs_prev, hs_cur = hs_cur, hs_prev
+        ls_prev, ls_cur = ls_cur, ls_prev
+    return out
+
+
+@njit(cache=True)
+def _rolling_max(x: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+    n = x.size
+    s = first_valid(x)
+    val = nan_prefixed(n, s + p - 1)
+    idx = np.empty(n, dtype=np.int64)
+    idx[:min(n, s + p - 1)] = -1
+    best_i = -1
+    best = 0.0
+    for i in range(s, n):
+        v = x[i]
+        trailing = i - p + 1
+        if best_i < trailing or best_i < s:
+            best_i = max(trailing, s)
+            best = x[best_i]
+            for j in range(best_i + 1, i + 1):
+                if x[j] >= best:
+                    best = x[j]
+                    best_i = j
+        elif v >= best:
+            best = v
+            best_i = i
+        if i >= s + p - 1:
+            val[i] = best
+            idx[i] = best_i
+    return val, idx
+
+
+@njit(cache=True)
+def _rolling_min(x: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+    n = x.size
+    s = first_valid(x)
+    val = nan_prefixed(n, s + p - 1)
+    idx = np.empty(n, dtype=np.int64)
+    idx[:min(n, s + p - 1)] = -1
+    best_i = -1
+    best = 0.0
+    for i in range(s, n):
+        v = x[i]
+        trailing = i - p + 1
+        if best_i < trailing or best_i < s:
+            best_i = max(trailing, s)
+            best = x[best_i]
+            for j in range(best_i + 1, i + 1):
+                if x[j] <= best:
+                    best = x[j]
+                    best_i = j
+        elif v <= best:
+            best = v
+            best_i = i
+        if i >= s + p - 1:
+            val[i] = best
+            idx[i] = best_i
+    return val, idx
+
+
+@njit(cache=True)
+def rolling_sum(x: np.ndarray, p: int) -> np.ndarray:
+    """Running window sum; recomputed exactly from the window every ``p`` bars (amortised
+    O(1)), which bounds the drift of the add/subtract updates to p of them."""
+    n = x.size
+    s = first_valid(x)
+    out = nan_prefixed(n, s + p - 1)
+    if n - s < p:
+        return out
+    total = 0.0
+    countdown = 0
+    for i in range(s + p - 1, n):
+        if countdown == 0:
+            total = 0.0
+            for j in range(i - p + 1, i + 1):
+                total += x[j]
+            countdown = p
+        else:
+            total += x[i]
+        out[i] = total
+        total -= x[i - p + 1]
+        countdown -= 1
+    return out
+
+
+@njit(cache=True)
+def rolling_var(x: np.ndarray, p: int) -> np.ndarray:
+    """Population variance of the last ``p`` values: sums of ``x - anchor`` re-anchored and
+    recomputed exactly every ``p`` bars; exactly 0 for a window of equal values."""
+    n = x.size
+    s = first_valid(x)
+    out = nan_prefixed(n, s + p - 1)
+    if n - s < p:
+        return out
+    anchor = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    changes = 0
+    countdown = 0  # bars until the next exact recomputation (a modulo per bar is slow)
+    for i in range(s + p - 1, n):
+        if countdown == 0:
+            countdown = p - 1
+            anchor = x[i - p + 1]
+            s1 = 0.0
+            s2 = 0.0
+            changes = 0
+            for j in range(i - p + 1, i + 1):
+                d = x[j] - anchor
+                s1 += d
+                s2 += d * d
+                if j > i - p + 1 and x[j] != x[j - 1]:
+                    changes += 1
+        else:
+            countdown -= 1
+            dn = x[i] - anchor
+            do = x[i - p] - anchor
+            s1 += dn - do
+            s2 += dn * dn - do * do
+            if x[i] != x[i - 1]:
+                changes += 1
+            if x[i - p + 1] != x[i - p]:
+                changes -= 1
+        if changes == 0:
+            out[i] = 0.0
+        else:
+            m = s1 / p
+            v = s2 / p - m * m
+            out[i] = v if v > 0.0 else 0.0
+    return out
+
+
+@njit(cache=True)
+def linreg_fit(x: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares line through the last ``p`` values (time 0 = oldest bar of the window):
+    (slope per bar, value at the oldest bar)."""
+    return linreg(x, p, 1), linreg(x, p, 2)
+
+
+@njit(cache=True)
+def linreg(x: np.ndarray, p: int, kind: int) -> np.ndarray:
+    """One output of the least-squares line through the last ``p`` values: 0 its value at
+    the newest bar, 1 the slope per bar, 2 its value at the oldest bar (TA-Lib's intercept),
+    3 the angle atan(slope) in degrees, 4 its value one bar after the window (TA-Lib's TSF).
+    Sums on anchored values, updated in O(1) and recomputed exactly every ``p`` bars; one
+    output array (each fresh array costs page faults)."""
+    n = x.size
+    s = first_valid(x)
+    out = nan_prefixed(n, s + p - 1)
+    if n - s < p:
+        return out
+    sum_x = p * (p - 1) * 0.5
+    sum_x2 = p * (p - 1) * (2.0 * p - 1.0) / 6.0
+    divisor = sum_x * sum_x - p * sum_x2
+    deg = 180.0 / np.pi
+    anchor = 0.0
+    sy = 0.0
+    sxy = 0.0  # weights are lags: 0 for the newest value, p-1 for the oldest
+    countdown = 0  # bars until the next exact recomputation
+    for i in range(s + p - 1, n):
+        if countdown == 0:
+            countdown = p - 1
+            anchor = x[i - p + 1]
+            sy = 0.0
+            sxy = 0.0
+            for lag in range(p):
+                d = x[i - lag] - anchor
+                sy += d
+                sxy += lag * d
+        else:
+            countdown -= 1
+            dn = x[i] - anchor
+            do = x[i - p] - anchor
+            sxy += sy - p * do
+            sy += dn - do
+        m = (p * sxy - sum_x * sy) / divisor
+        if kind == 1:
+            out[i] = m
+            continue
+        if kind == 3:
+            out[i] = np.arctan(m) * deg
+            continue
+        b = (sy - m * sum_x) / p + anchor
+        if kind == 0:
+            out[i] = b + m * (p - 1)
+        elif kind == 2:
+            out[i] = b
+        else:
+            out[i] = b + m * p
+    return out

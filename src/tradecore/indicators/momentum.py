@@ -1,0 +1,504 @@
+"""Momentum oscillators: RSI, CMO, stochastics, Williams %R, CCI, MFI, rate of change,
+momentum, TRIX, Ultimate Oscillator, APO/PPO, MACD, balance of power.
+
+TA-Lib's conventions are kept where they define the number (Wilder smoothing for RSI and
+CMO, the late seed of MACD's fast EMA, 0 for a degenerate window); TA-Lib's absolute
+thresholds (1e-8, or 1.0 of money flow in MFI) are replaced by exact zero tests, because an
+absolute threshold is wrong for low-priced instruments (docs/indicators.md).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from tradecore.indicators import _core as c
+from tradecore.indicators._core import NAN, NOISE_RTOL
+from tradecore.indicators.overlap import _ma
+
+
+# Prices are decimals: typical prices that differ by less than this (relative) are the same
+# decimal price rounded two ways, so MFI counts them as no change (docs/indicators.md).
+TIE_RTOL = 1e-12
+
+
+# -- kernels --------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _rsi_like(x: np.ndarray, p: int, cmo: bool) -> np.ndarray:
+    """RSI (or CMO) from TA-Lib's Wilder recurrence of average gain and loss, in one pass."""
+    n = x.size
+    s = c.first_valid(x)
+    out = c.nan_prefixed(n, s + p)
+    if n - s <= p:
+        return out
+    g = 0.0
+    lo = 0.0
+    for i in range(s + 1, s + p + 1):
+        d = x[i] - x[i - 1]
+        if d < 0:
+            lo -= d
+        else:
+            g += d
+    g /= p
+    lo /= p
+    inv = 1.0 / p
+    for i in range(s + p, n):
+        if i > s + p:
+            lo *= p - 1
+            g *= p - 1
+            d = x[i] - x[i - 1]
+            if d < 0:
+                lo -= d
+            else:
+                g += d
+            lo *= inv
+            g *= inv
+        t = g + lo
+        if t == 0.0:
+            out[i] = 0.0
+        elif cmo:
+            out[i] = 100.0 * ((g - lo) / t)
+        else:
+            out[i] = 100.0 * (g / t)
+    return out
+
+
+@njit(cache=True)
+def _rsi(x: np.ndarray, p: int) -> np.ndarray:
+    return _rsi_like(x, p, False)
+
+
+@njit(cache=True)
+def _cmo(x: np.ndarray, p: int) -> np.ndarray:
+    return _rsi_like(x, p, True)
+
+
+@njit(cache=True)
+def _fastk(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.ndarray:
+    return c.high_low_window(high, low, close, p, 1)
+
+
+@njit(cache=True)
+def _mask_like(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a`` with NaN wherever ``b`` is NaN: multi-output indicators start all outputs at
+    the same bar, as TA-Lib does."""
+    out = a.copy()
+    for i in range(a.size):
+        if b[i] != b[i]:
+            out[i] = NAN
+    return out
+
+
+def _stoch(h, lo, cl, fk: int, sk: int, skt: int, sd: int, sdt: int):
+    slowk = _ma(_fastk(h, lo, cl, fk), sk, skt)
+    slowd = _ma(slowk, sd, sdt)
+    return _mask_like(slowk, slowd), slowd
+
+
+def _stochf(h, lo, cl, fk: int, fd: int, fdt: int):
+    fastk = _fastk(h, lo, cl, fk)
+    fastd = _ma(fastk, fd, fdt)
+    return _mask_like(fastk, fastd), fastd
+
+
+def _stochrsi(x, p: int, fk: int, fd: int, fdt: int):
+    r = _rsi(x, p)
+    return _stochf(r, r, r, fk, fd, fdt)
+
+
+@njit(cache=True)
+def _willr(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.ndarray:
+    return c.high_low_window(high, low, close, p, 2)
+
+
+@njit(cache=True)
+def _cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.ndarray:
+    """Mean absolute deviation has no O(1) update: O(p) per bar, as in TA-Lib."""
+    n = close.size
+    out = np.full(n, NAN)
+    tp = (high + low + close) / 3.0
+    for i in range(p - 1, n):
+        total = 0.0
+        for j in range(i - p + 1, i + 1):
+            total += tp[j]
+        avg = total / p
+        dev = 0.0
+        for j in range(i - p + 1, i + 1):
+            dev += abs(tp[j] - avg)
+        num = tp[i] - avg
+        if num != 0.0 and dev > NOISE_RTOL * abs(avg) * p:
+            out[i] = num / (0.015 * (dev / p))
+        else:
+            out[i] = 0.0
+    return out
+
+
+@njit(cache=True)
+def _mfi(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
+         p: int) -> np.ndarray:
+    """Money flow index over ``p`` flows; a window without flow in either direction is 0
+    (counted exactly, so no drifting float sum decides it)."""
+    n = close.size
+    out = np.full(n, NAN)
+    if n <= p:
+        return out
+    pos = np.zeros(n)
+    neg = np.zeros(n)
+    prev = (high[0] + low[0] + close[0]) / 3.0
+    for i in range(1, n):
+        tp = (high[i] + low[i] + close[i]) / 3.0
+        flow = tp * volume[i]
+        tol = TIE_RTOL * abs(prev)
+        if tp - prev > tol:
+            pos[i] = flow
+        elif prev - tp > tol:
+            neg[i] = flow
+        prev = tp
+    ps = 0.0
+    ns = 0.0
+    npos = 0
+    nneg = 0
+    for i in range(1, n):
+        if i > p:
+            ps -= pos[i - p]
+            ns -= neg[i - p]
+            npos -= pos[i - p] != 0.0
+            nneg -= neg[i - p] != 0.0
+        ps += pos[i]
+        ns += neg[i]
+        npos += pos[i] != 0.0
+        nneg += neg[i] != 0.0
+        if npos == 0:
+            ps = 0.0
+        if nneg == 0:
+            ns = 0.0
+        if i >= p:
+            t = ps + ns
+            out[i] = 100.0 * (ps / t) if t > 0.0 else 0.0
+    return out
+
+
+@njit(cache=True)
+def _roc_family(x: np.ndarray, p: int, kind: int) -> np.ndarray:
+    """0 mom, 1 roc, 2 rocp, 3 rocr, 4 rocr100 (a zero base gives 0, as TA-Lib)."""
+    n = x.size
+    out = np.full(n, NAN)
+    s = c.first_valid(x)
+    for i in range(s + p, n):
+        b = x[i - p]
+        v = x[i]
+        if kind == 0:
+            out[i] = v - b
+        elif b == 0.0:
+            out[i] = 0.0
+        elif kind == 1:
+            out[i] = ((v / b) - 1.0) * 100.0
+        elif kind == 2:
+            out[i] = (v - b) / b
+        elif kind == 3:
+            out[i] = v / b
+        else:
+            out[i] = (v / b) * 100.0
+    return out
+
+
+@njit(cache=True)
+def _trix(x: np.ndarray, p: int) -> np.ndarray:
+    return c.ema_cascade(x, p, 2.0 / (p + 1), 3, 3, np.zeros(4))
+
+
+@njit(cache=True)
+def _bp_tr(high: np.ndarray, low: np.ndarray, close: np.ndarray, i: int) -> tuple[float, float]:
+    """Buying pressure and true range of bar i (i >= 1)."""
+    pc = close[i - 1]
+    true_low = low[i] if low[i] < pc else pc
+    return close[i] - true_low, (high[i] if high[i] > pc else pc) - true_low
+
+
+@njit(cache=True)
+def _window_sums(high, low, close, i: int, p: int) -> tuple[float, float]:
+    """Exact sums of buying pressure and true range over bars i-p+1..i, oldest first."""
+    a = 0.0
+    b = 0.0
+    for j in range(i - p + 1, i + 1):
+        u, v = _bp_tr(high, low, close, j)
+        a += u
+        b += v
+    return a, b
+
+
+@njit(cache=True)
+def _ultosc(high: np.ndarray, low: np.ndarray, close: np.ndarray, p1: int, p2: int,
+            p3: int) -> np.ndarray:
+    """Three running window sums of buying pressure and true range (c.rolling_sum's
+    arithmetic, exact recomputation every p outputs), recomputing a leaving bar's terms from
+    the inputs instead of storing them: one output array."""
+    n = close.size
+    out = c.nan_prefixed(n, p3)
+    if n <= p3:
+        return out
+    ps = (p1, p2, p3)
+    tot_a = np.zeros(3)
+    tot_b = np.zeros(3)
+    cd = np.zeros(3, dtype=np.int64)
+    res_a = np.zeros(3)
+    res_b = np.zeros(3)
+    for i in range(1, n):
+        u, v = _bp_tr(high, low, close, i)
+        ready = True
+        for q in range(3):
+            p = ps[q]
+            if i < p:              # bar i is the (i)-th term: the window needs p of them
+                ready = False
+                continue
+            if cd[q] == 0:
+                ta_, tb_ = _window_sums(high, low, close, i, p)
+                cd[q] = p
+            else:
+                ta_ = tot_a[q] + u
+                tb_ = tot_b[q] + v
+            res_a[q] = ta_
+            res_b[q] = tb_
+            ou, ov = _bp_tr(high, low, close, i - p + 1)
+            tot_a[q] = ta_ - ou
+            tot_b[q] = tb_ - ov
+            cd[q] -= 1
+        if not ready:
+            continue
+        val = 0.0
+        if res_b[0] != 0.0:
+            val += 4.0 * (res_a[0] / res_b[0])
+        if res_b[1] != 0.0:
+            val += 2.0 * (res_a[1] / res_b[1])
+        if res_b[2] != 0.0:
+            val += res_a[2] / res_b[2]
+        out[i] = 100.0 * (val / 7.0)
+    return out
+
+
+def _po(x, fast: int, slow: int, kind: int):
+    if slow < fast:
+        fast, slow = slow, fast
+    return _ma(x, fast, kind), _ma(x, slow, kind)
+
+
+def _apo(x, fast: int, slow: int, kind: int):
+    f, s = _po(x, fast, slow, kind)
+    return f - s
+
+
+@njit(cache=True)
+def _ppo_from(f: np.ndarray, s: np.ndarray) -> np.ndarray:
+    out = np.full(f.size, NAN)
+    for i in range(f.size):
+        if s[i] == s[i]:
+            out[i] = ((f[i] - s[i]) / s[i]) * 100.0 if s[i] != 0.0 else 0.0
+    return out
+
+
+def _ppo(x, fast: int, slow: int, kind: int):
+    return _ppo_from(*_po(x, fast, slow, kind))
+
+
+@njit(cache=True)
+def _macd_k(x: np.ndarray, fast: int, slow: int, signal: int, kf: float, ks: float):
+    """TA-Lib's MACD: both EMAs start at bar slow-1 (the fast one seeded with the SMA of its
+    last ``fast`` values there), the signal is an EMA of the MACD line. One pass, the same
+    arithmetic as c.ema chained (three output arrays and nothing else: fresh arrays cost
+    page faults)."""
+    if slow < fast:
+        fast, slow = slow, fast
+        kf, ks = ks, kf
+    n = x.size
+    first = slow - 1
+    out_first = first + signal - 1
+    m_out = c.nan_prefixed(n, out_first)
+    s_out = c.nan_prefixed(n, out_first)
+    h_out = c.nan_prefixed(n, out_first)
+    if out_first >= n:
+        return m_out, s_out, h_out
+    total = 0.0
+    for i in range(first - fast + 1, first + 1):
+        total += x[i]
+    fe = total / fast
+    total = 0.0
+    for i in range(0, first + 1):
+        total += x[i]
+    se = total / slow
+    k = 2.0 / (signal + 1)
+    buf = np.empty(signal)
+    sig = 0.0
+    for i in range(first, n):
+        if i > first:
+            v = x[i]
+            fe = ((v - fe) * kf) + fe
+            se = ((v - se) * ks) + se
+        m = fe - se
+        j = i - first
+        if j < signal - 1:
+            buf[j] = m
+            continue
+        if j == signal - 1:
+            buf[j] = m
+            t = 0.0
+            for q in range(signal):
+                t += buf[q]
+            sig = t / signal
+        else:
+            sig = ((m - sig) * k) + sig
+        m_out[i] = m
+        s_out[i] = sig
+        h_out[i] = m - sig
+    return m_out, s_out, h_out
+
+
+def _macd(x, fast: int, slow: int, signal: int):
+    return _macd_k(x, fast, slow, signal, 2.0 / (fast + 1), 2.0 / (slow + 1))
+
+
+def _macdfix(x, signal: int):
+    return _macd_k(x, 12, 26, signal, 0.15, 0.075)
+
+
+@njit(cache=True)
+def _bop(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray) -> np.ndarray:
+    out = np.empty(cl.size)
+    for i in range(cl.size):
+        r = h[i] - lo[i]
+        out[i] = (cl[i] - o[i]) / r if r > 0.0 else 0.0
+    return out
+
+
+# -- public batch functions -----------------------------------------------------------------
+
+def _one(real):
+    return c.inputs(real=real)
+
+
+def rsi(real, timeperiod: int = 14) -> np.ndarray:
+    """Relative strength index (Wilder). A window without any change gives 0, as TA-Lib."""
+    return c.run(_rsi, _one(real), 1, (c.period("timeperiod", timeperiod),))
+
+
+def cmo(real, timeperiod: int = 14) -> np.ndarray:
+    """Chande momentum oscillator with TA-Lib's Wilder-smoothed gains and losses."""
+    return c.run(_cmo, _one(real), 1, (c.period("timeperiod", timeperiod),))
+
+
+def stoch(high, low, close, fastk_period: int = 5, slowk_period: int = 3,
+          slowk_matype: int = 0, slowd_period: int = 3, slowd_matype: int = 0):
+    """Slow stochastic (slowk, slowd)."""
+    arrays = c.inputs(high=high, low=low, close=close)
+    params = (c.period("fastk_period", fastk_period, 1), c.period("slowk_period", slowk_period, 1),
+              c.matype("slowk_matype", slowk_matype), c.period("slowd_period", slowd_period, 1),
+              c.matype("slowd_matype", slowd_matype))
+    return c.run(_stoch, arrays, 2, params)
+
+
+def stochf(high, low, close, fastk_period: int = 5, fastd_period: int = 3,
+           fastd_matype: int = 0):
+    """Fast stochastic (fastk, fastd)."""
+    arrays = c.inputs(high=high, low=low, close=close)
+    params = (c.period("fastk_period", fastk_period, 1), c.period("fastd_period", fastd_period, 1),
+              c.matype("fastd_matype", fastd_matype))
+    return c.run(_stochf, arrays, 2, params)
+
+
+def stochrsi(real, timeperiod: int = 14, fastk_period: int = 5, fastd_period: int = 3,
+             fastd_matype: int = 0):
+    """Fast stochastic of the RSI (fastk, fastd)."""
+    params = (c.period("timeperiod", timeperiod), c.period("fastk_period", fastk_period, 1),
+              c.period("fastd_period", fastd_period, 1), c.matype("fastd_matype", fastd_matype))
+    return c.run(_stochrsi, _one(real), 2, params)
+
+
+def willr(high, low, close, timeperiod: int = 14) -> np.ndarray:
+    """Williams %R in [-100, 0]."""
+    arrays = c.inputs(high=high, low=low, close=close)
+    return c.run(_willr, arrays, 1, (c.period("timeperiod", timeperiod),))
+
+
+def cci(high, low, close, timeperiod: int = 14) -> np.ndarray:
+    """Commodity channel index (typical price against its mean absolute deviation)."""
+    arrays = c.inputs(high=high, low=low, close=close)
+    return c.run(_cci, arrays, 1, (c.period("timeperiod", timeperiod),))
+
+
+def mfi(high, low, close, volume, timeperiod: int = 14) -> np.ndarray:
+    """Money flow index. A window with no money flow (zero volume or no price change) is 0."""
+    arrays = c.inputs(high=high, low=low, close=close, volume=volume)
+    return c.run(_mfi, arrays, 1, (c.period("timeperiod", timeperiod),))
+
+
+def mom(real, timeperiod: int = 10) -> np.ndarray:
+    """real - real[timeperiod bars ago]."""
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 0))
+
+
+def roc(real, timeperiod: int = 10) -> np.ndarray:
+    """Rate of change in percent: (real/prev - 1) * 100; 0 when prev is 0."""
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 1))
+
+
+def rocp(real, timeperiod: int = 10) -> np.ndarray:
+    """Rate of change as a fraction: (real - prev) / prev."""
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 2))
+
+
+def rocr(real, timeperiod: int = 10) -> np.ndarray:
+    """Rate of change ratio: real / prev."""
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 3))
+
+
+def rocr100(real, timeperiod: int = 10) -> np.ndarray:
+    """Rate of change ratio times 100."""
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 4))
+
+
+def trix(real, timeperiod: int = 30) -> np.ndarray:
+    """One-bar rate of change (percent) of a triple EMA."""
+    return c.run(_trix, _one(real), 1, (c.period("timeperiod", timeperiod, 1),))
+
+
+def ultosc(high, low, close, timeperiod1: int = 7, timeperiod2: int = 14,
+           timeperiod3: int = 28) -> np.ndarray:
+    """Ultimate oscillator; the periods are sorted, the shortest weighs 4, as in TA-Lib."""
+    arrays = c.inputs(high=high, low=low, close=close)
+    ps = sorted((c.period("timeperiod1", timeperiod1, 1), c.period("timeperiod2", timeperiod2, 1),
+                 c.period("timeperiod3", timeperiod3, 1)))
+    return c.run(_ultosc, arrays, 1, tuple(ps))
+
+
+def apo(real, fastperiod: int = 12, slowperiod: int = 26, matype: int = 1) -> np.ndarray:
+    """Absolute price oscillator: MA(fast) - MA(slow)."""
+    params = (c.period("fastperiod", fastperiod), c.period("slowperiod", slowperiod),
+              c.matype("matype", matype))
+    return c.run(_apo, _one(real), 1, params)
+
+
+def ppo(real, fastperiod: int = 12, slowperiod: int = 26, matype: int = 1) -> np.ndarray:
+    """Percentage price oscillator: (MA(fast) - MA(slow)) / MA(slow) * 100."""
+    params = (c.period("fastperiod", fastperiod), c.period("slowperiod", slowperiod),
+              c.matype("matype", matype))
+    return c.run(_ppo, _one(real), 1, params)
+
+
+def macd(real, fastperiod: int = 12, slowperiod: int = 26, signalperiod: int = 9):
+    """MACD (macd, macdsignal, macdhist)."""
+    params = (c.period("fastperiod", fastperiod), c.period("slowperiod", slowperiod),
+              c.period("signalperiod", signalperiod, 1))
+    return c.run(_macd, _one(real), 3, params)
+
+
+def macdfix(real, signalperiod: int = 9):
+    """MACD with TA-Lib's fixed 12/26 constants 0.15 and 0.075 (macd, macdsignal, macdhist)."""
+    return c.run(_macdfix, _one(real), 3, (c.period("signalperiod", signalperiod, 1),))
+
+
+def bop(open, high, low, close) -> np.ndarray:  # noqa: A002 (TA-Lib's argument name)
+    """Balance of power: (close - open) / (high - low); 0 for a bar without range."""
+    return c.run(_bop, c.inputs(open=open, high=high, low=low, close=close), 1)
+
+
+__all__ = ["rsi", "cmo", "stoch", "stochf", "stochrsi", "willr", "cci", "mfi", "mom", "roc",
+           "rocp", "rocr", "rocr100", "trix", "ultosc", "apo", "ppo", "macd", "macdfix", "bop"]

@@ -1,0 +1,282 @@
+"""Overlap studies (moving averages and bands) and TA-Lib's price transforms.
+
+Names, argument names, defaults and output order are TA-Lib's (lower case); `hma` is not in
+TA-Lib. Every function returns NaN during warm-up and restarts after a NaN gap (see _core).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from tradecore.indicators import _core as c
+from tradecore.indicators._core import NAN
+
+
+# -- kernels --------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _ema_k(x: np.ndarray, p: int) -> np.ndarray:
+    return c.ema(x, p, 2.0 / (p + 1), 0)
+
+
+@njit(cache=True)
+def _dema(x: np.ndarray, p: int) -> np.ndarray:
+    return c.ema_cascade(x, p, 2.0 / (p + 1), 2, 0, np.zeros(4))
+
+
+@njit(cache=True)
+def _tema(x: np.ndarray, p: int) -> np.ndarray:
+    return c.ema_cascade(x, p, 2.0 / (p + 1), 3, 1, np.zeros(4))
+
+
+@njit(cache=True)
+def _trima(x: np.ndarray, p: int) -> np.ndarray:
+    # A triangular average is an SMA of an SMA: (p+1)/2 twice when p is odd, p/2 and p/2+1
+    # when it is even (TA-Lib's weights 1..m..1).
+    if p % 2 == 1:
+        a = (p + 1) // 2
+        b = a
+    else:
+        a = p // 2
+        b = a + 1
+    # c.sma(c.sma(x, a), b) in one pass and one array: the inner averages live in a ring of
+    # b slots; both levels recompute their sums exactly every a (resp. b) outputs, as c.sma.
+    n = x.size
+    out = c.nan_prefixed(n, a + b - 2)
+    if n < a + b - 1:
+        return out
+    ring = np.empty(b)
+    t1 = 0.0
+    cd1 = 0
+    t2 = 0.0
+    cd2 = 0
+    k = 0        # number of inner averages so far
+    pos = 0      # ring slot of the next inner average
+    for i in range(a - 1, n):
+        if cd1 == 0:
+            t1 = 0.0
+            for j in range(i - a + 1, i + 1):
+                t1 += x[j]
+            cd1 = a
+        else:
+            t1 += x[i]
+        y = t1 / a
+        t1 -= x[i - a + 1]
+        cd1 -= 1
+        ring[pos] = y
+        pos = pos + 1 if pos + 1 < b else 0       # now the slot of the oldest of the window
+        k += 1
+        if k < b:
+            continue
+        if cd2 == 0:
+            t2 = 0.0
+            for q in range(b):
+                t2 += ring[(pos + q) % b]
+            cd2 = b
+        else:
+            t2 += y
+        out[i] = t2 / b
+        t2 -= ring[pos]
+        cd2 -= 1
+    return out
+
+
+@njit(cache=True)
+def _kama(x: np.ndarray, p: int) -> np.ndarray:
+    """TA-Lib's KAMA: efficiency ratio over ``p`` changes, fast 2 / slow 30 constants."""
+    n = x.size
+    out = np.full(n, NAN)
+    if n <= p:
+        return out
+    const_max = 2.0 / (30.0 + 1.0)
+    const_diff = 2.0 / (2.0 + 1.0) - const_max
+    sum_roc1 = 0.0
+    for i in range(p):
+        sum_roc1 += abs(x[i] - x[i + 1])
+    prev = x[p - 1]
+    for today in range(p, n):
+        if today > p:
+            sum_roc1 -= abs(x[today - p - 1] - x[today - p])
+            sum_roc1 += abs(x[today] - x[today - 1])
+        period_roc = x[today] - x[today - p]
+        if sum_roc1 <= period_roc or sum_roc1 == 0.0:
+            er = 1.0
+        else:
+            er = abs(period_roc / sum_roc1)
+        sc = er * const_diff + const_max
+        sc *= sc
+        prev = ((x[today] - prev) * sc) + prev
+        out[today] = prev
+    return out
+
+
+@njit(cache=True)
+def _t3(x: np.ndarray, p: int, vfactor: float) -> np.ndarray:
+    """Tillson's T3: six cascaded EMAs, each seeded with the SMA of its first ``p`` inputs."""
+    a2 = vfactor * vfactor
+    c1 = -a2 * vfactor
+    c2 = 3.0 * (a2 - c1)
+    c3 = -6.0 * a2 - 3.0 * (vfactor - c1)
+    c4 = 1.0 + 3.0 * vfactor - c1 + 3.0 * a2
+    return c.ema_cascade(x, p, 2.0 / (p + 1), 6, 2, np.array([c1, c2, c3, c4]))
+
+
+@njit(cache=True)
+def _hma(x: np.ndarray, p: int) -> np.ndarray:
+    half = c.wma(x, p // 2)
+    full = c.wma(x, p)
+    return c.wma(2.0 * half - full, int(np.sqrt(p)))
+
+
+@njit(cache=True)
+def _midpoint(x: np.ndarray, p: int) -> np.ndarray:
+    return c.high_low_window(x, x, x, p, 0)
+
+
+@njit(cache=True)
+def _midprice(high: np.ndarray, low: np.ndarray, p: int) -> np.ndarray:
+    return c.high_low_window(high, low, low, p, 0)
+
+
+def _ma(x: np.ndarray, p: int, kind: int) -> np.ndarray:
+    """TA-Lib MA of type 0 (SMA) or 1 (EMA) over a series that may start with warm-up NaN."""
+    return c.sma(x, p) if kind == 0 else _ema_k(x, p)
+
+
+@njit(cache=True)
+def _bands(x: np.ndarray, mid: np.ndarray, p: int, up: float, dn: float):
+    """Upper and lower band around ``mid``, written in place of the variance array (three
+    arrays in all, each fresh array costing page faults)."""
+    upper = c.rolling_var(x, p)
+    lower = np.empty(x.size)
+    for i in range(x.size):
+        sd = np.sqrt(upper[i])
+        upper[i] = mid[i] + up * sd
+        lower[i] = mid[i] - dn * sd
+    return upper, mid, lower
+
+
+def _bbands(x: np.ndarray, p: int, up: float, dn: float, kind: int):
+    return _bands(x, _ma(x, p, kind), p, up, dn)
+
+
+# -- public batch functions -----------------------------------------------------------------
+
+def sma(real, timeperiod: int = 30) -> np.ndarray:
+    """Simple moving average."""
+    (x,) = c.inputs(real=real)
+    return c.run(c.sma, (x,), 1, (c.period("timeperiod", timeperiod),))
+
+
+def ema(real, timeperiod: int = 30) -> np.ndarray:
+    """Exponential moving average, k = 2/(timeperiod+1), seeded with the first SMA."""
+    (x,) = c.inputs(real=real)
+    return c.run(_ema_k, (x,), 1, (c.period("timeperiod", timeperiod),))
+
+
+def wma(real, timeperiod: int = 30) -> np.ndarray:
+    """Linearly weighted moving average (weight 1 for the oldest bar, timeperiod for the newest)."""
+    (x,) = c.inputs(real=real)
+    return c.run(c.wma, (x,), 1, (c.period("timeperiod", timeperiod),))
+
+
+def dema(real, timeperiod: int = 30) -> np.ndarray:
+    """Double EMA: 2*EMA - EMA(EMA)."""
+    (x,) = c.inputs(real=real)
+    return c.run(_dema, (x,), 1, (c.period("timeperiod", timeperiod),))
+
+
+def tema(real, timeperiod: int = 30) -> np.ndarray:
+    """Triple EMA: 3*EMA - 3*EMA(EMA) + EMA(EMA(EMA))."""
+    (x,) = c.inputs(real=real)
+    return c.run(_tema, (x,), 1, (c.period("timeperiod", timeperiod),))
+
+
+def trima(real, timeperiod: int = 30) -> np.ndarray:
+    """Triangular moving average."""
+    (x,) = c.inputs(real=real)
+    return c.run(_trima, (x,), 1, (c.period("timeperiod", timeperiod),))
+
+
+def kama(real, timeperiod: int = 30) -> np.ndarray:
+    """Kaufman adaptive moving average."""
+    (x,) = c.inputs(real=real)
+    return c.run(_kama, (x,), 1, (c.period("timeperiod", timeperiod),))
+
+
+def t3(real, timeperiod: int = 5, vfactor: float = 0.7) -> np.ndarray:
+    """Tillson T3 moving average."""
+    (x,) = c.inputs(real=real)
+    return c.run(_t3, (x,), 1, (c.period("timeperiod", timeperiod),
+                                c.real("vfactor", vfactor, 0.0, 1.0)))
+
+
+def hma(real, timeperiod: int = 30) -> np.ndarray:
+    """Hull moving average: WMA(2*WMA(p//2) - WMA(p), floor(sqrt(p))). Not in TA-Lib."""
+    (x,) = c.inputs(real=real)
+    return c.run(_hma, (x,), 1, (c.period("timeperiod", timeperiod),))
+
+
+def midpoint(real, timeperiod: int = 14) -> np.ndarray:
+    """(highest + lowest) / 2 of ``real`` over the period."""
+    (x,) = c.inputs(real=real)
+    return c.run(_midpoint, (x,), 1, (c.period("timeperiod", timeperiod),))
+
+
+def midprice(high, low, timeperiod: int = 14) -> np.ndarray:
+    """(highest high + lowest low) / 2 over the period."""
+    arrays = c.inputs(high=high, low=low)
+    return c.run(_midprice, arrays, 1, (c.period("timeperiod", timeperiod),))
+
+
+def bbands(real, timeperiod: int = 20, nbdevup: float = 2.0, nbdevdn: float = 2.0,
+           matype: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bollinger Bands (upperband, middleband, lowerband): MA +/- nbdev * population stddev."""
+    (x,) = c.inputs(real=real)
+    params = (c.period("timeperiod", timeperiod), c.real("nbdevup", nbdevup, -3e37),
+              c.real("nbdevdn", nbdevdn, -3e37), c.matype("matype", matype))
+    return c.run(_bbands, (x,), 3, params)
+
+
+@njit(cache=True)
+def _avgprice(o, h, lo, cl):
+    return (o + h + lo + cl) / 4.0
+
+
+@njit(cache=True)
+def _medprice(h, lo):
+    return (h + lo) / 2.0
+
+
+@njit(cache=True)
+def _typprice(h, lo, cl):
+    return (h + lo + cl) / 3.0
+
+
+@njit(cache=True)
+def _wclprice(h, lo, cl):
+    return (h + lo + cl * 2.0) / 4.0
+
+
+def avgprice(open, high, low, close) -> np.ndarray:  # noqa: A002 (TA-Lib's argument name)
+    """(open + high + low + close) / 4."""
+    return c.run(_avgprice, c.inputs(open=open, high=high, low=low, close=close), 1)
+
+
+def medprice(high, low) -> np.ndarray:
+    """(high + low) / 2."""
+    return c.run(_medprice, c.inputs(high=high, low=low), 1)
+
+
+def typprice(high, low, close) -> np.ndarray:
+    """(high + low + close) / 3."""
+    return c.run(_typprice, c.inputs(high=high, low=low, close=close), 1)
+
+
+def wclprice(high, low, close) -> np.ndarray:
+    """(high + low + 2*close) / 4."""
+    return c.run(_wclprice, c.inputs(high=high, low=low, close=close), 1)
+
+
+__all__ = ["sma", "ema", "wma", "dema", "tema", "trima", "kama", "t3", "hma", "midpoint",
+           "midprice", "bbands", "avgprice", "medprice", "typprice", "wclprice"]

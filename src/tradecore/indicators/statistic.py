@@ -1,0 +1,226 @@
+"""Statistics over a rolling window: variance, standard deviation, z-score, linear
+regression (value, slope, intercept, angle, forecast), correlation, beta, and TA-Lib's
+MAX/MIN/SUM.
+
+Variance, regression and correlation keep their sums on anchored values and recompute them
+exactly every ``timeperiod`` bars (_core): TA-Lib's raw sums of squares lose about
+eps*price^2 to cancellation, which is the documented source of the (tiny) differences.
+`max`, `min` and `sum` shadow the builtins inside this module on purpose (TA-Lib's names).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from tradecore.indicators import _core as c
+from tradecore.indicators._core import NAN
+
+
+@njit(cache=True)
+def _var(x: np.ndarray, p: int) -> np.ndarray:
+    return c.rolling_var(x, p)
+
+
+@njit(cache=True)
+def _stddev(x: np.ndarray, p: int, nbdev: float) -> np.ndarray:
+    out = c.rolling_var(x, p)
+    for i in range(out.size):
+        out[i] = np.sqrt(out[i]) * nbdev
+    return out
+
+
+@njit(cache=True)
+def _zscore(x: np.ndarray, p: int) -> np.ndarray:
+    out = c.sma(x, p)  # the mean, turned into the z-score in place
+    var = c.rolling_var(x, p)
+    for i in range(p - 1, x.size):
+        sd = np.sqrt(var[i])
+        out[i] = (x[i] - out[i]) / sd if sd > 0.0 else 0.0
+    return out
+
+
+@njit(cache=True)
+def _linreg(x: np.ndarray, p: int, kind: int) -> np.ndarray:
+    return c.linreg(x, p, kind)
+
+
+@njit(cache=True)
+def _correl(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
+    """Pearson correlation of the last p pairs; 0 when either window is constant."""
+    n = x.size
+    out = np.full(n, NAN)
+    ax = 0.0
+    ay = 0.0
+    sx = 0.0
+    sy = 0.0
+    sxx = 0.0
+    syy = 0.0
+    sxy = 0.0
+    cx = 0
+    cy = 0
+    countdown = 0  # bars until the next exact recomputation (a modulo per bar is slow)
+    for i in range(p - 1, n):
+        if countdown == 0:
+            countdown = p - 1
+            ax = x[i - p + 1]
+            ay = y[i - p + 1]
+            sx = sy = sxx = syy = sxy = 0.0
+            cx = 0
+            cy = 0
+            for j in range(i - p + 1, i + 1):
+                dx = x[j] - ax
+                dy = y[j] - ay
+                sx += dx
+                sy += dy
+                sxx += dx * dx
+                syy += dy * dy
+                sxy += dx * dy
+                if j > i - p + 1:
+                    cx += x[j] != x[j - 1]
+                    cy += y[j] != y[j - 1]
+        else:
+            countdown -= 1
+            dx = x[i] - ax
+            dy = y[i] - ay
+            ox = x[i - p] - ax
+            oy = y[i - p] - ay
+            sx += dx - ox
+            sy += dy - oy
+            sxx += dx * dx - ox * ox
+            syy += dy * dy - oy * oy
+            sxy += dx * dy - ox * oy
+            cx += int(x[i] != x[i - 1]) - int(x[i - p + 1] != x[i - p])
+            cy += int(y[i] != y[i - 1]) - int(y[i - p + 1] != y[i - p])
+        den = (sxx - (sx * sx) / p) * (syy - (sy * sy) / p)
+        if cx == 0 or cy == 0 or den <= 0.0:
+            out[i] = 0.0
+        else:
+            out[i] = (sxy - (sx * sy) / p) / math.sqrt(den)
+    return out
+
+
+@njit(cache=True)
+def _beta(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
+    """TA-Lib's BETA: regression slope of real1's one-bar returns on real0's over the last p
+    returns (a return from a zero price is 0); 0 when real0's returns are all 0."""
+    n = x.size
+    out = np.full(n, NAN)
+    if n <= p:
+        return out
+    rx = np.zeros(n)
+    ry = np.zeros(n)
+    for i in range(1, n):
+        rx[i] = (x[i] - x[i - 1]) / x[i - 1] if x[i - 1] != 0.0 else 0.0
+        ry[i] = (y[i] - y[i - 1]) / y[i - 1] if y[i - 1] != 0.0 else 0.0
+    s_xx = 0.0
+    s_x = 0.0
+    s_xy = 0.0
+    s_y = 0.0
+    moving = 0
+    for i in range(1, n):
+        s_xx += rx[i] * rx[i]
+        s_x += rx[i]
+        s_xy += rx[i] * ry[i]
+        s_y += ry[i]
+        moving += rx[i] != 0.0
+        if i > p:
+            o = i - p
+            s_xx -= rx[o] * rx[o]
+            s_x -= rx[o]
+            s_xy -= rx[o] * ry[o]
+            s_y -= ry[o]
+            moving -= rx[o] != 0.0
+        if i >= p:
+            den = p * s_xx - s_x * s_x
+            out[i] = (p * s_xy - s_x * s_y) / den if (moving > 0 and den != 0.0) else 0.0
+    return out
+
+
+@njit(cache=True)
+def _max(x: np.ndarray, p: int) -> np.ndarray:
+    return c.rolling_max(x, p)
+
+
+@njit(cache=True)
+def _min(x: np.ndarray, p: int) -> np.ndarray:
+    return c.rolling_min(x, p)
+
+
+def _one(real):
+    return c.inputs(real=real)
+
+
+def var(real, timeperiod: int = 5, nbdev: float = 1.0) -> np.ndarray:
+    """Population variance; ``nbdev`` is accepted and ignored, as in TA-Lib."""
+    c.real("nbdev", nbdev, -3e37)
+    return c.run(_var, _one(real), 1, (c.period("timeperiod", timeperiod, 1),))
+
+
+def stddev(real, timeperiod: int = 5, nbdev: float = 1.0) -> np.ndarray:
+    """Population standard deviation times nbdev."""
+    params = (c.period("timeperiod", timeperiod), c.real("nbdev", nbdev, -3e37))
+    return c.run(_stddev, _one(real), 1, params)
+
+
+def zscore(real, timeperiod: int = 20) -> np.ndarray:
+    """(real - SMA) / population stddev over the window; 0 for a constant window. Not in
+    TA-Lib."""
+    return c.run(_zscore, _one(real), 1, (c.period("timeperiod", timeperiod),))
+
+
+def linearreg(real, timeperiod: int = 14) -> np.ndarray:
+    """Least-squares line of the window, evaluated at its newest bar."""
+    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 0))
+
+
+def linearreg_slope(real, timeperiod: int = 14) -> np.ndarray:
+    """Slope of the least-squares line, per bar."""
+    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 1))
+
+
+def linearreg_intercept(real, timeperiod: int = 14) -> np.ndarray:
+    """The least-squares line at the oldest bar of the window (TA-Lib's intercept)."""
+    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 2))
+
+
+def linearreg_angle(real, timeperiod: int = 14) -> np.ndarray:
+    """atan(slope) in degrees."""
+    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 3))
+
+
+def tsf(real, timeperiod: int = 14) -> np.ndarray:
+    """Time series forecast: the least-squares line one bar after the window."""
+    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 4))
+
+
+def correl(real0, real1, timeperiod: int = 30) -> np.ndarray:
+    """Pearson correlation of the two series over the window."""
+    arrays = c.inputs(real0=real0, real1=real1)
+    return c.run(_correl, arrays, 1, (c.period("timeperiod", timeperiod, 1),))
+
+
+def beta(real0, real1, timeperiod: int = 5) -> np.ndarray:
+    """Beta of real1's returns on real0's returns (TA-Lib's BETA)."""
+    arrays = c.inputs(real0=real0, real1=real1)
+    return c.run(_beta, arrays, 1, (c.period("timeperiod", timeperiod, 1),))
+
+
+def max(real, timeperiod: int = 30) -> np.ndarray:  # noqa: A001 (TA-Lib's MAX)
+    """Highest value over the window."""
+    return c.run(_max, _one(real), 1, (c.period("timeperiod", timeperiod),))
+
+
+def min(real, timeperiod: int = 30) -> np.ndarray:  # noqa: A001 (TA-Lib's MIN)
+    """Lowest value over the window."""
+    return c.run(_min, _one(real), 1, (c.period("timeperiod", timeperiod),))
+
+
+def sum(real, timeperiod: int = 30) -> np.ndarray:  # noqa: A001 (TA-Lib's SUM)
+    """Sum over the window."""
+    return c.run(c.rolling_sum, _one(real), 1, (c.period("timeperiod", timeperiod),))
+
+
+__all__ = ["var", "stddev", "zscore", "linearreg", "linearreg_slope", "linearreg_intercept",
+           "linearreg_angle", "tsf", "correl", "beta", "max", "min", "sum"]
