@@ -40,20 +40,21 @@ from tradecore.indicators.volatility import (atr, donchian, hv_close, hv_garman_
                                              hv_parkinson, keltner, natr, trange)
 from tradecore.indicators.volume import ad, adosc, cmf, obv, volume_profile, vwap
 
-# candlestick patterns (cdl*: TA-Lib's names), support/resistance, the feature pipeline
+# candlestick patterns (cdl*: TA-Lib's names; many at once: indicators.patterns.patterns),
+# support/resistance, the feature pipeline
 from tradecore.indicators import patterns as _patterns
 from tradecore.indicators.features import (CANDLE_FEATURES, DEFAULT_FEATURES, FeatureSet,
                                            aggregate_trades, book_levels)
 from tradecore.indicators.features import warmup as feature_warmup
 from tradecore.indicators.levels import cluster_levels, fractals, period_pivots, pivots
 from tradecore.indicators.levels import volume_profile as range_volume_profile
-from tradecore.indicators.patterns import PatternStream, pattern_names, patterns
+from tradecore.indicators.patterns import PatternStream, pattern_names
 
 globals().update({_n: getattr(_patterns, _n) for _n in pattern_names()})
 
 __all__ = ["SPECS", "BY_NAME", "Spec", "warmup", "Indicator",
            *(s.name for s in SPECS), *(s.name.upper() for s in SPECS),
-           "PatternStream", "pattern_names", "patterns", *pattern_names(),
+           "PatternStream", "pattern_names", *pattern_names(),
            "pivots", "period_pivots", "fractals", "cluster_levels", "range_volume_profile",
            "FeatureSet", "DEFAULT_FEATURES", "CANDLE_FEATURES", "book_levels",
            "aggregate_trades", "feature_warmup"]
