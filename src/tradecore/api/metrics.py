@@ -353,6 +353,12 @@ class _NodeCollector(Collector):
         g = GaugeMetricFamily(PREFIX + "gross_exposure_notional", "Sum of |exposure|, quote")
         g.add_metric([], gross)
         yield g
+        g = GaugeMetricFamily(PREFIX + "risk_limit", "Portfolio risk limits in force "
+                              "(0 = no limit)", labels=["limit"])
+        lim = node.gate.limits
+        for name in ("max_gross_notional", "max_net_notional", "max_orders_per_sec"):
+            g.add_metric([name], float(getattr(lim, name)))
+        yield g
         g = GaugeMetricFamily(PREFIX + "trading_state",
                               "Risk gate state: 0 ACTIVE, 1 REDUCING, 2 HALTED")
         g.add_metric([], int(TradingState(node.gate.state)))
