@@ -69,7 +69,8 @@ class Hub:
 
     # -- engine side (cheap) ---------------------------------------------------------------
     def on_order_event(self, order, ev) -> None:
-        self._pending.append((order, ev))
+        if self.clients:                 # nobody connected: nothing to keep
+            self._pending.append((order, ev))
 
     def _on_state(self, state: TradingState, reason: str) -> None:
         self._risk_pending.append({"trading_state": TradingState(state).name, "reason": reason})
