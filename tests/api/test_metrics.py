@@ -104,3 +104,20 @@ def test_prediction_counter_when_called_is_exposed_by_model_and_version():
     fam = _families(m)["tradecore_model_predictions"]
     s = [x for x in fam.samples if x.name.endswith("_total")][0]
     assert s.labels == {"model": "lgbm-signal", "version": "v3"} and s.value == 7
+
+
+def test_probes_when_the_node_replaces_its_normalizers_before_start_probe_the_new_ones():
+    """What run_live does: new normalizers (wired to the node's hooks), then start()."""
+    from tradecore.verify import normalizer_for
+    node = make_node()
+    m = attach(node)
+    for f in node.cfg.feeds:
+        n = normalizer_for(f.exchange)
+        n.on_book = node._book_hook(f.venue)
+        n.on_trade = node._trade_hook(f.venue)
+        n.on_problem = node._problem_hook(f.venue)
+        node.normalizers[f.venue] = n
+    Feeder(node).feed(3000)                      # Feeder calls node.start()
+    m.fold()
+    assert sum(c[0] for c in m.messages.values()) == 3000
+    assert 0 < m.stages["parse_book"].n <= node.stats.book_updates

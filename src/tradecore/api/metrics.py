@@ -20,7 +20,8 @@ The probes `attach()` installs, and what each stage measures (ns, perf_counter):
 
 They are instance attributes shadowing the bound methods (normalizer.on_frame / on_book,
 strategy.on_book, gate.check, venue.submit), so nothing in the engine changes and a node without
-metrics runs exactly as before. benchmarks/bench_metrics.py measures the difference per frame.
+metrics runs exactly as before. Normalizers the node creates later (live mode builds them in
+run_live) are probed when it calls start(), before the first frame. benchmarks/bench_metrics.py measures the difference per frame.
 """
 from __future__ import annotations
 
@@ -200,11 +201,25 @@ def attach(node, metrics: EngineMetrics | None = None) -> EngineMetrics:
         return m
     pc = time.perf_counter_ns
     parse = m.stages["parse_book"].append
-    for venue, n in node.normalizers.items():
-        cell = [0]                 # perf_counter at frame start; 0 once the book was reached
-        msgs = m.messages.setdefault(venue, [0])
-        counts = m.book_updates
-        _probe_normalizer(n, venue, cell, msgs, counts, parse, pc)
+    probed: set[int] = set()
+
+    def probe_normalizers() -> None:
+        for venue, n in node.normalizers.items():
+            if id(n) in probed:
+                continue
+            probed.add(id(n))
+            cell = [0]             # perf_counter at frame start; 0 once the book was reached
+            msgs = m.messages.setdefault(venue, [0])
+            _probe_normalizer(n, venue, cell, msgs, m.book_updates, parse, pc)
+    probe_normalizers()
+    # live mode (run_live) builds its normalizers when it runs, then calls start(): probe
+    # those too, just before the first frame
+    node_start = node.start
+
+    def start() -> None:
+        probe_normalizers()
+        node_start()
+    node.start = start
     strat = m.stages["strategy"].append
     for s in node.strategies:
         s.on_book = _timed3(s.on_book, strat, pc)
