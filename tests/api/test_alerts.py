@@ -150,3 +150,9 @@ def test_webhook_when_it_fails_counts_and_never_raises(caplog):
 def test_rules_when_invalid_are_refused(kw):
     with pytest.raises(ValueError):
         AlertRules(**kw)
+
+
+def test_rules_from_env_when_webhook_variable_set_use_it():
+    r = AlertRules.from_env({"TRADECORE_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/x"})
+    assert r.webhook_url == "http://127.0.0.1:9/x"
+    assert AlertRules.from_env({}).webhook_url is None

@@ -58,7 +58,7 @@ def test_exposition_when_scraped_names_every_metric_with_the_prefix():
                  "tradecore_equity", "tradecore_exposure_notional", "tradecore_trading_state",
                  "tradecore_breaker_trips", "tradecore_model_predictions",
                  "tradecore_event_loop_lag_seconds", "tradecore_order_events",
-                 "tradecore_feed_problems"):
+                 "tradecore_feed_problems", "tradecore_orders", "tradecore_risk_limit"):
         assert want in fams, want
 
 
@@ -83,6 +83,7 @@ def test_probes_when_frames_and_orders_flow_record_every_stage():
                for fam in _families(m).values() for s in fam.samples}
     assert samples[("tradecore_fills_total", ())] == 1
     assert samples[("tradecore_order_events_total", (("status", "FILLED"),))] == 1
+    assert samples[("tradecore_orders", (("state", "ACCEPTED"),))] == 0
 
 
 def test_probes_when_attached_leave_the_nodes_results_unchanged():
@@ -121,3 +122,19 @@ def test_probes_when_the_node_replaces_its_normalizers_before_start_probe_the_ne
     m.fold()
     assert sum(c[0] for c in m.messages.values()) == 3000
     assert 0 < m.stages["parse_book"].n <= node.stats.book_updates
+
+
+def test_orders_gauge_when_an_order_rests_counts_it_by_state():
+    from tradecore.core.orders import Order, OrderType, Side
+    node = make_node()
+    m = attach(node)
+    f = Feeder(node)
+    f.until_books()
+    inst = node.instruments[("binance", "BTCUSDT")]
+    bid = node.books[("binance", "BTCUSDT")].best_bid()[0]
+    node.exec.submit(Order("rest-m", "binance", "BTCUSDT", Side.BUY, OrderType.LIMIT, 10,
+                           price=inst.ticks(bid) - 500, ts_created_ns=node.clock.time_ns()))
+    f.feed(200)
+    fam = _families(m)["tradecore_orders"]
+    by = {s.labels["state"]: s.value for s in fam.samples}
+    assert by["ACCEPTED"] == 1 and by["SUBMITTED"] == 0

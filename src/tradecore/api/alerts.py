@@ -13,7 +13,8 @@ The periodic rules run in `run()` every `check_period_s` on the loop, never on t
 The webhook gets each alert as a JSON POST from a bounded queue and one sender task (aiohttp
 client, timeout `webhook_timeout_s`); a slow or failing webhook loses alerts (counted in
 `webhook_failed` / `webhook_dropped` and logged once per kind) and never delays the engine.
-The webhook URL may itself be a secret (Slack-style), so it is never logged.
+The webhook URL may itself be a secret (Slack-style), so it is never logged; the server takes
+it from the environment (TRADECORE_ALERT_WEBHOOK_URL, AlertRules.from_env).
 """
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ from tradecore.core.orders import OrderStatus, TradingState
 __all__ = ["Alert", "AlertRules", "Alerts"]
 
 log = logging.getLogger("tradecore.alerts")
+
+
+WEBHOOK_ENV = "TRADECORE_ALERT_WEBHOOK_URL"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,14 @@ class AlertRules:
         if self.webhook_url is not None and not self.webhook_url.startswith(("http://",
                                                                              "https://")):
             raise ValueError("webhook_url: expected an http:// or https:// URL")
+
+    @classmethod
+    def from_env(cls, env=None, **kw) -> "AlertRules":
+        """The defaults, with the webhook from TRADECORE_ALERT_WEBHOOK_URL (an environment
+        variable, not the config file: webhook URLs often carry their own secret)."""
+        import os
+        env = os.environ if env is None else env
+        return cls(webhook_url=env.get(WEBHOOK_ENV) or None, **kw)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ STAGES = ("parse_book", "frame", "strategy", "risk", "order_send", "ack")
 BUCKETS_S = (1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2,
              2e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _BOUNDS_NS = np.array([round(b * 1e9) for b in BUCKETS_S], dtype=np.int64)
+_WORKING = (OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.PENDING_CANCEL, OrderStatus.TRIGGERED)
 _RECENT = 8192          # samples kept per stage for percentiles (dashboard, /api/latency)
 
 
@@ -329,6 +331,15 @@ class _NodeCollector(Collector):
         yield c
         g = GaugeMetricFamily(PREFIX + "orders_open", "Working orders")
         g.add_metric([], len(node.exec.oms.open))
+        yield g
+        g = GaugeMetricFamily(PREFIX + "orders", "Working orders by state (terminal states: "
+                              "tradecore_order_events_total)", labels=["state"])
+        by_state: dict[str, int] = {s.name: 0 for s in _WORKING}
+        for o in list(node.exec.oms.open.values()):
+            name = OrderStatus(o.status).name
+            by_state[name] = by_state.get(name, 0) + 1
+        for name, n in by_state.items():
+            g.add_metric([name], n)
         yield g
         c = CounterMetricFamily(PREFIX + "orders_denied", "Risk-gate denials by reason",
                                 labels=["reason"])

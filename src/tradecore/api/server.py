@@ -136,7 +136,7 @@ class ApiServer:
         self.metrics.is_stopped = lambda sid: sid in self.control.stopped
         self.hub = Hub(self.control, auth=self.auth, queue_size=ws_queue_size,
                        sample_period_s=sample_period_s)
-        self.alerts = Alerts(node, alert_rules, hub=self.hub)
+        self.alerts = Alerts(node, alert_rules or AlertRules.from_env(), hub=self.hub)
         self.hub.alerts = self.alerts
         node.gate.on_state_change(self._count_trip)
         self.phase = "starting"            # starting | running | finished (set by the runner)
