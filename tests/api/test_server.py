@@ -169,3 +169,12 @@ def test_token_when_used_never_appears_in_logs_or_responses(caplog):
     bodies = run(_with_server(go))
     assert all(TOKEN not in b for b in bodies)
     assert TOKEN not in caplog.text
+
+
+def test_read_when_host_header_is_not_loopback_is_refused():
+    async def go(c, node, server):
+        async with c.s.get(server.url + "/api/config",
+                           headers={"Host": "evil.example:8080"}) as r:
+            return r.status, await r.json()
+    st, body = run(_with_server(go))
+    assert st == 403 and "Host" in body["error"]

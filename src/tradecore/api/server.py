@@ -213,6 +213,10 @@ class ApiServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler) -> web.StreamResponse:
         try:
+            if not self.auth.require_for_reads and not _loopback_host(request.host):
+                # bound to loopback, reads are open: a page elsewhere must not reach them by
+                # DNS rebinding (its requests carry its own host name)
+                raise ApiError(403, "Host not allowed: this API answers loopback names only")
             return await handler(request)
         except ApiError as e:
             return _json({"error": e.reason}, status=e.status)
@@ -368,6 +372,12 @@ async def _json_body(request: web.Request) -> dict:
     if not isinstance(body, dict):
         raise ApiError(400, f"body: expected a JSON object, got {type(body).__name__}")
     return body
+
+
+def _loopback_host(host: str) -> bool:
+    from tradecore.api.auth import is_loopback
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
+    return is_loopback(name.strip("[]"))
 
 
 def _limit(request: web.Request) -> int:
