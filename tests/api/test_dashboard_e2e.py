@@ -22,7 +22,7 @@ import pytest
 from _api_helpers import TOKEN, make_node
 
 from tradecore.api.service import serve_replay
-from tradecore.core.orders import TradingState
+from tradecore.core.orders import DenyReason, TradingState
 
 
 def _chromium() -> str | None:
@@ -188,3 +188,9 @@ def test_dashboard_when_driven_in_chromium_shows_live_values_and_kills(paper_eng
     assert halted and "TRIPPED" in badge
     assert TradingState(node.gate.state) is TradingState.HALTED
     assert node.exec.gate.latched
+
+    async def try_to_trade():              # on the engine's own loop, as a strategy would
+        from _api_helpers import limit_buy_at_touch
+        return node.exec.submit(limit_buy_at_touch(node, "after-kill")).deny_reason
+    reason = asyncio.run_coroutine_threadsafe(try_to_trade(), paper_engine["loop"]).result(10)
+    assert reason is DenyReason.HALTED
