@@ -70,10 +70,12 @@ def summary_table(node, summary: dict[str, Any], seconds: float) -> str:
 
 
 def run(cfg: NodeConfig, *, live: bool = False, seconds: float | None = None,
-        report_json: str | None = None, out: TextIO = sys.stdout,
+        report_json: str | None = None, out: TextIO | None = None,
         serve: tuple[str, int] | None = None) -> int:
     """`serve=(host, port)`: the API (tradecore.api) runs on the same loop and keeps serving
-    after the replay ends until interrupted; the report is written after that."""
+    after the replay ends until interrupted; the report is written after that. `out` defaults
+    to the sys.stdout of the call (not of import time)."""
+    out = sys.stdout if out is None else out
     from tradecore.backtest.report import write_json, write_report
     from tradecore.backtest.run_recorder import RunRecorder
     from tradecore.engine import TradingNode
