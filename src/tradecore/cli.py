@@ -191,7 +191,6 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--config", required=True, help="TOML config with run.mode = \"live\"")
     lv.add_argument("--i-understand-live-trading", action="store_true",
                     help="confirm that real orders will be sent (or TRADECORE_LIVE_CONFIRM=yes)")
-    _serve_args(lv, flag=False)
     lv.set_defaults(func=_cmd_live)
 
     b = sub.add_parser("bench", help="in-process benchmarks", add_help=False,
