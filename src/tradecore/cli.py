@@ -48,13 +48,44 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides["run"]["run_id"] = args.run_id
     if args.speed is not None:
         overrides["run"]["speed"] = args.speed
+    serve = (args.host, args.port) if getattr(args, "serve", False) else None
+    from tradecore.api.auth import AuthConfigError
     try:
         cfg = load(args.config, overrides)
         return run(cfg, live=getattr(args, "live", False), seconds=getattr(args, "seconds", None),
-                   report_json=args.report_json)
-    except ConfigError as e:
+                   report_json=args.report_json, serve=serve)
+    except (ConfigError, AuthConfigError) as e:
         print(f"tradecore {args.command}: {e}", file=sys.stderr)
         return 2
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """`tradecore serve`: the live public feeds with the API up (orders: the paper venue)."""
+    args.command, args.live, args.serve = "paper", True, True
+    return _cmd_run(args)
+
+
+def _cmd_live(args: argparse.Namespace) -> int:
+    """`tradecore live`: refuses to start unless confirmed and every venue has API keys."""
+    from tradecore.api.service import live_preflight
+    from tradecore.config import ConfigError, load
+
+    try:
+        cfg = load(args.config)
+    except ConfigError as e:
+        print(f"tradecore live: {e}", file=sys.stderr)
+        return 2
+    missing = live_preflight(sorted({f.venue for f in cfg.feeds}),
+                             confirmed=args.i_understand_live_trading, config_mode=cfg.mode)
+    if missing:
+        print("tradecore live: refusing to start; missing:", file=sys.stderr)
+        for m in missing:
+            print(f"  - {m}", file=sys.stderr)
+        return 2
+    print("tradecore live: confirmation and API keys present, but live order entry is not "
+          "wired into the node in this build (engine.py builds paper venues only); use "
+          "`tradecore serve` for live data with paper orders", file=sys.stderr)
+    return 3
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -117,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tradecore",
                                 description="Low-latency crypto trading engine.")
     p.add_argument("-v", "--verbose", action="store_true", help="log every problem kind once")
+    p.add_argument("--log-json", action="store_true", help="JSON log lines (one object each)")
+    p.add_argument("--log-level", action="append", default=[], metavar="[COMPONENT=]LEVEL",
+                   help="e.g. WARNING, or tradecore.api=INFO (repeatable)")
     sub = p.add_subparsers(dest="command", required=True)
 
     book = sub.add_parser("book", help="order book tools")
@@ -157,7 +191,25 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(needs internet); orders still go to the paper venue")
             m.add_argument("--seconds", type=float, default=None,
                            help="with --live: stop after N seconds")
+            _serve_args(m, flag=True)
         m.set_defaults(func=_cmd_run)
+
+    sv = sub.add_parser("serve", help="live public feeds with the API, dashboard and metrics "
+                                      "up (orders go to the paper venue)")
+    sv.add_argument("--config", default=None, help="TOML config (default: the bundled one)")
+    sv.add_argument("--report-json", default=None, metavar="PATH")
+    sv.add_argument("--run-id", default=None)
+    sv.add_argument("--speed", type=float, default=None, help=argparse.SUPPRESS)
+    sv.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
+    _serve_args(sv, flag=False)
+    sv.set_defaults(func=_cmd_serve)
+
+    lv = sub.add_parser("live", help="live trading (refuses to start without explicit "
+                                     "confirmation and API keys)")
+    lv.add_argument("--config", required=True, help="TOML config with run.mode = \"live\"")
+    lv.add_argument("--i-understand-live-trading", action="store_true",
+                    help="confirm that real orders will be sent (or TRADECORE_LIVE_CONFIRM=yes)")
+    lv.set_defaults(func=_cmd_live)
 
     b = sub.add_parser("bench", help="in-process benchmarks", add_help=False,
                        description="tradecore bench tick-to-order [--json] [--passes N]")
@@ -196,12 +248,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _serve_args(p: argparse.ArgumentParser, *, flag: bool) -> None:
+    if flag:
+        p.add_argument("--serve", action="store_true",
+                       help="run the API (REST, WebSocket, dashboard, /metrics) and keep "
+                            "serving after the replay ends until interrupted")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="API address (default 127.0.0.1; any other needs TRADECORE_API_TOKEN)")
+    p.add_argument("--port", type=int, default=8080, help="API port (default 8080)")
+
+
 def main(argv: list[str] | None = None) -> int:
     # no BLAS threads spinning next to the event loop (only effective before numpy loads)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR,
-                        format="%(levelname)s %(name)s: %(message)s")
+    from tradecore.api.logging import configure
+    try:
+        configure(default=logging.WARNING if args.verbose or getattr(args, "serve", False)
+                  or args.command in ("serve", "live") else logging.ERROR,
+                  levels=args.log_level, json_lines=args.log_json)
+    except ValueError as e:
+        print(f"tradecore: {e}", file=sys.stderr)
+        return 2
     return args.func(args)
 
 

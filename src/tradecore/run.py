@@ -72,7 +72,12 @@ def summary_table(node, summary: dict[str, Any], seconds: float) -> str:
 
 
 def run(cfg: NodeConfig, *, live: bool = False, seconds: float | None = None,
-        report_json: str | None = None, out: TextIO = sys.stdout) -> int:
+        report_json: str | None = None, out: TextIO | None = None,
+        serve: tuple[str, int] | None = None) -> int:
+    """`serve=(host, port)`: the API (tradecore.api) runs on the same loop and keeps serving
+    after the replay ends until interrupted; the report is written after that. `out` defaults
+    to the sys.stdout of the call (not of import time)."""
+    out = sys.stdout if out is None else out
     from tradecore.backtest.report import write_json, write_report
     from tradecore.backtest.run_recorder import RunRecorder
     from tradecore.engine import TradingNode
@@ -96,7 +101,12 @@ def run(cfg: NodeConfig, *, live: bool = False, seconds: float | None = None,
 
     if cfg.mode == "paper":
         import uvloop
-        if live:
+        if serve is not None:
+            from tradecore.api.service import serve_live, serve_replay
+            host, port = serve
+            uvloop.run(serve_live(node, seconds, host=host, port=port) if live else
+                       serve_replay(node, cfg.speed, on_record, host=host, port=port))
+        elif live:
             uvloop.run(node.run_live(seconds))
         else:
             uvloop.run(node.run_replay_paced(cfg.speed, on_record))
