@@ -15,7 +15,13 @@ TOKEN = "test-token-0123456789abcdef"
 
 
 def make_node(**overrides) -> TradingNode:
-    return TradingNode(load(None, {"run": {"speed": 0, **overrides}}))
+    """The default paper config with only its cross-venue strategy (which takes nothing at
+    real fees), so that the orders these tests see are the tests' own."""
+    cfg = load(None, {"run": {"speed": 0, **overrides}})
+    only_xarb = [{"id": s.id, "kind": s.kind, "settings": s.settings}
+                 for s in cfg.strategies if s.id == "xarb"]
+    return TradingNode(load(None, {"run": {"speed": 0, **overrides},
+                                   "strategies": only_xarb}))
 
 
 class Feeder:
