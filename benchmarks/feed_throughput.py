@@ -26,6 +26,12 @@ counted. Three clients, measured in the same run, interleaved round by round:
   (c) context     a raw picows client that only counts frames: the transport ceiling here, which
                   is also the simulator's send ceiling (one Python process).
 
+The socket rounds run twice (full mode): with the depth stream alone, which is what the issue's bar
+(>= 300,000 depth messages/s from the loopback simulator into the books) is about, then with the
+recorded mix. The simulator keeps its own book lazily (VenueSim.lazy_book: the events sent are
+applied when something reads the book, here the one REST snapshot), so its send path is a list
+append per message and one write per batch.
+
 When (a) reaches >= 90 % of (c), the socket figure is the simulator's ceiling, not the client's: it
 is marked SIM-BOUND and not judged, and the client is ALSO measured alone: the recorded frame bytes
 (what picows hands over) through the same `normalizer.on_frame(bytes, label, time.time_ns())` as
@@ -35,6 +41,8 @@ to str, json.loads, dict book). "Client alone, depth frames only" replays only t
 cost of a depth message, which is what the issue's bar (>= 300,000 depth messages/s) is about; the
 recorded mix is mostly bookTickers and trades, so a depth rate measured on the mix is diluted by
 them and is shown as context (depth msgs/s = depth frames / time for the whole mix).
+
+--quick runs one mixed socket round and one client-alone pass (no depth-only socket rounds).
 
 Status: OK (>= bar), UNDER-BAR, UNDER-BAR (<1/3: FAIL), SIM-BOUND (not judged). Exit code 1 only
 when a judged figure is under 1/3 of its bar (or the feed's book did not end in sync).
@@ -54,7 +62,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,10 +88,11 @@ class Config:
     quick: bool
     rounds: int                # socket rounds per client
     iso_rounds: int            # client-alone passes per series
+    depth_socket: bool = True  # also the socket rounds with the depth stream alone
     timeout: float = 60.0
 
 
-QUICK = Config(quick=True, rounds=1, iso_rounds=1)
+QUICK = Config(quick=True, rounds=1, iso_rounds=1, depth_socket=False)
 FULL = Config(quick=False, rounds=5, iso_rounds=15)
 
 
@@ -112,6 +121,10 @@ class Recording:
                 n += 1
                 d += t == self.depth_stream
         return n, d
+
+    def only(self, streams: list[str]) -> "Recording":
+        """The same recording as seen by a client subscribed to `streams` alone."""
+        return replace(self, streams=list(streams))
 
     def describe(self) -> str:
         n, d = self.expected(0)
@@ -435,7 +448,7 @@ async def run_picows_count(sim: SimProcess, rec: Recording, cfg: Config) -> Run:
 CLIENTS = {"tradecore": run_tradecore, "websockets": run_websockets, "picows": run_picows_count}
 
 
-def socket_rounds(rec: Recording, cfg: Config, log) -> dict[str, list[Run]]:
+def socket_rounds(rec: Recording, cfg: Config, log, what: str = "") -> dict[str, list[Run]]:
     out: dict[str, list[Run]] = {k: [] for k in CLIENTS}
     for r in range(cfg.rounds):
         sims = {k: SimProcess(rec) for k in CLIENTS}      # loaded in parallel, then idle
@@ -447,7 +460,7 @@ def socket_rounds(rec: Recording, cfg: Config, log) -> dict[str, list[Run]]:
                 run = uvloop.run(fn(sims[k], rec, cfg))
                 sims[k].kill()
                 out[k].append(run)
-                log(f"round {r + 1}/{cfg.rounds} {k}: {run.rate:,.0f} msgs/s"
+                log(f"{what}round {r + 1}/{cfg.rounds} {k}: {run.rate:,.0f} msgs/s"
                     + ("" if run.ok else " NOT OK " + run.note))
         finally:
             for s in sims.values():
@@ -592,7 +605,27 @@ def _r(x, nd=1):
     return None if x is None or not math.isfinite(x) else round(float(x), nd)
 
 
-def build_figures(sock: dict[str, list[Run]], iso_mix: dict, iso_depth: dict) -> list[Figure]:
+def _depth_socket_figures(sock: dict[str, list[Run]]) -> list[Figure]:
+    tc, ws, raw = sock["tradecore"], sock["websockets"], sock["picows"]
+    tc_rate, ws_rate, raw_rate = (med([r.rate for r in x]) for x in (tc, ws, raw))
+    bound = bool(tc_rate >= SIM_BOUND * raw_rate)
+    return [
+        Figure("socket_depth_only", "socket, depth stream only (the issue's bar)", tc_rate, BAR,
+               ws[0].name if ws else None, ws_rate, len(tc), bound, all(r.ok for r in tc),
+               f"subscribed to the depth stream alone; tradecore reads {tc_rate / raw_rate:.0%} "
+               f"of what a client that only counts frames gets from this simulator "
+               f"({raw_rate:,.0f}/s)", max(r.rate for r in tc)),
+        Figure("socket_depth_only_ceiling", "socket, depth stream only, raw picows counter",
+               raw_rate, None, None, None, len(raw), False, all(r.ok for r in raw), "",
+               max(r.rate for r in raw)),
+    ]
+
+
+def build_figures(sock: dict[str, list[Run]], sock_depth: dict[str, list[Run]] | None,
+                  iso_mix: dict, iso_depth: dict) -> list[Figure]:
+    figs: list[Figure] = []
+    if sock_depth is not None:
+        figs += _depth_socket_figures(sock_depth)
     tc, ws, raw = sock["tradecore"], sock["websockets"], sock["picows"]
     tc_rate, ws_rate, raw_rate = (med([r.rate for r in x]) for x in (tc, ws, raw))
     bound = bool(tc_rate >= SIM_BOUND * raw_rate)
@@ -600,7 +633,7 @@ def build_figures(sock: dict[str, list[Run]], iso_mix: dict, iso_depth: dict) ->
     why = (f"simulator ceiling: tradecore reads {tc_rate / raw_rate:.0%} of what a client "
            f"that only counts frames gets from this simulator" if bound else
            f"client-bound: tradecore reads {tc_rate / raw_rate:.0%} of the transport ceiling")
-    figs = [
+    figs += [
         Figure("socket_all", "socket, all msgs into the books (mixed stream)", tc_rate, BAR,
                ws[0].name if ws else None, ws_rate, len(tc), bound, tc_ok, why,
                max(r.rate for r in tc)),
@@ -687,7 +720,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     cfg = QUICK if a.quick else FULL
     if a.rounds:
-        cfg = Config(cfg.quick, a.rounds, cfg.iso_rounds)
+        cfg = Config(cfg.quick, a.rounds, cfg.iso_rounds, cfg.depth_socket)
     t0 = time.perf_counter()
     log = (lambda m: None) if a.json else (lambda m: print(
         f"[{time.perf_counter() - t0:5.1f}s] " + m, file=sys.stderr, flush=True))
@@ -699,11 +732,14 @@ def main(argv=None) -> int:
     iso_mix = iso_rounds(rec, cfg, False)
     iso_depth = iso_rounds(rec, cfg, True)
     log("socket rounds (a fresh simulator process per run) ...")
-    sock = socket_rounds(rec, cfg, log)
-    figs = build_figures(sock, iso_mix, iso_depth)
+    sock_depth = socket_rounds(rec.only([rec.depth_stream]), cfg, log, "depth only: ") \
+        if cfg.depth_socket else None
+    sock = socket_rounds(rec, cfg, log, "mixed: ")
+    figs = build_figures(sock, sock_depth, iso_mix, iso_depth)
     fail = any(f.fails for f in figs)
     n, d = rec.expected(0)
     tc_checks = [r.extra for r in sock["tradecore"]]
+    tc_depth_checks = [r.extra for r in sock_depth["tradecore"]] if sock_depth else []
     ws_tops = [r.extra.get("top") for r in sock["websockets"]]
     if a.json:
         print(json.dumps({"mode": "quick" if cfg.quick else "full", "machine": machine(),
@@ -711,7 +747,8 @@ def main(argv=None) -> int:
                                    "messages": n, "depth_messages": d},
                           "seconds": round(time.perf_counter() - t0, 1),
                           "figures": [f.as_dict() for f in figs],
-                          "feed_checks": tc_checks, "reference_tops": ws_tops,
+                          "feed_checks": tc_checks, "feed_checks_depth_only": tc_depth_checks,
+                          "reference_tops": ws_tops,
                           "fail": fail}, default=str))
     else:
         m = machine()
