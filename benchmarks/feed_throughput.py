@@ -300,6 +300,18 @@ async def run_tradecore(sim: SimProcess, rec: Recording, cfg: Config) -> Run:
             live_at.append(feed.normalizer.stats.messages - feed.health.snapshots)
 
     feed = BenchFeed(fc, rest, on_status=on_status)
+    # when the REST snapshot is loaded: frames before it only went through scan + buffer (and are
+    # applied in one go at the load), frames after it through the live book path
+    snap_at: list[tuple[float, int]] = []
+    load = feed.normalizer.on_snapshot
+
+    def on_snapshot(*args, **kw) -> None:
+        if not snap_at:
+            snap_at.append((time.monotonic(),
+                            feed.normalizer.stats.messages - (feed.health.snapshots - 1)))
+        load(*args, **kw)
+
+    feed.normalizer.on_snapshot = on_snapshot
     n, d = rec.expected(sim.pos)
     task = asyncio.create_task(feed.run())
     try:
@@ -324,6 +336,9 @@ async def run_tradecore(sim: SimProcess, rec: Recording, cfg: Config) -> Run:
                   "unrecovered": len(norm.unrecovered()), "snapshots": feed.health.snapshots,
                   "errors": dict(s.errors),
                   "frames_before_live": live_at[0] if live_at else None,
+                  "frames_before_snapshot": snap_at[0][1] if snap_at else None,
+                  "live_book_rate": round((got - snap_at[0][1]) / (t1 - snap_at[0][0]))
+                  if snap_at and t1 > snap_at[0][0] and got > snap_at[0][1] else None,
                   "client_cpu_share": round(cpu / (t1 - t0), 3),
                   "top": [book.best_bid(), book.best_ask()] if book is not None else None}
         ok = (got == n and s.gaps == 0 and s.top_checks_bad == 0
@@ -609,12 +624,17 @@ def _depth_socket_figures(sock: dict[str, list[Run]]) -> list[Figure]:
     tc, ws, raw = sock["tradecore"], sock["websockets"], sock["picows"]
     tc_rate, ws_rate, raw_rate = (med([r.rate for r in x]) for x in (tc, ws, raw))
     bound = bool(tc_rate >= SIM_BOUND * raw_rate)
+    pre = [r.extra.get("frames_before_snapshot") for r in tc]
+    live = ", ".join(f"{x:,.0f}/s" if x else "-" for x in
+                     (r.extra.get("live_book_rate") for r in tc))
     return [
         Figure("socket_depth_only", "socket, depth stream only (the issue's bar)", tc_rate, BAR,
                ws[0].name if ws else None, ws_rate, len(tc), bound, all(r.ok for r in tc),
                f"subscribed to the depth stream alone; tradecore reads {tc_rate / raw_rate:.0%} "
                f"of what a client that only counts frames gets from this simulator "
-               f"({raw_rate:,.0f}/s)", max(r.rate for r in tc)),
+               f"({raw_rate:,.0f}/s); frames before the REST snapshot was loaded (scanned and "
+               f"buffered, applied at the load): {pre}; rate on the live book path after it: "
+               f"{live}", max(r.rate for r in tc)),
         Figure("socket_depth_only_ceiling", "socket, depth stream only, raw picows counter",
                raw_rate, None, None, None, len(raw), False, all(r.ok for r in raw), "",
                max(r.rate for r in raw)),
