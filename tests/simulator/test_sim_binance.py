@@ -253,3 +253,31 @@ def test_serves_partial_depth_from_book_when_depth5_subscribed():
             checked += 1
         assert checked > 50 and n.stats.gaps == 0
     run(body, speed=0, paused=True)
+
+
+def test_book_follows_stream_only_when_read_and_equals_an_eager_replay_when_lazy():
+    """Binance's book is lazy: a replay nobody reads the book during does no book work, and the
+    book, once read, is the one an update per event would have built."""
+    from tradecore.simulator.venues import DEPTH
+    from tradecore.verify import normalizer_for
+
+    async def body(sim):
+        v = sim.venues["binance"]
+        c = await connect(sim.ws_url("binance") + "/stream?streams=" + STREAMS)
+        sim.step("binance", 20_000)
+        await settle(c)
+        assert v.lazy_book and v.applied == 0 and v.pos == 20_000
+        book = v.book("BTCUSDT")
+        assert v.applied == 20_000 and book is not None and book.valid
+        ref = normalizer_for("binance")
+        for ev in v.events[:20_000]:
+            if ev.apply:
+                if ev.kind == DEPTH:
+                    ref.on_frame(ev.payload, ev.conn, ev.ts)
+                else:
+                    ref.on_rest(ev.payload, "rest", ev.ts, ev.src)
+        (want,) = [b for k, b in ref.books.items() if k[1] == "BTCUSDT"]
+        assert book.seq == want.seq
+        for side in (0, 1):
+            assert book.depth_ticks(side, 10_000).tolist() == want.depth_ticks(side, 10_000).tolist()
+    run(body, speed=0, paused=True)

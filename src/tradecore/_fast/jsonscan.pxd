@@ -1,7 +1,7 @@
 # A scanner for Binance depth-update frames: reads the fields the book needs straight from the
 # frame bytes (no JSON tree, no float conversion) and stages the levels on a book. Any frame it
 # does not recognise as a depth update is left to the general JSON path (orjson).
-from libc.stdint cimport int64_t, int32_t
+from libc.stdint cimport int64_t, int32_t, int8_t
 
 from tradecore._fast.book cimport L2Book
 
@@ -10,12 +10,48 @@ cpdef enum ScanResult:
     SCAN_DEPTH = 1       # a depth update; fields and level offsets are filled
     SCAN_MALFORMED = 2   # a depth update (or unreadable frame) that breaks the expected schema
 
+# One level of the last scanned frame. The price and size are read while scanning: text of the
+# form digits[.digits] (every price and size Binance sends) is kept as its integer part and its
+# fraction up to the last non-zero digit, so that apply_to scales it to the book's grid with a
+# multiply (no second pass over the text); anything else keeps only its span and is staged from
+# the text by the book (L2Book.stage_text), which also words every error.
+cdef enum:
+    SCAN_ROUTED = 100    # scan_sync: not this book's diff; + ScanResult
+
+
+cdef class DepthSync
+
+
 cdef struct LevelRef:
-    int32_t side
-    int32_t p_off
+    int64_t p_int      # integer digits of the price (exact when p_idig <= 18)
+    int64_t p_frac     # its fraction digits up to the last non-zero one, as an integer
+    int64_t q_int      # the same for the size
+    int64_t q_frac
+    int32_t p_off      # spans of the texts between the quotes, in the frame
     int32_t p_len
     int32_t q_off
     int32_t q_len
+    int8_t side
+    int8_t p_idig      # integer digits (capped at 99); -1: not digits[.digits], text path only
+    int8_t p_fdig      # fraction digits up to the last non-zero one (99: beyond 18)
+    int8_t q_idig
+    int8_t q_fdig
+
+
+# How a book's grid reads a scanned number: value * 10**e / unit ticks (lots), exact when the
+# number has at most e significant fraction digits and the result is a whole multiple of unit.
+cdef struct Grid:
+    bint ready
+    int p_dec          # the book's decimals and units, to tell when the cache is stale
+    int s_dec
+    int64_t tick_units
+    int64_t lot_units
+    int p_e            # price_decimals less the trailing zeros of tick_units
+    int64_t p_unit     # tick_units without its trailing zeros
+    int p_maxint       # most integer digits parse_fixed takes without its checked path
+    int s_e
+    int64_t s_unit
+    int s_maxint
 
 
 cdef class DepthScanner:
@@ -31,15 +67,24 @@ cdef class DepthScanner:
     cdef LevelRef* levels
     cdef Py_ssize_t n_levels
     cdef Py_ssize_t cap
+    cdef Grid grid                    # of the book apply_to last staged on
 
     cpdef int scan(self, bytes frame)
+    # scan, and when the frame is a depth update of `symbol`, sync.on_depth: the steady state of
+    # a feed in one call. Returns on_depth's SyncResult, or SCAN_ROUTED + the ScanResult when the
+    # frame is something else (another symbol's depth: SCAN_ROUTED + SCAN_DEPTH).
+    cpdef int scan_sync(self, bytes frame, DepthSync sync, bytes symbol, int64_t ts_ns) except -1
     # Stage and commit the scanned levels on a book, all or nothing: 0, or a staging problem
-    # code (book.reason_text) with the book unchanged.
+    # code (book.reason_text) with the book unchanged. Levels whose numbers fit the book's grid
+    # exactly are staged from the scanned values; any other level is staged from its text by the
+    # book, which gives the same result and the same problem code (apply_text_to).
     cpdef int apply_to(self, L2Book book) except -1
+    # The same, every level staged from its text (the reference apply_to must agree with).
+    cpdef int apply_text_to(self, L2Book book) except -1
 
     # -- internals ------------------------------------------------------------------------------
-    cdef int _push(self, int side, Py_ssize_t p, Py_ssize_t pl, Py_ssize_t q,
-                   Py_ssize_t ql) except -1
+    cdef int _grow(self) except -1
+    cdef void _set_grid(self, L2Book book) noexcept
     cdef Py_ssize_t _levels(self, const char* s, Py_ssize_t i, Py_ssize_t n, int side) except -2
     cdef int _bad(self, str why, bint depth_like)
 

@@ -30,7 +30,9 @@ Send path: a recorded message is framed once, at load (server frames are unmaske
 bytes are the same for every client). Each replay step appends the frames due to each connection's
 list and ends with one transport write per connection: no per-message Python work beyond a list
 append for a client that takes the recorded bytes as they are, and one syscall per step instead of
-one per message. Connections that need their own bytes (Coinbase's per-connection sequence_num,
+one per message. Binance's book is kept lazily (VenueSim.lazy_book): the events sent are applied
+to it when something reads it (a REST snapshot, a partial-depth stream, /_sim/status), so a replay
+that nobody snapshots in between sends without updating a book per message. Connections that need their own bytes (Coinbase's per-connection sequence_num,
 renamed Binance streams, Kraken depths other than the recorded one, a fault in progress) take a slow
 path through Session.deliver.
 """
@@ -660,9 +662,10 @@ class ExchangeSimulator:
         fast_get = v.fast.get
         slow_get = v.slow.get
         apply = v.apply
+        lazy = v.lazy_book
         for k in range(i, j):
             ev = evs[k]
-            if ev.apply:
+            if ev.apply and not lazy:
                 apply(ev)
             t = ev.topic
             if t is None:
@@ -674,6 +677,8 @@ class ExchangeSimulator:
                     append(f)
             subs = slow_get(t)
             if subs:
+                if lazy:
+                    v.catch_up(k + 1)      # a rendering may read the book right after ev
                 for sub in subs:
                     try:
                         sub.session.deliver(ev, sub)
@@ -683,6 +688,8 @@ class ExchangeSimulator:
             if ev.kind == SNAP:
                 v.snapshot_done(ev)
         v.pos = j
+        if not lazy:
+            v.applied = j
         v.now_ns = evs[j - 1].ts
         for s in v.sessions.values():
             if s.out:

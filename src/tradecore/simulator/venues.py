@@ -177,6 +177,11 @@ class VenueSim(ABC):
     name = "?"
     norm_venue = "?"
     default_file = ""
+    # True: the book follows the stream only when it is read (book(), status(), a connection
+    # that takes the slow path), by applying the events sent since the last read. The replay
+    # then costs a list append per message and subscriber, not a book update per message. Only
+    # for venues whose book state is read through book() alone.
+    lazy_book = False
     rest_prefixes: tuple[str, ...] = ()
     rest_hint = ""                 # appended to the REST base URL in urls()
 
@@ -209,6 +214,7 @@ class VenueSim(ABC):
     def restart(self) -> None:
         """Back to the start of the recording with an empty book."""
         self.pos = 0
+        self.applied = 0               # events [0, applied) are in the book
         self.passes += 1
         self.now_ns = self.events[0].ts
         self.norm = normalizer_for(self.norm_venue)
@@ -239,8 +245,21 @@ class VenueSim(ABC):
     def apply(self, ev: Event) -> None:
         self.norm.on_frame(ev.payload, ev.conn, ev.ts)
 
+    def catch_up(self, upto: int | None = None) -> None:
+        """Apply the events replayed so far (up to index `upto`) that the book has not seen."""
+        upto = self.pos if upto is None else upto
+        if self.applied >= upto:
+            return
+        evs, apply = self.events, self.apply
+        for k in range(self.applied, upto):
+            ev = evs[k]
+            if ev.apply:
+                apply(ev)
+        self.applied = upto
+
     def book(self, symbol: str):
         """The simulator's book of a symbol when it is in sync with the stream, else None."""
+        self.catch_up()
         bad = set(self.norm.unrecovered())
         for key, b in self.norm.books.items():
             if key[1] == symbol and key not in bad and b.valid:
@@ -381,6 +400,7 @@ class VenueSim(ABC):
         return orjson.dumps({"error": f"HTTP {status}", "retry_after": retry_after})
 
     def status(self) -> dict:
+        self.catch_up()
         books = {}
         for (conn, sym), b in sorted(self.norm.books.items()):
             bb, ba = b.best_bid(), b.best_ask()
@@ -416,6 +436,7 @@ class BinanceSim(VenueSim):
     default_file = "hbt_spot_btcusdt_20240808.gz"
     rest_prefixes = ("/api/v3",)
     rest_hint = "/api/v3"
+    lazy_book = True
     futures = False
     depth_limits = (1, 5000, 100)            # min, max, default
 

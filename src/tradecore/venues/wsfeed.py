@@ -32,6 +32,8 @@ from tradecore._fast.book import L2Book
 from tradecore.venues.base import BookNormalizer
 
 log = logging.getLogger("tradecore.feed")
+_TEXT, _BINARY = WSMsgType.TEXT, WSMsgType.BINARY
+_monotonic, _time_ns = time.monotonic, time.time_ns
 
 
 @dataclass
@@ -86,6 +88,7 @@ class FeedListener(WSListener):
         self.feed = feed
         self.label = label
         self.norm = feed.normalizer
+        self.on_frame = self.norm.on_frame
         self.last_rx = time.monotonic()
         self.opened = self.last_rx
         self.transport: WSTransport | None = None
@@ -95,11 +98,12 @@ class FeedListener(WSListener):
         self.transport = transport
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        # the per-frame path: module-level names only, one bound call into the normalizer
         t = frame.msg_type
-        if t == WSMsgType.TEXT or t == WSMsgType.BINARY:
-            self.last_rx = time.monotonic()
+        if t == _TEXT or t == _BINARY:
+            self.last_rx = _monotonic()
             try:
-                self.norm.on_frame(frame.get_payload_as_bytes(), self.label, time.time_ns())
+                self.on_frame(frame.get_payload_as_bytes(), self.label, _time_ns())
             except Exception:     # a strategy callback raised: never lose the connection
                 self.feed.health.callback_errors += 1
                 log.exception("%s: exception in a book/trade callback", self.label)

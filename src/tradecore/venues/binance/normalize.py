@@ -37,6 +37,7 @@ BUFFER = int(SyncResult.SYNC_BUFFER)
 DROP = int(SyncResult.SYNC_DROP)
 GAP = int(SyncResult.SYNC_GAP)
 BAD_LEVEL = int(SyncResult.SYNC_BAD_LEVEL)
+ROUTED = DepthScanner().routed     # scan_sync: + ScanResult for frames it leaves to on_frame
 MAX_BUFFERED = 20_000       # diffs held per book while waiting for a snapshot
 PENDING_TICKERS = 4_096     # bookTickers kept per book until their diff arrives
 REGRID_CODES = (2, 5, 12, 15)   # too many decimals / off the grid, for price or size
@@ -63,12 +64,41 @@ class BinanceNormalizer(BookNormalizer):
         self._scan = DepthScanner()
         self._state: dict[BookKey, _Book] = {}
         self._by_symbol: dict[str, list[BookKey]] = {}
+        self._forget_hint()
+
+    def _forget_hint(self) -> None:
+        """The book of the last depth frame, which the next one most likely updates too."""
+        self._h_conn: str | None = None
+        self._h_key: BookKey | None = None
+        self._h_st: _Book | None = None
+        self._h_sync: DepthSync | None = None
+        self._h_sym = b""
 
     # -- frames ----------------------------------------------------------------------------------
     def on_frame(self, data: bytes, conn: str = "ws", ts_ns: int = 0) -> None:
-        self.stats.messages += 1
+        stats = self.stats
+        stats.messages += 1
         sc = self._scan
-        kind = sc.scan(data)
+        # steady state: the same connection's book as the last diff, scanned and synced in one
+        # compiled call (scan_sync); anything else comes back as ROUTED + the scan result
+        if conn is self._h_conn:
+            r = sc.scan_sync(data, self._h_sync, self._h_sym, ts_ns)
+            if r == APPLIED:
+                stats.levels += sc.level_count
+                st = self._h_st
+                if self.on_levels is not None:
+                    self.on_levels(self._h_key, ts_ns, sc.last_id, sc.level_texts(), False)
+                if st.pending_tickers:
+                    self._check_pending(st)
+                if self.on_book is not None:
+                    self.on_book(self._h_key, st.sync.book)
+                return
+            if r < ROUTED:
+                self._not_applied(self._h_key, self._h_st, r, ts_ns)
+                return
+            kind = r - ROUTED
+        else:
+            kind = sc.scan(data)
         if kind == SCAN_DEPTH:
             key = (conn, sc.symbol)
             st = self._state.get(key)
@@ -76,9 +106,11 @@ class BinanceNormalizer(BookNormalizer):
                 st = self._new_book(key)
                 if st is None:
                     return
+            self._h_conn, self._h_key, self._h_st = conn, key, st
+            self._h_sync, self._h_sym = st.sync, sc.symbol_bytes
             r = st.sync.on_depth(sc, ts_ns)
             if r == APPLIED:
-                self.stats.levels += sc.level_count
+                stats.levels += sc.level_count
                 if self.on_levels is not None:
                     self.on_levels(key, ts_ns, sc.last_id, sc.level_texts(), False)
                 if st.pending_tickers:
@@ -226,6 +258,8 @@ class BinanceNormalizer(BookNormalizer):
 
     def drop_connection(self, conn: str) -> None:
         """Forget every book of a connection that is gone (its sequence dies with it)."""
+        if self._h_conn == conn:
+            self._forget_hint()
         for key in [k for k in self._state if k[0] == conn]:
             del self._state[key]
             self.books.pop(key, None)

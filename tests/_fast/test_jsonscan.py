@@ -1,0 +1,279 @@
+"""The Binance depth scanner (tradecore._fast.jsonscan): prices and sizes are read while the frame
+is scanned and staged from the scanned digits (apply_to). That fused path must give exactly what
+staging every level from its text gives (apply_text_to, the book's parse_fixed path) and what
+the plain-Python reference gives (orjson + L2Book.apply_sides): the same book, or the same
+problem code with the book unchanged. The scanned fields must equal orjson's reading of the
+frame, on random frames and on every depth frame of the real recordings."""
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from datafiles import sample_file, shared_file
+from tradecore._fast.book import L2Book, reason_text
+from tradecore._fast.jsonscan import DepthScanner, DepthSync, ScanResult, SyncResult
+
+DEPTH, OTHER, MALFORMED = (int(ScanResult.SCAN_DEPTH), int(ScanResult.SCAN_OTHER),
+                           int(ScanResult.SCAN_MALFORMED))
+examples = settings(max_examples=400, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+# -------------------------------------------------------------------------------------------------
+# number texts: what Binance sends, and everything odd a wire can carry instead
+
+digits = st.text("0123456789", min_size=1, max_size=21)
+plain = st.one_of(
+    digits,
+    st.builds(lambda i, f: f"{i}.{f}", digits, digits),
+    # trailing zeros beyond any grid, as Binance spot pads to 8 decimals
+    st.builds(lambda i, f, z: f"{i}.{f}{'0' * z}", st.text("0123456789", min_size=1, max_size=6),
+              st.text("0123456789", max_size=8), st.integers(0, 14)),
+)
+odd = st.sampled_from(["", ".", "5.", ".5", "-1", "-0", "+1", "+", "1e5", "1E-2", "NaN", "inf",
+                       " 1", "1 ", "1.2.3", "0x10", "1,5", "\u0661", "1\u00a0", "12\\u0033",
+                       "99999999999999999999", "0.0000000000000000001", "1" * 40, "00000.10"])
+numbers = st.one_of(plain, plain, plain, odd)
+grids = st.tuples(
+    st.integers(0, 12), st.sampled_from([1, 2, 5, 10, 25, 100, 1000]),    # price decimals, units
+    st.integers(0, 12), st.sampled_from([1, 2, 5, 10, 1000]),             # size decimals, units
+)
+
+
+def grid_text(decimals: int, units: int) -> str:
+    s = str(units).rjust(decimals + 1, "0")
+    return s if decimals == 0 else s[:-decimals] + "." + s[-decimals:]
+
+
+def frame_of(bids: list, asks: list, *, wrapped: bool = True, pretty: bool = False) -> bytes:
+    """A depthUpdate with the level texts as given (json-encoded, so escapes stay escapes)."""
+    data = {"e": "depthUpdate", "E": 1723161255708, "s": "XUSDT", "U": 11, "u": 12,
+            "b": [[p, q] for p, q in bids], "a": [[p, q] for p, q in asks]}
+    if wrapped:
+        data = {"stream": "xusdt@depth@100ms", "data": data}
+    return json.dumps(data, indent=1 if pretty else None,
+                      separators=None if pretty else (",", ":")).encode()
+
+
+def book_state(book: L2Book) -> tuple:
+    return (book.depth_ticks(0, 10_000).tolist(), book.depth_ticks(1, 10_000).tolist())
+
+
+def new_book(grid: tuple) -> L2Book:
+    pd, pu, sd, su = grid
+    book = L2Book(grid_text(pd, pu), grid_text(sd, su))
+    book.apply_ticks(0, 1, 1)                   # a level that a bad batch must not disturb
+    return book
+
+
+# -------------------------------------------------------------------------------------------------
+# fused staging == text staging == plain-Python reference
+
+def _three_ways(frame: bytes, grid: tuple, bids: list, asks: list) -> None:
+    sc = DepthScanner()
+    assert sc.scan(frame) == DEPTH, sc.error
+    fused, text, ref = new_book(grid), new_book(grid), new_book(grid)
+    before = book_state(fused)
+    code = sc.apply_to(fused)
+    err = sc.error
+    assert sc.apply_text_to(text) == code
+    assert sc.error == err
+    try:
+        ref.apply_sides(bids, asks)
+        ref_ok = True
+    except ValueError:
+        ref_ok = False
+    assert (code == 0) == ref_ok, (code, reason_text(code))
+    assert book_state(fused) == book_state(text) == book_state(ref)
+    if code:
+        assert book_state(fused) == before
+        assert err.startswith("level ")
+
+
+@examples
+@given(grid=grids, bids=st.lists(st.tuples(numbers, numbers), max_size=6),
+       asks=st.lists(st.tuples(numbers, numbers), max_size=6))
+def test_apply_to_when_levels_are_random_text_matches_text_path_and_python_reference(grid, bids,
+                                                                                     asks):
+    _three_ways(frame_of(bids, asks), grid, bids, asks)
+
+
+@examples
+@given(grid=grids, bids=st.lists(st.tuples(plain, plain), min_size=1, max_size=8),
+       asks=st.lists(st.tuples(plain, plain), max_size=8))
+def test_apply_to_when_levels_are_plain_decimals_matches_text_path_and_python_reference(grid, bids,
+                                                                                        asks):
+    _three_ways(frame_of(bids, asks), grid, bids, asks)
+
+
+@examples
+@given(grid=grids, data=st.data())
+def test_apply_to_when_levels_sit_on_the_grid_stages_exact_ticks_and_lots(grid, data):
+    pd, pu, sd, su = grid
+    ticks = data.draw(st.lists(st.integers(1, 10**15 // pu // 10), min_size=1, max_size=8))
+    lots = data.draw(st.lists(st.integers(0, 10**15 // su // 10), min_size=len(ticks),
+                              max_size=len(ticks)))
+    pad = data.draw(st.integers(0, 4))
+    bids = [(grid_text(pd, t * pu) + ("0" * pad if pd else ""),
+             grid_text(sd, q * su)) for t, q in zip(ticks, lots)]
+    book = new_book(grid)
+    sc = DepthScanner()
+    assert sc.scan(frame_of(bids, [])) == DEPTH
+    assert sc.apply_to(book) == 0
+    want = {t: q for t, q in zip(ticks, lots)}
+    want.setdefault(1, 1)
+    assert dict(map(tuple, book.depth_ticks(0, 10_000).tolist())) == \
+        {t: q for t, q in want.items() if q}
+
+
+@examples
+@given(grid=grids, bids=st.lists(st.tuples(numbers, numbers), max_size=4),
+       asks=st.lists(st.tuples(numbers, numbers), max_size=4))
+def test_scan_when_frame_has_whitespace_reads_the_same_levels_as_compact(grid, bids, asks):
+    compact, pretty = DepthScanner(), DepthScanner()
+    assert compact.scan(frame_of(bids, asks)) == DEPTH
+    assert pretty.scan(frame_of(bids, asks, wrapped=False, pretty=True)) == DEPTH
+    assert pretty.level_texts() == compact.level_texts()
+    a, b = new_book(grid), new_book(grid)
+    assert compact.apply_to(a) == pretty.apply_to(b)
+    assert book_state(a) == book_state(b)
+
+
+@pytest.mark.parametrize("price, size, reason", [
+    ("100.01", "1", "price is off the tick grid"),
+    ("100.00", "0.000000012", "size is off the lot grid"),
+    ("100.0000000000000001", "1", "price has more decimals than the book's precision"),
+    ("100.00", "0.0000000001", "size has more decimals than the book's precision"),
+    ("100.00", "-1", "size is negative"),
+    ("0.00", "1", "price is not positive"),
+    ("1e2", "1", "price is not a plain decimal number"),
+    ("100.00", "", "size is not a plain decimal number"),
+    ("99999999999999999999", "1", "price is too large"),
+])
+def test_apply_to_when_a_level_is_bad_returns_the_books_reason_and_changes_nothing(price, size,
+                                                                                   reason):
+    book = L2Book("0.05", "0.000000005")
+    book.apply_ticks(0, 1_000, 5)
+    before = book_state(book)
+    sc = DepthScanner()
+    assert sc.scan(frame_of([("99.00", "1.5"), (price, size)], [])) == DEPTH
+    code = sc.apply_to(book)
+    assert reason_text(code) == reason
+    assert sc.error == "level 1"
+    assert book_state(book) == before
+
+
+# -------------------------------------------------------------------------------------------------
+# scanned fields == orjson's reading
+
+@examples
+@given(bids=st.lists(st.tuples(numbers, numbers), max_size=5),
+       asks=st.lists(st.tuples(numbers, numbers), max_size=5), wrapped=st.booleans(),
+       pretty=st.booleans())
+def test_scan_when_frame_is_a_random_depth_update_reads_what_orjson_reads(bids, asks, wrapped,
+                                                                         pretty):
+    frame = frame_of(bids, asks, wrapped=wrapped, pretty=pretty)
+    d = orjson.loads(frame)
+    d = d.get("data", d)
+    sc = DepthScanner()
+    assert sc.scan(frame) == DEPTH
+    assert (sc.symbol, sc.first_id, sc.last_id, sc.event_ms, sc.prev_last_id) == \
+        (d["s"], d["U"], d["u"], d["E"], -1)
+    # level_texts are the raw text between the quotes (escapes kept as sent)
+    raw = [(0, json.dumps(p)[1:-1], json.dumps(q)[1:-1]) for p, q in d["b"]] + \
+          [(1, json.dumps(p)[1:-1], json.dumps(q)[1:-1]) for p, q in d["a"]]
+    assert sc.level_texts() == raw
+
+
+@settings(max_examples=300, deadline=None)
+@given(junk=st.binary(max_size=200))
+def test_scan_when_frame_is_garbage_never_reads_a_depth_update(junk):
+    sc = DepthScanner()
+    assert sc.scan(junk) in (OTHER, MALFORMED)
+    assert sc.level_count == 0 or sc.scan(junk) == MALFORMED
+
+
+def _check_recorded(frames: list[bytes]) -> None:
+    assert frames
+    sc = DepthScanner()
+    fused = text = None
+    for frame in frames:
+        d = orjson.loads(frame)["data"]
+        assert sc.scan(frame) == DEPTH, sc.error
+        assert (sc.symbol, sc.first_id, sc.last_id, sc.prev_last_id) == \
+            (d["s"], d["U"], d["u"], d.get("pu", -1))
+        assert sc.level_texts() == [(0, p, q) for p, q in d["b"]] + \
+            [(1, p, q) for p, q in d["a"]]
+        if fused is None:
+            from tradecore.venues.base import grid_of
+            tick, lot = grid_of([p for p, _ in d["b"] + d["a"]], [q for _, q in d["b"] + d["a"]])
+            fused, text = L2Book(tick, lot), L2Book(tick, lot)
+        code = sc.apply_to(fused)
+        assert sc.apply_text_to(text) == code
+        assert fused.top_ticks() == text.top_ticks()
+        for cut in (1, len(frame) // 2, len(frame) - 1):       # truncated on the wire
+            assert DepthScanner().scan(frame[:cut]) == MALFORMED
+    assert book_state(fused) == book_state(text)
+
+
+def test_scan_and_apply_when_replaying_bundled_spot_depth_frames_agree_with_orjson_and_text():
+    _check_recorded(_hbt_frames(sample_file("hbt_spot_btcusdt_20240808.gz")))
+
+
+def test_scan_and_apply_when_replaying_shared_usdm_depth_frames_agree_with_orjson_and_text():
+    _check_recorded(_hbt_frames(shared_file("binance/hbt_usdm_btcusdt_20240808.gz")))
+
+
+def _hbt_frames(path) -> list[bytes]:
+    from tradecore.data.capture import WS, read_capture
+    return [r.payload for r in read_capture(path)
+            if r.kind == WS and b'"depthUpdate"' in r.payload[:80]]
+
+
+# -------------------------------------------------------------------------------------------------
+# scan_sync: the one-call steady state
+
+def _synced(last_u: int = 11) -> tuple[DepthSync, L2Book]:
+    book = L2Book("0.01", "0.00000001")
+    sync = DepthSync()
+    sync.start(book, last_u)
+    return sync, book
+
+
+def test_scan_sync_when_frame_is_the_books_next_diff_applies_it():
+    sync, book = _synced()
+    sc = DepthScanner()
+    r = sc.scan_sync(frame_of([("100.00", "2.5")], [("101.00", "1")]), sync, b"XUSDT", 7)
+    assert r == int(SyncResult.SYNC_APPLIED)
+    assert book.best_bid() == (100.0, 2.5) and book.best_ask() == (101.0, 1.0)
+    assert (book.seq, book.ts_ns, sync.last_u) == (12, 7, 12)
+
+
+@pytest.mark.parametrize("frame, symbol, kind", [
+    (frame_of([("100.00", "1")], []), b"YUSDT", DEPTH),
+    (frame_of([("100.00", "1")], []), b"XUSD", DEPTH),
+    (b'{"stream":"xusdt@trade","data":{"e":"trade","s":"XUSDT","p":"1","q":"1"}}', b"XUSDT",
+     OTHER),
+    (b'{"e":"depthUpdate","s":"XUSDT","U":1', b"XUSDT", MALFORMED),
+])
+def test_scan_sync_when_frame_is_not_this_books_diff_routes_it_and_leaves_book(frame, symbol,
+                                                                             kind):
+    sync, book = _synced()
+    before = book_state(book)
+    sc = DepthScanner()
+    assert sc.scan_sync(frame, sync, symbol, 7) == sc.routed + kind
+    assert book_state(book) == before and sync.last_u == 11
+
+
+def test_scan_sync_when_diff_has_a_bad_level_reports_it_and_changes_nothing():
+    sync, book = _synced()
+    book.apply_ticks(0, 9_000, 5)
+    before = book_state(book)
+    sc = DepthScanner()
+    r = sc.scan_sync(frame_of([("100.00", "1"), ("100.001", "1")], []), sync, b"XUSDT", 7)
+    assert r == int(SyncResult.SYNC_BAD_LEVEL)
+    assert reason_text(sync.last_code) == "price has more decimals than the book's precision"
+    assert book_state(book) == before and sync.last_u == 11
