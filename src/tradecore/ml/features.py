@@ -327,12 +327,64 @@ class CandleFeatures:
         return CandleLiveReference(self.horizons, self.window)
 
 
-def feature_source_from_config(cfg: dict[str, Any] | None) -> CandleFeatures:
+class _PipelineLive:
+    __slots__ = ("_live",)
+
+    def __init__(self, live) -> None:
+        self._live = live
+
+    def update(self, ts_ns: int, open: float, high: float, low: float, close: float,
+               volume: float) -> np.ndarray:
+        return self._live.update({"ts_ns": ts_ns, "open": open, "high": high, "low": low,
+                                  "close": close, "volume": volume})
+
+
+class PipelineFeatures:
+    """The indicator feature pipeline (tradecore.indicators.features.FeatureSet) behind the
+    FeatureSource protocol: by default its candle families (CANDLE_FEATURES, 135 columns: no
+    book or trade-flow inputs, which candles do not carry). Batch and live rows are equal by
+    the pipeline's own contract (tested there and through this adapter)."""
+
+    def __init__(self, features: Sequence[Any] | None = None) -> None:
+        from tradecore.indicators.features import CANDLE_FEATURES, FeatureSet
+        cfg = list(CANDLE_FEATURES if features is None else features)
+        self._fs = FeatureSet(cfg)
+        if self._fs.depth or "buy_volume" in self._fs.needs:
+            raise ValueError("features: candle models take candle families only (no 'book' or "
+                             "'trade_flow' entries)")
+        self.names = tuple(self._fs.names)
+        # JSON-able: tuples (family, params) become lists, which FeatureSet also accepts
+        self.config = {"features": [list(e) if isinstance(e, tuple) else e for e in cfg]}
+
+    def warmup(self) -> int:
+        from tradecore.indicators.features import warmup
+        warmup()
+        return len(self.names)
+
+    def batch(self, candles: Candles) -> np.ndarray:
+        X, _ = self._fs.batch({"ts_ns": candles.ts_ns, "open": candles.open,
+                               "high": candles.high, "low": candles.low,
+                               "close": candles.close, "volume": candles.volume})
+        return X
+
+    def live(self) -> _PipelineLive:
+        return _PipelineLive(self._fs.live())
+
+
+def feature_source_from_config(cfg: dict[str, Any] | None) -> CandleFeatures | PipelineFeatures:
+    """`source = "CandleFeatures"` (the small built-in set: horizons, window) or
+    `source = "FeatureSet"` (the indicator pipeline: `features`, a FeatureSet config list;
+    default: its candle families)."""
     cfg = dict(cfg or {})
     kind = cfg.pop("source", "CandleFeatures")
+    if kind == "FeatureSet":
+        unknown = set(cfg) - {"features"}
+        if unknown:
+            raise ValueError(f"features: unknown keys {sorted(unknown)}; expected features")
+        return PipelineFeatures(cfg.get("features"))
     if kind != "CandleFeatures":
-        raise ValueError(f"features.source: unknown feature source {kind!r}; this build knows "
-                         f"'CandleFeatures'")
+        raise ValueError(f"features.source: unknown feature source {kind!r}; expected "
+                         f"'CandleFeatures' or 'FeatureSet'")
     unknown = set(cfg) - {"horizons", "window"}
     if unknown:
         raise ValueError(f"features: unknown keys {sorted(unknown)}; expected horizons, window")

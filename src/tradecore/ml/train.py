@@ -22,7 +22,7 @@ import orjson
 from tradecore.ml.data import Dataset, make_dataset, time_split, walk_forward_folds
 from tradecore.ml.evaluate import (SignalBacktest, backtest_signal, buy_and_hold,
                                    classification_metrics, positions_from_probs)
-from tradecore.ml.features import CandleFeatures, load_candles, schema_of
+from tradecore.ml.features import CandleFeatures, PipelineFeatures, load_candles, schema_of
 from tradecore.ml.mlp import MLP, make_optimizer
 from tradecore.ml.onnx_export import mlp_to_onnx
 
@@ -67,8 +67,15 @@ def load_config(path: str | Path | None = None,
     return cfg
 
 
-def _dataset(cfg: dict[str, Any], candles) -> tuple[CandleFeatures, Dataset]:
-    fs = CandleFeatures(cfg["features"]["horizons"], cfg["features"]["window"])
+def _dataset(cfg: dict[str, Any], candles) -> tuple[CandleFeatures | PipelineFeatures, Dataset]:
+    fc = cfg["features"]
+    if fc["source"] == "FeatureSet":
+        fs = PipelineFeatures(fc["features"] or None)
+    elif fc["source"] == "CandleFeatures":
+        fs = CandleFeatures(fc["horizons"], fc["window"])
+    else:
+        raise ValueError(f"ml config: features.source = {fc['source']!r}; expected "
+                         f"'CandleFeatures' or 'FeatureSet'")
     lab = cfg["labels"]
     ds = make_dataset(candles, fs, label=lab["kind"], horizon=lab["horizon"],
                       threshold=lab["threshold"], task="binary", barrier_k=lab["barrier_k"])
