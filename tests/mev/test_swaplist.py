@@ -70,3 +70,30 @@ def test_js_profit_truncates_at_1e36_when_legs_are_equal():
     back = {"amountIn": "888975983124675556", "amountOut": "785608054456497020853"}
     assert 785608054456497020853 - 754870400637081426352 == 30737653819415594501
     assert sl.js_sandwich_profit(front, back) == 30737653819415594500
+
+
+PARSERS = {
+    "uniswapV2.swap.parse": sl.parse_univ2_swap,
+    "uniswapV3.swap.parse": sl.parse_univ3_swap,
+    "uniswapV3.liquidityDeposit.parse": sl.parse_univ3_deposit,
+    "uniswapV3.liquidityWithdrawal.parse": sl.parse_univ3_withdrawal,
+}
+
+
+def _classifier_calls():
+    try:
+        return [pytest.param(call, id=f"{c['case_id']}-{k}") for f in ("classifier_uniswap_v2", "classifier_uniswap_v3")
+                for c in js_cases(f) for k, call in enumerate(c["calls"])]
+    except BaseException:
+        return [pytest.param(None, id="js-cases-absent")]
+
+
+@pytest.mark.parametrize("call", _classifier_calls())
+def test_event_decoder_matches_mev_inspect_js_classifier_when_given_the_logged_event(call):
+    if call is None:
+        pytest.skip("mev_inspect_js cases absent")
+    i = call["input"]
+    got = PARSERS[call["function"]](i["pool"], i["event"], i["transfers"])
+    for exp in call["expected"]:
+        assert exp["path"] == ""
+        assert _as_strings(got) == _as_strings(exp["value"])

@@ -168,3 +168,75 @@ def get_liquidations(repayments: list[dict], seizures: list[dict]) -> list[dict]
                     "collateral": {"asset": s["asset"], "amount": int(s["amount"])},
                     "debt": {"asset": r["asset"], "amount": int(r["amount"])}})
     return out
+
+
+# --- event-log decoding into the swap-list shape (mev-inspect-js classifiers) ---------------
+
+def _common(abi: str, pool: dict, event: dict) -> dict:
+    return {"contract": {"address": pool["address"].lower(), "protocol": {"abi": abi, "factory": pool["factory"]}},
+            "block": {"hash": event["blockHash"], "number": event["blockNumber"]},
+            "transaction": {"from": event["transactionFrom"].lower(), "hash": event["transactionHash"],
+                            "index": event["transactionIndex"], "gasUsed": event["gasUsed"]},
+            "event": {"address": event["address"].lower(), "logIndex": event["logIndex"]}}
+
+
+def _payer(pool: str, asset: str, log_index: int, transfers: list[dict]) -> str | None:
+    """Who paid the pool: the last transfer of the input asset into the pool before the event."""
+    paid = [t for t in transfers if t["to"].lower() == pool and t["asset"].lower() == asset
+            and t["event"]["logIndex"] < log_index]
+    return max(paid, key=lambda t: t["event"]["logIndex"])["from"].lower() if paid else None
+
+
+def _swap_record(abi: str, pool: dict, event: dict, transfers: list[dict], to: str,
+                 amounts: tuple[int, int], metadata: dict) -> dict | None:
+    """`amounts` = the pool's net token0/token1 change (positive = paid into the pool)."""
+    assets = [a.lower() for a in pool["assets"]]
+    if (amounts[0] > 0) == (amounts[1] > 0):
+        return None
+    i_in = 0 if amounts[0] > 0 else 1
+    a_in, a_out = assets[i_in], assets[1 - i_in]
+    frm = _payer(pool["address"].lower(), a_in, event["logIndex"], transfers)
+    if frm is None:
+        return None
+    rec = _common(abi, pool, event)
+    rec.update({"from": frm, "to": to.lower(), "assetIn": {"type": "erc20", "address": a_in},
+                "amountIn": amounts[i_in], "assetOut": {"type": "erc20", "address": a_out},
+                "amountOut": -amounts[1 - i_in], "metadata": metadata})
+    return rec
+
+
+def parse_univ2_swap(pool: dict, event: dict, transfers: list[dict]) -> dict | None:
+    v = event["values"]
+    net0 = int(v["amount0In"]) - int(v["amount0Out"])
+    net1 = int(v["amount1In"]) - int(v["amount1Out"])
+    return _swap_record("UniswapV2", pool, event, transfers, v["to"], (net0, net1), {})
+
+
+def parse_univ3_swap(pool: dict, event: dict, transfers: list[dict]) -> dict | None:
+    v = event["values"]
+    return _swap_record("UniswapV3", pool, event, transfers, v["recipient"],
+                        (int(v["amount0"]), int(v["amount1"])), {"tick": v["tick"]})
+
+
+def parse_univ3_deposit(pool: dict, event: dict, transfers: list[dict]) -> dict | None:
+    v = event["values"]
+    p = pool["address"].lower()
+    payers = [t for t in transfers if t["to"].lower() == p and t["event"]["logIndex"] < event["logIndex"]]
+    if not payers:
+        return None
+    rec = _common("UniswapV3", pool, event)
+    rec.update({"depositor": payers[-1]["from"].lower(),
+                "assets": [{"type": "erc20", "address": a.lower()} for a in pool["assets"]],
+                "amounts": [int(v["amount0"]), int(v["amount1"])],
+                "metadata": {"tickLower": v["tickLower"], "tickUpper": v["tickUpper"]}})
+    return rec
+
+
+def parse_univ3_withdrawal(pool: dict, event: dict, transfers: list[dict]) -> dict | None:
+    v = event["values"]
+    rec = _common("UniswapV3", pool, event)
+    rec.update({"withdrawer": v["recipient"].lower(),
+                "assets": [{"type": "erc20", "address": a.lower()} for a in pool["assets"]],
+                "amounts": [int(v["amount0"]), int(v["amount1"])],
+                "metadata": {"tickLower": v["tickLower"], "tickUpper": v["tickUpper"]}})
+    return rec
