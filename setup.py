@@ -19,6 +19,7 @@ FAST_MODULES = [
     "jsonscan",   # hand-written scanner for Binance depth frames
     "checksum",   # CRC32 book checksums (Kraken, OKX)
     "arb",        # cross-venue and triangular arbitrage detectors
+    "amm",        # Uniswap V2 quotes, 256-bit-safe (MEV sizing)
 ]
 
 DEBUG = os.environ.get("TRADECORE_DEBUG") == "1"
