@@ -9,9 +9,15 @@ FEE_NUM = 997    # 0.30 % fee: amountIn * 997 / 1000 reaches the curve (Uniswap 
 FEE_DEN = 1000
 
 
+def _ints(*xs: object) -> None:
+    if not all(type(x) is int for x in xs):
+        raise TypeError(f"amounts and reserves must be ints (no float touches an amount), got {xs!r}")
+
+
 def get_amount_out(amount_in: int, reserve_in: int, reserve_out: int,
                    fee_num: int = FEE_NUM, fee_den: int = FEE_DEN) -> int:
     """UniswapV2Library.getAmountOut: floor(in*997*rOut / (rIn*1000 + in*997))."""
+    _ints(amount_in, reserve_in, reserve_out)
     if amount_in <= 0:
         raise ValueError(f"amount_in must be > 0, got {amount_in}")
     if reserve_in <= 0 or reserve_out <= 0:
@@ -23,6 +29,7 @@ def get_amount_out(amount_in: int, reserve_in: int, reserve_out: int,
 def get_amount_in(amount_out: int, reserve_in: int, reserve_out: int,
                   fee_num: int = FEE_NUM, fee_den: int = FEE_DEN) -> int:
     """UniswapV2Library.getAmountIn: floor(rIn*out*1000 / ((rOut-out)*997)) + 1."""
+    _ints(amount_out, reserve_in, reserve_out)
     if amount_out <= 0:
         raise ValueError(f"amount_out must be > 0, got {amount_out}")
     if reserve_in <= 0 or reserve_out <= amount_out:
