@@ -89,9 +89,10 @@ def _need(obj: Any, key: str, path: str, where: str) -> Any:
     return obj[key]
 
 
-def _trace(raw: Any, i: int, path: str, block_number: int | None) -> Trace:
+def _trace(raw: Any, i: int, path: str, block_number: int | None, snake: bool | None = None) -> Trace:
     where = f"traces[{i}]"
-    snake = isinstance(raw, dict) and "trace_address" in raw
+    if snake is None:
+        snake = isinstance(raw, dict) and "trace_address" in raw
     ta_key, tx_key, pos_key, bn_key = (("trace_address", "transaction_hash", "transaction_position", "block_number")
                                        if snake else ("traceAddress", "transactionHash", "transactionPosition", "blockNumber"))
     typ = _need(raw, "type", path, where)
@@ -173,7 +174,7 @@ def parse_block(obj: Any, path: str = "<memory>") -> Block:
         traces_raw = _need(obj, "traces", path, "$")
         if not isinstance(traces_raw, list):
             raise MalformedBlockError(path, "traces", "expected a list")
-        traces = [_trace(t, i, path, bn) for i, t in enumerate(traces_raw)]
+        traces = [_trace(t, i, path, bn, True) for i, t in enumerate(traces_raw)]
         receipts = obj.get("receipts", [])
         if not isinstance(receipts, list):
             raise MalformedBlockError(path, "receipts", "expected a list")
