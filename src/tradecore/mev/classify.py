@@ -77,6 +77,12 @@ class Classified:
     skipped_markets: int = 0
 
 
+def _error(d: "Decoded") -> str | None:
+    """A frame's own error, or "Reverted" when an enclosing frame reverted (its effects are
+    undone even though its own trace shows no error)."""
+    return d.trace.error if d.trace.error is not None else ("Reverted" if d.reverted else None)
+
+
 def _is_child(child: tuple[int, ...], parent: tuple[int, ...]) -> bool:
     return len(child) > len(parent) and child[:len(parent)] == parent
 
@@ -131,7 +137,7 @@ def _swap(d: Decoded, kind: str, recipient: str, prior: list[Transfer], child: l
         tin, tout = ins[-1], outs[0]
         frm, to = tin.from_address, tout.to_address
     return Swap(abi_name, t.transaction_hash, t.transaction_position, t.block_number, t.trace_address, pool,
-                frm, to, tin.token_address, tin.amount, tout.token_address, tout.amount, protocol, t.error)
+                frm, to, tin.token_address, tin.amount, tout.token_address, tout.amount, protocol, _error(d))
 
 
 def _zeroex_swap(d: Decoded, child: list[Transfer]) -> Swap | None:
@@ -148,7 +154,7 @@ def _zeroex_swap(d: Decoded, child: list[Transfer]) -> Swap | None:
         return None
     return Swap("INativeOrdersFeature", t.transaction_hash, t.transaction_position, t.block_number, t.trace_address,
                 t.to_address, t.from_address, t.to_address, taker_token, a["takerTokenFillAmount"],
-                maker_token, outs[0].amount, "zero_ex", t.error)
+                maker_token, outs[0].amount, "zero_ex", _error(d))
 
 
 def _forwarded_to(s: Swap, tx_transfers: list[Transfer]) -> str:

@@ -30,7 +30,7 @@ def get_jit_liquidity(changes: list[LiquidityChange], swaps: list[Swap], tx_to: 
                      and tx_to.get(b.transaction_hash, b.caller) == bot and b.liquidity == m.liquidity), None)
         if burn is None:
             continue
-        filled = [s for s in swaps if s.contract_address == m.pool_address
+        filled = [s for s in swaps if s.contract_address == m.pool_address and s.error is None
                   and m.transaction_position < s.transaction_position < burn.transaction_position]
         if not filled:
             continue

@@ -51,7 +51,8 @@ def _starting_with(front: Swap, rest: list[Swap]) -> Sandwich | None:
 
 
 def get_sandwiches(swaps: list[Swap]) -> list[Sandwich]:
-    ordered = sorted(swaps, key=lambda s: (s.transaction_position, s.trace_address))
+    # a reverted swap never traded: it can be neither a leg nor a victim
+    ordered = sorted((s for s in swaps if s.error is None), key=lambda s: (s.transaction_position, s.trace_address))
     out: list[Sandwich] = []
     for i, s in enumerate(ordered):
         sw = _starting_with(s, ordered[i + 1:])
