@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datafiles import shared_file
-from tradecore.mev.amm import v3
 from tradecore.mev.amm.v3 import (MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK, Q96, V3Pool,
                                   compute_swap_step, get_amount0_delta, get_amount1_delta,
                                   get_sqrt_ratio_at_tick, get_tick_at_sqrt_ratio, next_sqrt_price_from_input)
