@@ -20,6 +20,7 @@ FAST_MODULES = [
     "checksum",   # CRC32 book checksums (Kraken, OKX)
     "riskgate",   # the pre-trade risk gate
     "arb",        # cross-venue and triangular arbitrage detectors
+    "amm",        # Uniswap V2 quotes, 256-bit-safe (MEV sizing)
 ]
 
 DEBUG = os.environ.get("TRADECORE_DEBUG") == "1"
