@@ -245,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_parsers(sub)
     add_simulator(sub)
     add_ml(sub)
+    from tradecore.mev.cli import add_parser as add_mev
+    add_mev(sub)
     return p
 
 

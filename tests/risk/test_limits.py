@@ -46,3 +46,13 @@ def test_cluster_limit_when_signs_or_members_are_wrong_raises():
 def test_risk_limits_period_ns_when_rate_is_zero_means_no_throttle():
     assert RiskLimits.period_ns(0) == 0
     assert RiskLimits.period_ns(10) == 100_000_000
+
+
+def test_risk_limits_refuse_a_rate_too_small_for_an_int64_period():
+    import pytest as _pt
+    from tradecore.risk.limits import RiskLimits
+    with _pt.raises(ValueError, match="max_cancels_per_sec"):
+        RiskLimits(max_cancels_per_sec=1e-320)
+    with _pt.raises(ValueError, match="max_orders_per_sec"):
+        RiskLimits(max_orders_per_sec=5e-10)
+    assert RiskLimits.period_ns(RiskLimits(max_orders_per_sec=1e-9).max_orders_per_sec) > 0

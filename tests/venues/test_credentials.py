@@ -45,10 +45,16 @@ def test_repr_str_and_fstrings_never_show_the_secret():
 def test_logging_never_shows_the_secret(caplog):
     c = creds()
     log = logging.getLogger("tradecore.test.credentials")
-    with caplog.at_level(logging.DEBUG):
-        log.info("credentials %s %r", c, c)
-        log.info("secret %s", c.secret)
-        log.info("dict %s", {"creds": c, "secret": c.secret})
+    # the handler on the logger itself: other tests may configure the tradecore loggers
+    # (JSON output, propagation) and this must hold whatever they left
+    log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.DEBUG, logger=log.name):
+            log.info("credentials %s %r", c, c)
+            log.info("secret %s", c.secret)
+            log.info("dict %s", {"creds": c, "secret": c.secret})
+    finally:
+        log.removeHandler(caplog.handler)
     assert caplog.records and SECRET not in caplog.text
 
 

@@ -32,6 +32,13 @@ def _money(owner: str, name: str, value: object, lo: float = 0.0, hi: float = ma
         _fail(owner, name, value, f"a finite number {rng}")
 
 
+def _rate(owner: str, name: str, value: float) -> None:
+    # a throttle period must fit int64 ns: slower than one event in ~30 years is no throttle
+    # anyone means (and 1e9 / a subnormal rate is infinite)
+    if value != 0 and value < 1e-9:
+        _fail(owner, name, value, "0 (no throttle) or a rate >= 1e-9 per second")
+
+
 @dataclass(frozen=True, slots=True)
 class SymbolLimits:
     """Limits of one symbol (0 = no limit).
@@ -90,8 +97,10 @@ class RiskLimits:
         _money(o, "max_gross_notional", self.max_gross_notional)
         _money(o, "max_net_notional", self.max_net_notional)
         _money(o, "max_orders_per_sec", self.max_orders_per_sec, 0.0, 1e9)
+        _rate(o, "max_orders_per_sec", self.max_orders_per_sec)
         _int(o, "order_burst", self.order_burst, 1)
         _money(o, "max_cancels_per_sec", self.max_cancels_per_sec, 0.0, 1e9)
+        _rate(o, "max_cancels_per_sec", self.max_cancels_per_sec)
         _int(o, "cancel_burst", self.cancel_burst, 1)
         if not isinstance(self.require_balance, bool):
             _fail(o, "require_balance", self.require_balance, "True or False")
