@@ -24,6 +24,7 @@ import gc
 import logging
 import time
 from collections import defaultdict
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -53,14 +54,43 @@ STRATEGY_KINDS: dict[str, str] = {
     "cross_exchange": "tradecore.strategies.arb.cross:CrossExchangeArbitrage",
     "triangular": "tradecore.strategies.arb.triangular:TriangularArbitrage",
     "pairs": "tradecore.strategies.stat.strategy:PairsTrading",
-    "ml_signal": "tradecore.strategies.ml_signal:MLSignalStrategy",
 }
+
+
+def build_ml_signal(sid: str, settings: dict, base_dir: Path | None = None) -> Strategy:
+    """`kind = "ml_signal"`: a registered model behind its feature source. settings: registry
+    (directory), model ("champion" or a model id), features (the model's feature-source config,
+    as in `ml train`'s [features]), markets ([[venue, symbol], ...]); the rest is
+    MLSignalStrategy's own config. The registry refuses a model whose feature schema differs
+    from this feature source's (ModelRegistry.check_schema)."""
+    from tradecore.ml.features import feature_source_from_config, schema_of
+    from tradecore.ml.registry import ModelRegistry, RegistryError
+    from tradecore.strategies.ml_signal import MLSignalStrategy
+    cfg = dict(settings)
+    try:
+        root = Path(cfg.pop("registry"))
+        markets = tuple(tuple(m) for m in cfg.pop("markets"))
+    except KeyError as e:
+        raise ConfigError(f"strategies {sid!r} (ml_signal): setting {e.args[0]!r} is "
+                          f"required") from None
+    which = cfg.pop("model", "champion")
+    features = feature_source_from_config(cfg.pop("features", None))
+    reg = ModelRegistry(root)
+    model_id = reg.champion() if which == "champion" else which
+    if not model_id:
+        raise ConfigError(f"strategies {sid!r} (ml_signal): registry {root} has no champion")
+    try:
+        model = reg.load(model_id, schema_of(features))
+    except RegistryError as e:
+        raise ConfigError(f"strategies {sid!r} (ml_signal): {e}") from None
+    return MLSignalStrategy(sid, cfg, model=model, features=features, markets=markets)
 
 
 def strategy_class(kind: str) -> type[Strategy]:
     import importlib
     if kind not in STRATEGY_KINDS:
-        raise ConfigError(f"strategy kind {kind!r}: expected one of {sorted(STRATEGY_KINDS)}")
+        raise ConfigError(f"strategy kind {kind!r}: expected one of "
+                          f"{sorted(STRATEGY_KINDS) + ['ml_signal']}")
     module, _, name = STRATEGY_KINDS[kind].partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -134,9 +164,11 @@ class TradingNode:
         self.trade_subs: dict[tuple[str, str], list[Strategy]] = defaultdict(list)
         self.strategies: list[Strategy] = []
         for sc in cfg.strategies:
-            cls = strategy_class(sc.kind)
             try:
-                s = cls(sc.id, sc.settings)
+                if sc.kind == "ml_signal":
+                    s = build_ml_signal(sc.id, sc.settings)
+                else:
+                    s = strategy_class(sc.kind)(sc.id, sc.settings)
             except ValueError as e:
                 raise ConfigError(f"strategies {sc.id!r} ({sc.kind}): {e}") from None
             self.add_strategy(s)
