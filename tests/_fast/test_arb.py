@@ -214,3 +214,20 @@ def test_triangular_only_reevaluates_cycles_of_the_changed_market():
     assert det.checks == before
     det.check(2)
     assert det.checks == before + 2
+
+
+def test_check_ends_when_the_caps_leave_only_float_dust():
+    """Regression: a cap a few ulps above what the levels fill used to loop forever (the
+    remaining step did not move the filled size)."""
+    a = make_book([(9_000, 1000)], [(10_000, 100), (10_001, 200)])
+    b = make_book([(10_050, 300), (10_049, 1000)], [(10_100, 1000)])
+    det = CrossVenueDetector(2)
+    det.set_venue(0, a, 0.0, 0.001)
+    det.set_venue(1, b, 0.0, 0.001)
+    for cap in (0.1 + 0.2, 0.30000000000000004, 0.3 + 1e-16, 0.3 - 1e-16):
+        det.max_qty = cap
+        assert det.check(0)
+        assert det.qty == pytest.approx(0.3, abs=0.001)
+    det.max_qty = 10.0
+    det.set_inventory(0, 1e300, 0.1 * 100.00 + 0.2 * 100.01 + 5e-324)   # quote dust
+    assert det.check(0)

@@ -137,10 +137,13 @@ cdef class CrossVenueDetector:
                          double quote_left, bint* ran_out) noexcept:
         """The continuous optimum: every unit while the marginal buy (with fee) is below the
         marginal sell (with fee), within the caps. ran_out: stopped for lack of loaded levels."""
-        cdef Py_ssize_t i = 0, j = 0
+        cdef Py_ssize_t i = 0, j = 0, guard = na + nb + 3
         cdef double filled = 0.0, ra = self.asz[0], rb = self.bsz[0], pa, pb, step
         ran_out[0] = False
-        while filled < cap and quote_left > 0.0:
+        # every pass either exhausts a level or hits a cap (then the next pass ends the loop):
+        # `guard` bounds it even if float rounding were to stall both
+        while filled < cap and quote_left > 0.0 and guard > 0:
+            guard -= 1
             if i >= na or j >= nb:
                 ran_out[0] = True
                 break
@@ -153,6 +156,8 @@ cdef class CrossVenueDetector:
                 step = cap - filled
             if step * pa > quote_left:
                 step = quote_left / pa
+            if step <= 1e-15 * (filled + 1.0):
+                break           # what is left is float dust: adding it would not move `filled`
             filled += step
             quote_left -= step * pa
             ra -= step
@@ -414,11 +419,13 @@ cdef class TriangularDetector:
         cdef Py_ssize_t idx[3]
         cdef double s = 0.0, step, cap_k, x, p
         cdef int k
+        cdef Py_ssize_t guard = self.nlev[0] + self.nlev[1] + self.nlev[2] + 3
         for k in range(3):
             idx[k] = 0
             rem[k] = self.sz[k][0]
         ran_out[0] = False
-        while s < self.max_start:
+        while s < self.max_start and guard > 0:
+            guard -= 1
             if idx[0] >= self.nlev[0] or idx[1] >= self.nlev[1] or idx[2] >= self.nlev[2]:
                 ran_out[0] = True
                 break
@@ -435,6 +442,8 @@ cdef class TriangularDetector:
                 if cap_k < step:
                     step = cap_k
                 x *= rate[k]
+            if step <= 1e-15 * (s + 1.0):
+                break           # float dust (it would not move s): the optimum is reached
             s += step
             x = step                  # this leg's input consumed
             for k in range(3):
