@@ -22,11 +22,13 @@ chaining: spot U_i = u_{i-1} + 1, USD-M pu_i = u_{i-1}):
 
 What the repetition does to a book: a diff sets absolute quantities at prices, so re-applying
 the recording's diffs is valid input for a book; after each complete copy every level the
-recording touches holds the value of its last diff again, i.e. the book is exactly the book at
-the end of the recording (levels the recording never touches keep their snapshot value). In the
-middle of a copy the book mixes the start of the recording (re-applied) with the end (not yet
-overwritten), as any book does that replays a stream. The reference for a client's book is
-therefore the same frames replayed through a fresh normalizer (`payloads()` gives them).
+recording touches holds the value of its last diff again. That is the book at the end of the
+recording except for levels set only by diffs older than the client's snapshot (the copies start
+at the first recorded diff, so those are applied now; the spot sample has none, the USD-M one
+one bid level) and for levels a book trims. In the middle of a copy the book mixes the start of
+the recording (re-applied) with the end (not yet overwritten), as any book does that replays a
+stream. The reference for a client's book is therefore the same frames replayed through a fresh
+normalizer (`payloads()` gives them).
 """
 from __future__ import annotations
 
