@@ -42,3 +42,29 @@ def test_feed_throughput_quick():
         assert c["gaps"] == 0 and c["top_checks_bad"] == 0, c
         assert c["in_sync"] and c["book_valid"] and c["unrecovered"] == 0, c
         assert c["snapshots"] >= 1, c
+
+
+def test_feed_throughput_blast_rounds_end_in_sync_when_run_small():
+    """The blast rounds (the simulator's pre-encoded depth stream): every client gets every
+    frame, the feed's book ends equal to the fault-free replay of the same frames. Small blast,
+    one round: correctness only, the rate is not checked."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    p = subprocess.run([sys.executable, str(SCRIPT), "--blast-only", "--blast", "1",
+                        "--blast-frames", "8000", "--json", "--data", str(SAMPLE)],
+                       capture_output=True, text=True, timeout=180, env=env, cwd=str(ROOT))
+    assert p.returncode in (0, 1), p.stderr[-3000:]
+    out = json.loads(p.stdout)
+    figs = {f["key"]: f for f in out["figures"]}
+    assert set(figs) == {"socket_blast", "socket_blast_ceiling"}
+    for f in figs.values():
+        assert f["ok"] and f["msgs_per_s"] and math.isfinite(f["msgs_per_s"]), f
+    assert figs["socket_blast"]["reference_msgs_per_s"] > 0
+    (c,) = out["blast_checks"]
+    assert c["frames"] - c["blast_frames"] >= 0 and c["diffs_applied_timed"] == c["blast_frames"]
+    assert c["gaps"] == 0 and c["in_sync"] and c["book_valid"] and c["unrecovered"] == 0, c
+    assert c["levels_equal_to_replay_from_top"] >= 500 and c["top"] == c["ref_top"], c
+    (s,) = out["blast_sender"]
+    assert s["done"] and s["sent"] == s["bytes"], s
+    (w,) = out["blast_reference_client"]
+    assert w["top"][0][0] == w["ref_top"][0][0] and w["top"][1][0] == w["ref_top"][1][0], w

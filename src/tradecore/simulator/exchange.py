@@ -17,6 +17,17 @@ carries every venue's REST routes (their paths do not collide) and the control e
     POST /_sim/fault    {"kind": "skip", "venue": "binance", "count": 3} -> {"id", "targets"}
     GET  /_sim/faults   the fault log        GET /_sim/status   positions, clients, passes
     POST /_sim/pause, /_sim/resume           POST /_sim/speed {"speed": 0}  (0: flat out)
+    POST /_sim/blast {"venue": "binance", "repeat": 100}  build a depth blast (paused only)
+    POST /_sim/blast {"go": true}            send it        GET /_sim/blast  its progress
+
+Blast (Binance venues, for throughput benchmarks; see blast.py): while paused, the recorded
+depth diffs not yet replayed plus `repeat` id-shifted copies of the whole recorded depth stream
+are pre-encoded into one buffer of frames; `go` writes it to every connection subscribed to that
+depth stream (by its recorded name, on a combined stream, no fault in progress) in 256 KB chunks,
+waiting whenever the transport is above its high-water mark (pause_writing/resume_writing), so
+the only Python while sending is one write per chunk. The replay position then moves to the end
+of the recording (the simulator's own book and REST snapshot stay at the recording's end: they do
+not follow the copies' shifted ids).
 
 Replay: each venue replays its recording on its own timeline, at `speed` times real time (0 or
 inf: as fast as possible, throttled only by the clients' TCP buffers), once or looping. Every book
@@ -51,6 +62,7 @@ import orjson
 from aiohttp import web
 from picows import WSCloseCode, WSListener, WSMsgType, WSTransport, ws_create_server
 
+from tradecore.simulator import blast as _blast
 from tradecore.simulator.faults import (DEPTH_KINDS, REST_KINDS, DepthFault, Fault, FaultError,
                                         FaultRecord, binary_bytes, garbage_bytes, oversized,
                                         truncated)
@@ -348,6 +360,8 @@ class ExchangeSimulator:
         self.ws_port = 0
         self.rest_port = 0
         self.started = False
+        self._blast: tuple[VenueSim, _blast.Blast, list[Session]] | None = None
+        self.blasts: list[dict] = []                  # progress of each blast sent, per conn
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> "ExchangeSimulator":
@@ -488,12 +502,84 @@ class ExchangeSimulator:
         return [s.describe() for s in self._sessions.values()
                 if venue is None or s.venue.name == venue]
 
+    # -- blast -------------------------------------------------------------------------------------
+    def prepare_blast(self, venue: str, repeat: int, symbol: str | None = None) -> _blast.Blast:
+        """Build (not send) a depth blast for the connections subscribed to a symbol's recorded
+        depth stream; the replay must be paused (its position is where the blast starts)."""
+        v = self._venue(venue)
+        depth_topic = getattr(v, "depth_topic", None)
+        if depth_topic is None:
+            raise _blast.BlastError(f"venue {venue!r}: blast is for Binance depth streams")
+        if self._running is not None and self._running.is_set():
+            raise _blast.BlastError("pause the replay before preparing a blast")
+        if symbol is None:
+            if len(depth_topic) != 1:
+                raise _blast.BlastError(f"symbol: expected one of {sorted(depth_topic)}")
+            symbol = next(iter(depth_topic))
+        topic = depth_topic.get(symbol)
+        if topic is None:
+            raise _blast.BlastError(f"symbol {symbol!r}: no depth stream recorded; recorded: "
+                                    f"{sorted(depth_topic)}")
+        idx = [k for k, ev in enumerate(v.events) if ev.kind == DEPTH and ev.topic == topic]
+        start = sum(1 for k in idx if k < v.pos)
+        targets = [s for s in v.sessions.values()
+                   if not s.gone and s.fast and any(sub.topic == topic and sub.fastable
+                                                    for sub in s.subs.values())]
+        if not targets:
+            raise _blast.BlastError(f"no connection takes {topic!r} as recorded (combined "
+                                    f"stream, that exact name, no fault in progress)")
+        b = _blast.build([v.events[k].payload for k in idx], start, repeat)
+        self._blast = (v, b, targets)
+        return b
+
+    def start_blast(self) -> list[int]:
+        """Send the prepared blast to its connections; returns their ids."""
+        if self._blast is None:
+            raise _blast.BlastError("no blast prepared")
+        v, b, targets = self._blast
+        self._blast = None
+        v.pos = len(v.events)                 # the blast replaces the rest of the replay
+        v.now_ns = v.events[-1].ts
+        for s in targets:
+            prog = {"conn": s.id, "frames": b.frames, "bytes": len(b.data), "sent": 0,
+                    "done": False, "aborted": False, "pauses": 0, "seconds": None}
+            self.blasts.append(prog)
+            self._tasks.append(asyncio.create_task(self._blast_to(s, b, prog),
+                                                   name=f"sim-blast-{s.id}"))
+        return [s.id for s in targets]
+
+    async def _blast_to(self, s: Session, b: _blast.Blast, prog: dict) -> None:
+        s.flush()
+        mv = memoryview(b.data)
+        n = len(mv)
+        t0 = time.monotonic()
+        i = 0
+        while i < n:
+            while s.paused and not s.gone:       # above the transport's high-water mark
+                prog["pauses"] += 1
+                self._drained.clear()
+                try:
+                    await asyncio.wait_for(self._drained.wait(), 0.05)
+                except asyncio.TimeoutError:
+                    pass
+            if s.gone:
+                prog["aborted"] = True
+                return
+            s.raw.write(mv[i:i + _blast.CHUNK])
+            i = min(n, i + _blast.CHUNK)
+            prog["sent"] = i
+            await asyncio.sleep(0)
+        s.frames_sent += b.frames
+        s.last_tx = time.monotonic()
+        prog["done"] = True
+        prog["seconds"] = round(s.last_tx - t0, 6)
+
     def status(self) -> dict:
         return {"speed": None if math.isinf(self._speed) else self._speed,
                 "paused": not (self._running and self._running.is_set()),
                 "ws_port": self.ws_port, "rest_port": self.rest_port,
                 "venues": {n: v.status() for n, v in self.venues.items()},
-                "connections": self.connections()}
+                "connections": self.connections(), "blasts": self.blasts}
 
     # -- faults --------------------------------------------------------------------------------
     def inject(self, fault: Fault | dict) -> FaultRecord:
@@ -796,6 +882,8 @@ class ExchangeSimulator:
         app.router.add_post("/_sim/pause", self._http_pause)
         app.router.add_post("/_sim/resume", self._http_resume)
         app.router.add_post("/_sim/speed", self._http_speed)
+        app.router.add_post("/_sim/blast", self._http_blast)
+        app.router.add_get("/_sim/blast", self._http_blasts)
 
     async def _http_fault(self, request: web.Request) -> web.Response:
         try:
@@ -820,6 +908,23 @@ class ExchangeSimulator:
     async def _http_resume(self, request: web.Request) -> web.Response:
         self.resume()
         return web.json_response({"paused": False})
+
+    async def _http_blast(self, request: web.Request) -> web.Response:
+        try:
+            body = orjson.loads(await request.read())
+            if not isinstance(body, dict):
+                raise TypeError("expected a JSON object")
+            if body.get("go"):
+                return web.json_response({"targets": self.start_blast()})
+            b = self.prepare_blast(body["venue"], body.get("repeat", 0), body.get("symbol"))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            return web.json_response({"error": f"expected {{\"venue\": name, \"repeat\": n "
+                                      f"[, \"symbol\"]}} or {{\"go\": true}}: {e}"},
+                                     status=400)
+        return web.json_response(b.describe())
+
+    async def _http_blasts(self, request: web.Request) -> web.Response:
+        return web.json_response(self.blasts)
 
     async def _http_speed(self, request: web.Request) -> web.Response:
         try:
