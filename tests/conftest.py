@@ -17,3 +17,19 @@ def pytest_configure(config: pytest.Config) -> None:
         for so in FAST.glob(src.stem + ".*.so"):
             if so.stat().st_mtime < src.stat().st_mtime:
                 raise pytest.UsageError(f"{so.name} is older than {src.name}: run `make build`")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """Commands under test configure logging (basicConfig on a captured stderr, JSON output,
+    per-component levels); put the root logger back after each test so that a later log line
+    from a background thread never writes to a stream pytest has closed."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for h in root.handlers[:]:
+        if h not in handlers:
+            root.removeHandler(h)
+    root.setLevel(level)
