@@ -4,7 +4,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tradecore._fast.book import L2Book
@@ -54,11 +54,19 @@ def _legs(x, v, r_in, r_out):
 @given(R, R, st.integers(min_value=10, max_value=600), st.integers(min_value=80, max_value=99))
 def test_v2_sandwich_size_equals_brute_force_when_victim_slippage_binds(r_in, r_out, v, pct):
     m = v2.get_amount_out(v, r_in, r_out) * pct // 100
+    assume(m >= 1)              # a zero minimum is no slippage bound (test below)
     s = v2_sandwich_size(v, m, r_in, r_out)
     feasible = [x for x in range(0, 4 * r_in) if _legs(x, v, r_in, r_out)[1] >= m]
     assert s.max_frontrun == max(feasible)
     assert s.profit == max(_legs(x, v, r_in, r_out)[2] - x for x in feasible)
     assert s.victim_out >= m
+
+
+def test_v2_sandwich_size_ends_when_the_victim_has_no_minimum():
+    """Regression: a zero minimum output used to double the search bound forever."""
+    s = v2_sandwich_size(500, 0, 10**6, 2 * 10**6)
+    assert s.max_frontrun >= 1 << 100 and s.victim_out >= 0
+    assert s.profit == _legs(s.frontrun_in, 500, 10**6, 2 * 10**6)[2] - s.frontrun_in
 
 
 def test_v2_sandwich_refuses_when_victim_already_fails_its_minimum():

@@ -121,8 +121,12 @@ def v2_sandwich_size(victim_in: int, victim_min_out: int, r_in: int, r_out: int)
     t = (isqrt(b * b + 4 * a * g * v * k) - b) // (2 * a)
     hi = max(0, t - r_in) * 2 + 2   # bracket (the approximation ignores the front-run fee)
     victim_ok = lambda x: _sandwich_legs(x, v, r_in, r_out)[1] >= victim_min_out  # noqa: E731
-    while victim_ok(hi):
+    # a victim with no minimum (victim_min_out 0) accepts any front-run: the doubling stops at
+    # a bound no pool reaches (2**112 is V2's reserve limit), and profit alone sizes the trade
+    cap = 1 << 113
+    while hi < cap and victim_ok(hi):
         hi *= 2
+    hi = min(hi, cap)
     lo = 0
     while hi - lo > 1:  # exact: largest x the victim still accepts
         mid = (lo + hi) // 2
