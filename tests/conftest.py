@@ -1,9 +1,18 @@
 """Shared test set-up: stale-extension guard and the location of the real recorded data."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (derandomize): a green run here is a green
+# CI run, and a failure reproduces. HYPOTHESIS_PROFILE=explore draws fresh examples each run,
+# which is how new inputs are searched for (and how the arb and MEV loops were found).
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ROOT / "src" / "tradecore" / "_fast"
