@@ -23,10 +23,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from tradecore._fast.arb import CrossVenueDetector
-from tradecore.core.events import Trade  # noqa: F401  (callback signature)
-from tradecore.core.orders import (OrderEvent, OrderStatus, OrderType, Side, TimeInForce,
-                                   TradingState)
-from tradecore.strategies.arb.legs import LegGroup
+from tradecore.core.orders import OrderEvent, OrderStatus, OrderType, Side, TimeInForce
+from tradecore.strategies.arb.legs import LegGroup, may_take
 from tradecore.strategies.base import BookKey, Strategy
 
 DEFAULTS: dict[str, Any] = {
@@ -93,21 +91,9 @@ class CrossExchangeArbitrage(Strategy):
             return
         self.count("seen")
         now = self.ctx.clock.time_ns()
-        if self.group is not None:
-            self.count("skip_in_flight")
+        if not may_take(self, now, (self._bound[self.det.buy_venue],
+                                    self._bound[self.det.sell_venue])):
             return
-        if now < self.cooldown_until:
-            self.count("skip_cooldown")
-            return
-        if self.ctx.trading_state() != TradingState.ACTIVE:
-            self.count("skip_risk_state")
-            return
-        stale = self.config["stale_ms"] * 1_000_000
-        for k in (self.det.buy_venue, self.det.sell_venue):
-            b = self._bound[k]
-            if stale and b is not None and now - b.ts_ns > stale:
-                self.count("skip_stale_book")
-                return
         self._take(now)
 
     def _apply_balances(self) -> None:

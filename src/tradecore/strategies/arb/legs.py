@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tradecore.core.instrument import Instrument
-from tradecore.core.orders import TERMINAL, Order, OrderEvent
+from tradecore.core.orders import TERMINAL, Order, OrderEvent, TradingState
 
 InstrumentOf = Callable[[str, str], Instrument]
 
@@ -80,3 +80,24 @@ class LegGroup:
         for leg in self.legs.values():
             total += -int(leg.order.side) * leg.notional - leg.fees
         return total
+
+
+def may_take(strategy, now: int, books) -> bool:
+    """The checks both arbitrage strategies make between seeing an opportunity and taking it,
+    in this order; a refusal is counted on the strategy with its reason. `strategy` has
+    `group`, `cooldown_until`, `config["stale_ms"]`, `ctx` and `count`; `books` are the books
+    the legs would trade on."""
+    if strategy.group is not None:
+        strategy.count("skip_in_flight")
+        return False
+    if now < strategy.cooldown_until:
+        strategy.count("skip_cooldown")
+        return False
+    if strategy.ctx.trading_state() != TradingState.ACTIVE:
+        strategy.count("skip_risk_state")
+        return False
+    stale = strategy.config["stale_ms"] * 1_000_000
+    if stale and any(b is not None and now - b.ts_ns > stale for b in books):
+        strategy.count("skip_stale_book")
+        return False
+    return True

@@ -18,9 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from tradecore._fast.arb import TriangularDetector
-from tradecore.core.orders import (OrderEvent, OrderStatus, OrderType, Side, TimeInForce,
-                                   TradingState)
-from tradecore.strategies.arb.legs import LegGroup
+from tradecore.core.orders import OrderEvent, OrderStatus, OrderType, Side, TimeInForce
+from tradecore.strategies.arb.legs import LegGroup, may_take
 from tradecore.strategies.base import Strategy
 
 DEFAULTS: dict[str, Any] = {
@@ -96,19 +95,8 @@ class TriangularArbitrage(Strategy):
             return
         self.count("seen")
         now = self.ctx.clock.time_ns()
-        if self.group is not None:
-            self.count("skip_in_flight")
-            return
-        if now < self.cooldown_until:
-            self.count("skip_cooldown")
-            return
-        if self.ctx.trading_state() != TradingState.ACTIVE:
-            self.count("skip_risk_state")
-            return
-        stale = self.config["stale_ms"] * 1_000_000
         legs = self.det.cycle_legs(self.det.cycle)
-        if stale and any(now - self._bound[m].ts_ns > stale for m, _ in legs):
-            self.count("skip_stale_book")
+        if not may_take(self, now, [self._bound[m] for m, _ in legs]):
             return
         self._take(now, legs)
 
