@@ -5,6 +5,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -82,10 +83,35 @@ def _cmd_live(args: argparse.Namespace) -> int:
         for m in missing:
             print(f"  - {m}", file=sys.stderr)
         return 2
-    print("tradecore live: confirmation and API keys present, but live order entry is not "
-          "wired into the node in this build (engine.py builds paper venues only); use "
-          "`tradecore serve` for live data with paper orders", file=sys.stderr)
-    return 3
+    return _run_live(cfg, args.seconds)
+
+
+def _run_live(cfg, seconds: float | None) -> int:
+    import uvloop
+
+    from tradecore.config import ConfigError
+    from tradecore.live import live_node, run_live_trading
+    from tradecore.run import summary_table
+
+    try:
+        node = live_node(cfg)
+    except ConfigError as e:
+        print(f"tradecore live: {e}", file=sys.stderr)
+        return 2
+    t0 = time.monotonic()
+    try:
+        res = uvloop.run(run_live_trading(node, seconds))
+    except KeyboardInterrupt:
+        print("tradecore live: interrupted", file=sys.stderr)
+        return 130
+    rec = res.recovery
+    print(f"tradecore live: recovered {rec.orders} orders ({rec.open_after_replay} open), "
+          f"{rec.fills_replayed} fills from {cfg.journal}; reconciled with "
+          f"{', '.join(node.venues)}")
+    print(summary_table(node, node.summary(), time.monotonic() - t0))
+    print(f"canceled on stop: {res.canceled_on_stop}; open at the venues after stop: "
+          f"{res.open_after_stop}")
+    return 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -207,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     lv = sub.add_parser("live", help="live trading (refuses to start without explicit "
                                      "confirmation and API keys)")
     lv.add_argument("--config", required=True, help="TOML config with run.mode = \"live\"")
+    lv.add_argument("--seconds", type=float, default=None,
+                    help="stop after N seconds (default: until interrupted)")
     lv.add_argument("--i-understand-live-trading", action="store_true",
                     help="confirm that real orders will be sent (or TRADECORE_LIVE_CONFIRM=yes)")
     lv.set_defaults(func=_cmd_live)

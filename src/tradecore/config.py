@@ -69,6 +69,7 @@ class FeedConfig:
     market: str = "spot"                   # Binance: spot | usdm | coinm (live feeds)
     ws_url: str = ""                       # live: endpoint override (e.g. the local simulator)
     rest_url: str = ""
+    order_url: str = ""                    # live orders: the venue's order API override
 
 
 @dataclass(frozen=True)
@@ -110,15 +111,29 @@ class NodeConfig:
     risk: dict[str, Any] = field(default_factory=dict)            # RiskLimits fields
     symbol_limits: dict[str, dict[str, Any]] = field(default_factory=dict)  # "venue:sym"
     strategies: tuple[StrategyConfig, ...] = ()
+    live: "LiveConfig" = field(default_factory=lambda: LiveConfig())
     source: str = ""                        # where the config came from
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
+@dataclass(frozen=True)
+class LiveConfig:
+    """`tradecore live` only. `unknown_orders`: what recovery does with open orders the venue
+    has and the journal does not ("cancel" or "adopt"); `cancel_on_stop`: cancel our open
+    orders when the process stops on purpose (a crash leaves them to the next start's
+    reconciliation); `balances_from_venue`: the account's balances are read from the venue at
+    start (the config's paper.balances are then ignored for that venue)."""
+    unknown_orders: str = "cancel"
+    cancel_on_stop: bool = True
+    balances_from_venue: bool = True
+
+
+_LIVE_KEYS = {"unknown_orders", "cancel_on_stop", "balances_from_venue"}
 _RUN_KEYS = {"mode", "run_id", "report_dir", "quote", "speed", "status_every_s", "journal",
              "bar_books"}
-_TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies"}
+_TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies", "live"}
 _FEED_KEYS = {"venue", "exchange", "symbols", "capture", "candles", "store", "store_venue",
-              "market", "ws_url", "rest_url"}
+              "market", "ws_url", "rest_url", "order_url"}
 _INST_KEYS = {"tick", "lot", "base", "quote", "maker_fee", "taker_fee", "min_qty",
               "min_notional"}
 _PAPER_KEYS = {"balances", "latency_order_us", "latency_ack_us"}
@@ -188,13 +203,14 @@ def parse(data: dict[str, Any], base_dir: Path, source: str = "") -> NodeConfig:
             _fail(f"{key}.capture", f["capture"], f"an existing file ({cap} is missing)")
         exchange = _str(f"{key}.exchange", f.get("exchange"), EXCHANGES)
         market = _str(f"{key}.market", f.get("market", "spot"), ("spot", "usdm", "coinm"))
-        for k in ("ws_url", "rest_url"):
+        for k in ("ws_url", "rest_url", "order_url"):
             if k in f and not (isinstance(f[k], str) and f[k].startswith(
                     ("ws://", "wss://", "http://", "https://"))):
                 _fail(f"{key}.{k}", f[k], "a ws(s):// or http(s):// URL")
         feeds.append(FeedConfig(venue, exchange, tuple(syms), cap, bars, store,
                                 str(f.get("store_venue") or exchange), market,
-                                f.get("ws_url", ""), f.get("rest_url", "")))
+                                f.get("ws_url", ""), f.get("rest_url", ""),
+                                f.get("order_url", "")))
     insts = []
     for name, d in data.get("instruments", {}).items():
         key = f"instruments.{name!r}"
@@ -241,6 +257,17 @@ def parse(data: dict[str, Any], base_dir: Path, source: str = "") -> NodeConfig:
             _fail(f"{key}.settings", settings, "a table")
         strategies.append(StrategyConfig(sid, _str(f"{key}.kind", s.get("kind")), settings))
     journal = _path(base_dir, "run.journal", run["journal"]) if run.get("journal") else None
+    lv = data.get("live", {})
+    _check_keys("live", lv, _LIVE_KEYS)
+    for k in ("cancel_on_stop", "balances_from_venue"):
+        if k in lv and not isinstance(lv[k], bool):
+            _fail(f"live.{k}", lv[k], "true or false")
+    live = LiveConfig(_str("live.unknown_orders", lv.get("unknown_orders", "cancel"),
+                           ("cancel", "adopt")),
+                      lv.get("cancel_on_stop", True), lv.get("balances_from_venue", True))
+    if mode == "live" and journal is None:
+        _fail("run.journal", None, "a journal path in live mode (the orders and fills that "
+              "recovery after a crash reads)")
     return NodeConfig(
         mode=mode, run_id=str(run.get("run_id", "")),
         report_dir=_path(Path.cwd(), "run.report_dir", run.get("report_dir", "reports")),
@@ -250,7 +277,8 @@ def parse(data: dict[str, Any], base_dir: Path, source: str = "") -> NodeConfig:
         journal=journal, bar_books=bool(run.get("bar_books", False)), feeds=tuple(feeds), instruments=tuple(insts), balances=balances,
         latency_order_us=int(_num("paper.latency_order_us", paper.get("latency_order_us", 0))),
         latency_ack_us=int(_num("paper.latency_ack_us", paper.get("latency_ack_us", 0))),
-        risk=risk, symbol_limits=symbol_limits, strategies=tuple(strategies), source=source,
+        risk=risk, symbol_limits=symbol_limits, strategies=tuple(strategies), live=live,
+        source=source,
         raw=data)
 
 
@@ -266,7 +294,12 @@ def _read(p: Path) -> dict[str, Any]:
 def load(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> NodeConfig:
     """The bundled default, with a file's top-level sections replacing the default's sections
     of the same name ([run], [[feeds]], [instruments], [paper], [risk], [[strategies]]), then
-    `overrides` merged key by key (the command line's flags)."""
+    `overrides` merged key by key (the command line's flags).
+
+    A file that lists its own [[feeds]] describes its own market, so nothing of the default's
+    market is carried over: not its instruments, per-symbol risk limits, paper balances or
+    strategies (a live config must never trade the bundled demo strategies because it left
+    [[strategies]] out). The default's [run] and global [risk] limits still apply."""
     data = _read(DEFAULT_CONFIG)
     base = DEFAULT_CONFIG.parent
     source = str(DEFAULT_CONFIG)
@@ -282,6 +315,10 @@ def load(path: str | Path | None = None, overrides: dict[str, Any] | None = None
                     if isinstance(f, dict) and isinstance(f.get(k), str) and \
                             not f[k].startswith("bundled:"):
                         f[k] = str(_path(p.resolve().parent, f"feeds.{k}", f[k]))
+            for k in ("instruments", "paper", "strategies"):
+                data.pop(k, None)
+            if "risk" in data:
+                data["risk"] = {k: v for k, v in data["risk"].items() if k != "symbols"}
         data = {**data, **user}
         source = str(p)
     if overrides:

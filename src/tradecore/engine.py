@@ -483,10 +483,13 @@ class TradingNode:
                 float(c.close[i]), float(c.volume[i]))
 
     # -- live public feeds (paper --live) -------------------------------------------------
-    async def run_live(self, seconds: float | None = None) -> None:
+    async def run_live(self, seconds: float | None = None, *,
+                       before_stop: Callable[[], Any] | None = None) -> None:
         """The venues' live public feeds (or the endpoints the config overrides, e.g. the
         local simulator) into the same hooks; until `seconds` have passed (None: until
-        cancelled)."""
+        cancelled). `before_stop` (a coroutine function) runs after the feeds stop and before
+        the strategies stop and the journal closes (live order entry: cancel and close the
+        venue clients while answers can still be journaled)."""
         from tradecore.live_record import _feed
         feeds, rests = [], []
         for f in self.cfg.feeds:
@@ -512,7 +515,11 @@ class TradingNode:
             for r in rests:
                 if r is not None and hasattr(r, "close"):
                     await r.close()
-            self.stop()
+            try:
+                if before_stop is not None:
+                    await before_stop()
+            finally:
+                self.stop()
 
     # -- results --------------------------------------------------------------------------
     def equity(self) -> float:

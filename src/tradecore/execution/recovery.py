@@ -17,6 +17,9 @@ last line of the second, so every new order is denied with DenyReason.RECONCILIN
    - venue orders the journal does not know are adopted (journaled, then tracked) or, with
      `unknown_orders="cancel"`, adopted and cancelled at once (so the cancel is tracked too);
    - journal orders the venue still has are brought up to date (acknowledged, venue id);
+   - every order the venue has open (ours or adopted) is handed to the live client's optional
+     `track(order, venue_order_id, filled_lots)`, so its later fills, cancels and expiry reach
+     the engine although this process never sent it;
    - journal orders still open here but not open at the venue: if the venue client offers
      `order_status(client_order_id)` (optional, async, returns a VenueOrderState or None) its
      answer decides; otherwise the order is recorded CANCELED (EXPIRED for IOC/FOK/market) with
@@ -182,11 +185,14 @@ class Recovery:
                 rep.missed_fills.append(f.trade_id)
         now = eng.clock.time_ns()
         vmap = {s.client_order_id: s for s in venue_open}
+        track = getattr(venue, "track", None)     # live clients follow earlier orders
         for s in venue_open:
             o = oms.get(s.client_order_id)
             if o is None:
-                self._unknown(name, s, now)
+                self._unknown(name, s, now, track)
                 continue
+            if track is not None:
+                track(o, s.venue_order_id, s.filled_qty)
             if o.status is S.SUBMITTED:
                 eng.on_order_accepted(o.client_order_id, s.venue_order_id, now)
             elif s.venue_order_id and not o.venue_order_id:
@@ -204,7 +210,7 @@ class Recovery:
                 final = st.status if st is not None else None
             self._close_missing(o, final, now)
 
-    def _unknown(self, name: str, s: VenueOrderState, now: int) -> None:
+    def _unknown(self, name: str, s: VenueOrderState, now: int, track=None) -> None:
         eng, rep = self.engine, self.report
         o = Order(s.client_order_id, name, s.symbol, s.side, s.type, s.qty,
                   price=s.price if s.type in (OrderType.LIMIT, OrderType.STOP_LIMIT,
@@ -215,6 +221,8 @@ class Recovery:
         status = S.PARTIALLY_FILLED if s.filled_qty else S.ACCEPTED
         eng.oms.adopt(o, status, now)
         eng.gate.on_order_open(o)
+        if track is not None:
+            track(o, s.venue_order_id, s.filled_qty)
         rep.adopted.append(o.client_order_id)
         if self.unknown_orders == "cancel":
             eng.cancel(o.client_order_id)

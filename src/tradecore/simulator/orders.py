@@ -480,12 +480,15 @@ class SimOrders:
     def _ws_ping(self, session, params):
         return {}, 1
 
+    def _ws_account(self, session, params):
+        return self._rest_account(self._auth_ws(params), params), 20
+
     def _ws_time(self, session, params):
         return {"serverTime": self.now_ms()}, 1
 
     _WS_METHODS = {"order.place": _ws_place, "order.cancel": _ws_cancel,
                    "order.status": _ws_status, "openOrders.status": _ws_open,
-                   "allOrders": _ws_all, "myTrades": _ws_trades,
+                   "allOrders": _ws_all, "myTrades": _ws_trades, "account.status": _ws_account,
                    "userDataStream.subscribe.signature": _ws_subscribe,
                    "userDataStream.unsubscribe": _ws_unsubscribe, "ping": _ws_ping,
                    "time": _ws_time}

@@ -373,6 +373,18 @@ class CcxtExecution(VenueClient):
             tr.done = True
             self._listener.on_order_rejected(coid, f"{self.name}: rejected", ts)
 
+    def track(self, order: Order, venue_order_id: str, filled_lots: int) -> None:
+        """Follow an order placed by an earlier process (recovery hands over every order the
+        venue still has open): polling then reports its fills and its end."""
+        inst = self.instruments.get(order.symbol)
+        if inst is None or order.client_order_id in self._orders:
+            return
+        tr = _Track(order, inst, self.clock.time_ns())
+        tr.vid, tr.accepted, tr.filled = str(venue_order_id), True, filled_lots
+        if venue_order_id:
+            self._by_vid[(order.symbol, str(venue_order_id))] = order.client_order_id
+        self._orders[order.client_order_id] = tr
+
     async def _cancel(self, order: Order) -> None:
         coid, sym = order.client_order_id, order.symbol
         tr = self._orders.get(coid)

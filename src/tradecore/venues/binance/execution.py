@@ -516,6 +516,28 @@ class BinanceExecution(VenueClient):
                 inst.lots(o["executedQty"]), _STATUS.get(o["status"], OrderStatus.ACCEPTED)))
         return out
 
+    def track(self, order: Order, venue_order_id: str, filled_lots: int) -> None:
+        """Follow an order placed by an earlier process (recovery hands over every order the
+        venue still has open), so its fills, cancels and expiry reach the engine like those
+        of orders sent from here."""
+        inst = self.instruments.get(order.symbol)
+        if inst is None or order.client_order_id in self._orders:
+            return
+        tr = _Track(order, inst, self.clock.time_ns() // 1_000_000)
+        tr.acked = tr.accepted = True
+        tr.filled = filled_lots
+        if venue_order_id:
+            tr.vid = int(venue_order_id)
+            self._by_vid[(order.symbol, tr.vid)] = order.client_order_id
+        self._orders[order.client_order_id] = tr
+
+    async def balances(self) -> dict[str, float]:
+        """The account's free balance per asset (`account.status`; locked amounts belong to
+        our open orders, which the gate already counts)."""
+        res = await self.request("account.status", {"omitZeroBalances": "true"}, weight=20)
+        return {b["asset"]: float(b["free"]) for b in res.get("balances", ())
+                if float(b["free"]) or float(b["locked"])}
+
     async def fills_since(self, ts_ns: int) -> list[Fill]:
         """Every fill since ts_ns, per instrument (Binance's myTrades startTime; it answers at most
         24 h of trades per call, so recovery after a longer outage needs several calls)."""
