@@ -26,6 +26,7 @@ import numpy as np
 import orjson
 
 from tradecore.backtest import metrics as m
+from tradecore.core.jsonsafe import json_safe
 from tradecore.core.orders import DenyReason, Fill, Order
 
 __all__ = ["RoundTrip", "FillRecord", "Denial", "PriceSeries", "EquityCurve", "RunMeta",
@@ -224,23 +225,6 @@ def redact(config: Any) -> Any:
     return config
 
 
-def json_safe(obj: Any) -> Any:
-    """`obj` with nan/+-inf floats as None and numpy scalars/arrays as Python values.
-
-    This is the report's null rule: null means "not defined for this run" (see module doc)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, (bool, int, str)) or obj is None:
-        return obj
-    if isinstance(obj, np.generic):
-        return json_safe(obj.item())
-    if isinstance(obj, np.ndarray):
-        return [json_safe(x) for x in obj.tolist()]
-    if isinstance(obj, Mapping):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return [json_safe(x) for x in obj]
-    raise TypeError(f"json_safe: cannot serialise {type(obj).__name__}: {obj!r}")
 
 
 def dumps(summary: Mapping[str, Any]) -> bytes:

@@ -134,7 +134,7 @@ def _compare(a) -> int:
           f"{t['mean_diff']:+.3e} (t {t['t']:.2f}, p {t['p_value']:.4f}, bootstrap p "
           f"{t['p_bootstrap']:.4f}, n {t['n']}) -> {res['decision']}")
     if a.json:
-        from tradecore.ml.jsonsafe import json_safe
+        from tradecore.core.jsonsafe import json_safe
         print(json.dumps(json_safe(res), indent=2))
     if a.promote_if_better and res["decision"] == "promote":
         reg.promote(chall, reason=f"replay on {a.data}: diff {t['mean_diff']:+.3e}, "

@@ -90,7 +90,7 @@ def _hash(onnx_bytes: bytes, state_bytes: bytes, config: dict[str, Any]) -> str:
 
 
 def _json_safe(x: Any) -> Any:
-    from tradecore.ml.jsonsafe import json_safe
+    from tradecore.core.jsonsafe import json_safe
     return json_safe(x)
 
 

@@ -1,5 +1,5 @@
-"""JSON-ready values for metrics and registry metadata (the report's null rule, without importing
-the backtest package: ml sits below it, DESIGN.md layers)."""
+"""JSON-ready values: the report's null rule (nan/inf -> null: "not defined for this run"),
+shared by reports, metrics and the model registry; in core because every layer writes JSON."""
 from __future__ import annotations
 
 import math
