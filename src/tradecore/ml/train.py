@@ -110,7 +110,7 @@ def _range(ds: Dataset, source: str) -> dict[str, Any]:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    from tradecore.ml.jsonsafe import json_safe
+    from tradecore.core.jsonsafe import json_safe
     path.write_bytes(orjson.dumps(json_safe(obj), option=orjson.OPT_INDENT_2))
 
 
