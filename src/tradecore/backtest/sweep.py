@@ -26,7 +26,7 @@ import logging
 import os
 import time
 import tomllib
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable
@@ -136,35 +136,41 @@ def sweep(config_path: str | None, grid: dict, workers: int | None = None,
 
 def _sweep_processes(config_path: str | None, pts: list[dict], run: RunPoint, retries: int,
                      workers: int) -> list[dict[str, Any]]:
+    """At most `workers` points in flight, so that a worker that dies (a crash in a kernel,
+    the OOM killer) and breaks the whole pool takes down only the points running beside it:
+    each of those counts one failed attempt and goes on in a fresh pool. (Submitting the whole
+    grid at once would charge an attempt to every queued point that never ran.)"""
     rows: list[dict[str, Any]] = [{} for _ in pts]
-    tries = {i: 0 for i in range(len(pts))}
-    todo = list(range(len(pts)))
-    while todo:
-        # a worker that dies (a crash in a kernel, the OOM killer) breaks the whole pool: the
-        # points it took down count a failed attempt each and go on in a fresh pool
+    tries = [0] * len(pts)
+    queue = list(range(len(pts)))
+    while queue:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            pending = {i: pool.submit(run, config_path, pts[i]) for i in todo}
-            todo = []
-            while pending:
-                for i, fut in list(pending.items()):
+            in_flight: dict[Future, int] = {}
+            broken = False
+            while (queue and not broken) or in_flight:
+                while queue and not broken and len(in_flight) < workers:
+                    i = queue.pop(0)
+                    try:
+                        in_flight[pool.submit(run, config_path, pts[i])] = i
+                    except BrokenProcessPool:              # it broke since the last wait
+                        queue.insert(0, i)
+                        broken = True
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = in_flight.pop(fut)
                     try:
                         rows[i] = ok_row(pts[i], tries[i], fut.result())
-                        del pending[i]
                     except Exception as e:                 # a failed run: retry, then report
+                        broken |= isinstance(e, BrokenProcessPool)
                         err = f"{type(e).__name__}: {e}"
-                        del pending[i]
                         if tries[i] >= retries:
                             rows[i] = failed_row(pts[i], tries[i], err)
-                            continue
-                        tries[i] += 1
-                        log_retry(i, pts[i], tries[i], err)
-                        if isinstance(e, BrokenProcessPool):
-                            todo.append(i)
                         else:
-                            try:
-                                pending[i] = pool.submit(run, config_path, pts[i])
-                            except BrokenProcessPool:
-                                todo.append(i)
+                            tries[i] += 1
+                            log_retry(i, pts[i], tries[i], err)
+                            queue.insert(0, i)
     return rows
 
 

@@ -45,6 +45,12 @@ def _error_text(e: BaseException) -> str:
     return f"{type(e).__name__}: {lines[0] if lines else ''}"
 
 
+def _call(run: RunPoint, config_path: str | None, point: dict) -> dict[str, Any]:
+    """The task body: `run` travels as an argument (cloudpickle), so a functools.partial or a
+    function of the caller's module serves as well as run_point."""
+    return run(config_path, point)
+
+
 def _connect(address: str, workers: int | None) -> bool:
     """Initialise Ray unless it already is; True when this call opened the connection."""
     if ray.is_initialized():
@@ -68,7 +74,8 @@ def sweep_ray(config_path: str | None, pts: list[dict], run: RunPoint, *, retrie
                           'pip install "tradecore[distributed]"')
     opened = _connect(address, workers)
     try:
-        task = ray.remote(num_cpus=1, max_retries=0, retry_exceptions=False)(run)
+        task = ray.remote(num_cpus=1, max_retries=0, retry_exceptions=False)(_call)
+        run_ref = ray.put(run)
         cfg = str(Path(config_path).resolve()) if config_path is not None else None
         rows: list[dict[str, Any]] = [{} for _ in pts]
         tries = [0] * len(pts)
@@ -78,7 +85,7 @@ def sweep_ray(config_path: str | None, pts: list[dict], run: RunPoint, *, retrie
         while queue or in_flight:
             while queue and len(in_flight) < limit:
                 i = queue.pop(0)
-                in_flight[task.remote(cfg, pts[i])] = i
+                in_flight[task.remote(run_ref, cfg, pts[i])] = i
             done, _ = ray.wait(list(in_flight), num_returns=1)
             i = in_flight.pop(done[0])
             try:
