@@ -104,7 +104,7 @@ def test_the_bus_table_places_the_strategy_node_and_points_at_the_nats_service()
     bus = settings.bus_settings(cfg)
     argv = _argv("strategy-a")
     assert bus.enabled and bus.url == "nats://nats:4222"
-    assert argv[argv.index("--node") + 1] in bus.nodes
+    assert argv[argv.index("--name") + 1] in bus.nodes
 
 
 def test_the_bus_url_of_the_nodes_reaches_the_nats_server_of_the_compose_file():
