@@ -82,3 +82,29 @@ def test_backtest_sweep_runs_on_ray_when_the_config_says_so(ray_cluster, tmp_pat
     out = capsys.readouterr().out
     assert "failed" in out and "window" in out
     assert ray.is_initialized()                           # not shut down: it was not its own
+
+
+def test_backtest_sweep_runs_on_ray_when_the_flag_says_so(ray_cluster, tmp_path, monkeypatch):
+    import tradecore.backtest.sweep_ray as sweep_ray
+
+    if "--sweep-backend" not in _backtest_help():
+        pytest.skip("this build's cli.py has no --sweep-backend (the patch in the sweep report)")
+    calls = []
+    real = sweep_ray.sweep_ray
+    monkeypatch.setattr(sweep_ray, "sweep_ray", lambda *a, **k: calls.append(k) or real(*a, **k))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[run]\nmode = "backtest"\nreport_dir = "{tmp_path}"\n')   # [sweep]: process
+    grid = tmp_path / "g.toml"
+    grid.write_text("[basis]\nentry_z = [2.0]\n")
+    assert main(["backtest", "--config", str(cfg), "--sweep", str(grid), "--sweep-backend",
+                 "ray", "--run-id", "s"]) == 0
+    assert len(calls) == 1 and calls[0]["address"] == ""
+    rows = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    assert [(r["status"], r["retries"]) for r in rows] == [("ok", 0)]
+
+
+def _backtest_help() -> str:
+    from tradecore.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0]                # noqa: SLF001
+    return sub.choices["backtest"].format_help()

@@ -56,7 +56,11 @@ def _connect(address: str, workers: int | None) -> bool:
     if ray.is_initialized():
         return False
     if address:
-        ray.init(address=address, log_to_driver=False)
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except ConnectionError as e:
+            raise ConfigError(f"sweep.ray_address = {address!r}: no Ray cluster answers there "
+                              f"({e})") from None
     else:
         src = str(Path(tradecore.__file__).resolve().parents[1])
         path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
