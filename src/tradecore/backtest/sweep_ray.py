@@ -77,6 +77,7 @@ def sweep_ray(config_path: str | None, pts: list[dict], run: RunPoint, *, retrie
         raise ConfigError('sweep backend "ray" needs the ray package: '
                           'pip install "tradecore[distributed]"')
     opened = _connect(address, workers)
+    in_flight: dict[Any, int] = {}
     try:
         task = ray.remote(num_cpus=1, max_retries=0, retry_exceptions=False)(_call)
         run_ref = ray.put(run)
@@ -84,7 +85,6 @@ def sweep_ray(config_path: str | None, pts: list[dict], run: RunPoint, *, retrie
         rows: list[dict[str, Any]] = [{} for _ in pts]
         tries = [0] * len(pts)
         queue = list(range(len(pts)))
-        in_flight: dict[Any, int] = {}
         limit = workers or len(pts)
         while queue or in_flight:
             while queue and len(in_flight) < limit:
@@ -104,5 +104,7 @@ def sweep_ray(config_path: str | None, pts: list[dict], run: RunPoint, *, retrie
                     queue.insert(0, i)
         return rows
     finally:
+        for ref in in_flight:                  # interrupted (Ctrl-C): stop what still runs
+            ray.cancel(ref, force=True)
         if opened:
             ray.shutdown()
