@@ -35,7 +35,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if getattr(args, "sweep", None):
         from tradecore.backtest.sweep import format_rows, read_grid, sweep, write_sweep
         try:
-            rows = sweep(args.config, read_grid(args.sweep), args.workers)
+            rows = sweep(args.config, read_grid(args.sweep), args.workers,
+                         backend=args.sweep_backend, ray_address=args.ray_address)
         except ConfigError as e:
             print(f"tradecore backtest: {e}", file=sys.stderr)
             return 2
@@ -208,9 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
         if mode == "backtest":
             m.add_argument("--sweep", default=None, metavar="GRID",
                            help="TOML grid of strategy settings: one backtest per point, in "
-                                "parallel processes, one summary row each")
+                                "parallel (a process pool or Ray), one summary row each")
             m.add_argument("--workers", type=int, default=None,
-                           help="processes for --sweep (default: CPU count)")
+                           help="processes for --sweep, or CPUs of a local Ray cluster "
+                                "(default: [sweep] workers, else the CPU count)")
+            m.add_argument("--sweep-backend", default=None, choices=["process", "ray"],
+                           help="where --sweep runs (default: [sweep] backend, else process)")
+            m.add_argument("--ray-address", default=None, metavar="ADDR",
+                           help='with --sweep-backend ray: "" a private local cluster, '
+                                '"auto", or "ray://head:10001" (default: [sweep] ray_address)')
         if mode == "paper":
             m.add_argument("--live", action="store_true",
                            help="the exchanges' live public feeds instead of the recordings "

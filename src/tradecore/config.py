@@ -93,6 +93,22 @@ class StrategyConfig:
     settings: dict[str, Any]
 
 
+SWEEP_BACKENDS = ("process", "ray")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Where `tradecore backtest --sweep` runs its points (docs/backtest.md, Sweeps).
+    `ray_address`: "" starts a private local Ray cluster for the sweep; "auto" joins the
+    cluster started on this host with `ray start`; "ray://host:10001" is Ray Client to a remote
+    head. `max_retries`: runs of a failed point after its first (then it is reported failed).
+    `workers`: processes of the pool, or CPUs of a local Ray cluster (0 = CPU count)."""
+    backend: str = "process"
+    ray_address: str = ""
+    max_retries: int = 1
+    workers: int = 0
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     mode: str = "paper"
@@ -112,6 +128,7 @@ class NodeConfig:
     symbol_limits: dict[str, dict[str, Any]] = field(default_factory=dict)  # "venue:sym"
     strategies: tuple[StrategyConfig, ...] = ()
     live: "LiveConfig" = field(default_factory=lambda: LiveConfig())
+    sweep: SweepConfig = SweepConfig()
     source: str = ""                        # where the config came from
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -131,7 +148,8 @@ class LiveConfig:
 _LIVE_KEYS = {"unknown_orders", "cancel_on_stop", "balances_from_venue"}
 _RUN_KEYS = {"mode", "run_id", "report_dir", "quote", "speed", "status_every_s", "journal",
              "bar_books"}
-_TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies", "live"}
+_TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies", "live", "sweep"}
+_SWEEP_KEYS = {"backend", "ray_address", "max_retries", "workers"}
 _FEED_KEYS = {"venue", "exchange", "symbols", "capture", "candles", "store", "store_venue",
               "market", "ws_url", "rest_url", "order_url"}
 _INST_KEYS = {"tick", "lot", "base", "quote", "maker_fee", "taker_fee", "min_qty",
@@ -150,6 +168,24 @@ def _path(base: Path, key: str, v: object) -> Path:
         if not p.is_absolute():
             p = base / p
     return p
+
+
+def _sweep(d: object) -> SweepConfig:
+    if not isinstance(d, dict):
+        _fail("sweep", d, "a table")
+    _check_keys("sweep", d, _SWEEP_KEYS)
+    backend = _str("sweep.backend", d.get("backend", "process"), SWEEP_BACKENDS)
+    addr = d.get("ray_address", "")
+    if not isinstance(addr, str) or (addr and addr != "auto" and ":" not in addr):
+        _fail("sweep.ray_address", addr, '"" (a local cluster), "auto" or an address '
+              '("ray://host:10001", "host:6379")')
+    out = []
+    for k in ("max_retries", "workers"):
+        v = d.get(k, getattr(SweepConfig, k))
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            _fail(f"sweep.{k}", v, "an integer >= 0")
+        out.append(v)
+    return SweepConfig(backend, addr, out[0], out[1])
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -278,7 +314,7 @@ def parse(data: dict[str, Any], base_dir: Path, source: str = "") -> NodeConfig:
         latency_order_us=int(_num("paper.latency_order_us", paper.get("latency_order_us", 0))),
         latency_ack_us=int(_num("paper.latency_ack_us", paper.get("latency_ack_us", 0))),
         risk=risk, symbol_limits=symbol_limits, strategies=tuple(strategies), live=live,
-        source=source,
+        sweep=_sweep(data.get("sweep", {})), source=source,
         raw=data)
 
 
@@ -293,8 +329,8 @@ def _read(p: Path) -> dict[str, Any]:
 
 def load(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> NodeConfig:
     """The bundled default, with a file's top-level sections replacing the default's sections
-    of the same name ([run], [[feeds]], [instruments], [paper], [risk], [[strategies]]), then
-    `overrides` merged key by key (the command line's flags).
+    of the same name ([run], [[feeds]], [instruments], [paper], [risk], [[strategies]],
+    [sweep], [live]), then `overrides` merged key by key (the command line's flags).
 
     A file that lists its own [[feeds]] describes its own market, so nothing of the default's
     market is carried over: not its instruments, per-symbol risk limits, paper balances or

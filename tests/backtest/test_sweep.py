@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pytest
 
+import _sweep_faults
 from tradecore.backtest.sweep import points, read_grid, sweep, write_sweep
-from tradecore.config import ConfigError
+from tradecore.config import ConfigError, load
 
 H = 3_600_000
 
@@ -85,6 +87,7 @@ def test_sweep_runs_every_point_and_reports_a_failed_one_after_a_retry(tmp_path)
     cfg = candle_config(tmp_path)
     rows = sweep(cfg, {"p": {"entry_z": [1.0, 2.0], "window": [20, 1]}}, workers=2)
     assert [r["status"] for r in rows] == ["ok", "failed", "ok", "failed"]
+    assert [r["retries"] for r in rows] == [0, 1, 0, 1]
     assert rows[0]["orders"] > rows[2]["orders"] > 0           # lower entry band trades more
     assert "window" in rows[1]["error"] and rows[1]["retries"] == 1
     paths = write_sweep(rows, tmp_path / "out")
@@ -98,3 +101,39 @@ def test_a_grid_naming_an_unknown_strategy_fails_before_any_run(tmp_path):
     g.write_text("[p]\nwindow = 3\n")
     with pytest.raises(ConfigError, match="non-empty list"):
         read_grid(g)
+
+
+def test_a_point_is_retried_in_a_fresh_pool_when_its_worker_dies(tmp_path):
+    cfg = candle_config(tmp_path)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    rows = sweep(cfg, {"p": {"entry_z": [1.0, 2.0]}}, workers=1, backend="process",
+                 run=partial(_sweep_faults.die_on_first_run, str(marks)))
+    assert [(r["status"], r["retries"]) for r in rows] == [("ok", 1), ("ok", 1)]
+    clean = sweep(cfg, {"p": {"entry_z": [1.0, 2.0]}}, workers=1, backend="process")
+    assert [r["orders"] for r in rows] == [r["orders"] for r in clean]
+
+
+def test_the_sweep_table_of_the_config_chooses_the_backend_and_the_retries(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[sweep]\nbackend = "ray"\nray_address = "auto"\nmax_retries = 3\n')
+    sc = load(cfg).sweep
+    assert (sc.backend, sc.ray_address, sc.max_retries, sc.workers) == ("ray", "auto", 3, 0)
+    assert load().sweep.backend == "process"                 # the default
+
+
+@pytest.mark.parametrize("table, key", [('backend = "spark"', "sweep.backend"),
+                                        ('ray_address = "somewhere"', "sweep.ray_address"),
+                                        ("max_retries = -1", "sweep.max_retries"),
+                                        ("workers = 1.5", "sweep.workers"),
+                                        ("retry = 2", "sweep.retry")])
+def test_load_refuses_a_bad_sweep_table_naming_the_key(tmp_path, table, key):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[sweep]\n{table}\n")
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load(cfg)
+
+
+def test_sweep_refuses_an_unknown_backend_before_any_run(tmp_path):
+    with pytest.raises(ConfigError, match="spark"):
+        sweep(candle_config(tmp_path), {"p": {"entry_z": [1.0]}}, backend="spark")
