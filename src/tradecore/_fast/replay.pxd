@@ -66,6 +66,9 @@ cdef class GatedReplay:
     cdef readonly int64_t timer_advances
 
     cdef bint _cross_passes(self, int f) except -1
-    cdef int _flush(self, list trades) except -1
-    cdef int _on_book(self, int f, L2Book b, int64_t now, int64_t* clock_now,
-                      int64_t* next_due, list trades, object after_python) except -1
+    cdef int64_t _clock_now          # the clock's time as last set (it lags between calls)
+    cdef int64_t _next_due           # the clock's next timer, INT64_MAX none
+    cdef int _flush(self, list trades, int64_t now) except -1
+    cdef int _after_python(self, object after_python) except -1
+    cdef int _on_book(self, int f, L2Book b, int64_t now, list trades,
+                      object after_python) except -1

@@ -137,10 +137,15 @@ cdef class GatedReplay:
                         return True
         return False
 
-    cdef int _flush(self, list trades) except -1:
-        """The deferred updates, before any call into Python."""
+    cdef int _flush(self, list trades, int64_t now) except -1:
+        """Before any call into Python: the clock brought up to `now` (no timer is due by then:
+        one due earlier would have run at the message that passed it), then the deferred
+        updates, in feed order."""
         cdef int f
         cdef int64_t k
+        if self._clock_now < now:
+            self._clock.advance_to(now)
+            self._clock_now = now
         for f in range(self.n_feeds):
             if self._dirty[f]:
                 self._dirty[f] = 0
@@ -153,6 +158,12 @@ cdef class GatedReplay:
                     sink(trades[k])
         return 0
 
+    cdef int _after_python(self, object after_python) except -1:
+        after_python()
+        nd = self._clock.next_due_ns
+        self._next_due = INT64_MAX if nd is None else nd
+        return 0
+
     @cython.boundscheck(False)
     @cython.wraparound(False)
     def run(self, const int64_t[::1] msg_ts, const int32_t[::1] msg_feed,
@@ -163,7 +174,7 @@ cdef class GatedReplay:
         after every call into Python (the driver recomputes the flags there)."""
         cdef Py_ssize_t n_msg = msg_ts.shape[0], i
         cdef Py_ssize_t n_lv = lv_side.shape[0]
-        cdef int64_t ts, now, clock_now, next_due, lo, hi, levels = 0
+        cdef int64_t ts, now, lo, hi, levels = 0
         cdef int f, kind
         cdef L2Book b
         if (msg_feed.shape[0] != n_msg or msg_kind.shape[0] != n_msg or msg_lo.shape[0] != n_msg
@@ -178,9 +189,9 @@ cdef class GatedReplay:
         for f in range(self.n_feeds):
             self._skipped_books_f[f] = 0
         now = clock.time_ns()
-        clock_now = now
+        self._clock_now = now
         nd = clock.next_due_ns
-        next_due = INT64_MAX if nd is None else nd
+        self._next_due = INT64_MAX if nd is None else nd
         for i in range(n_msg):
             ts = msg_ts[i]
             f = msg_feed[i]
@@ -191,29 +202,22 @@ cdef class GatedReplay:
                 raise ValueError(f"GatedReplay.run: message {i} names feed {f}; the log has "
                                  f"{self.n_feeds}")
             if ts > now:
-                now = ts
-                if next_due <= ts:
+                if self._next_due <= ts:
                     # a latency timer falls due: run it where the per-message replay would
-                    self._flush(trades)
+                    self._flush(trades, now)
                     clock.advance_to(ts)
-                    clock_now = ts
+                    self._clock_now = ts
                     self.timer_advances += 1
-                    after_python()
-                    nd = clock.next_due_ns
-                    next_due = INT64_MAX if nd is None else nd
+                    self._after_python(after_python)
+                now = ts
             if kind == TRADE:
                 if lo < 0 or lo >= len(trades):
                     raise ValueError(f"GatedReplay.run: message {i}: trade {lo} is not in the log")
                 if self._trade_always[f]:
-                    self._flush(trades)
-                    if clock_now < now:
-                        clock.advance_to(now)
-                        clock_now = now
+                    self._flush(trades, now)
                     self._trade_hooks[f](trades[lo])
                     self.delivered_trades += 1
-                    after_python()
-                    nd = clock.next_due_ns
-                    next_due = INT64_MAX if nd is None else nd
+                    self._after_python(after_python)
                 else:
                     self._pending_trade[f] = lo
                     self.skipped_trades += 1
@@ -235,19 +239,16 @@ cdef class GatedReplay:
                 b.ts_ns = ts
                 levels += hi - lo
                 if b.valid:
-                    self._on_book(f, b, now, &clock_now, &next_due, trades, after_python)
+                    self._on_book(f, b, now, trades, after_python)
             if on_record is not None:
                 on_record(ts)
-        self._flush(trades)
-        if clock_now < now:
-            clock.advance_to(now)
+        self._flush(trades, now)
         return levels
 
-    cdef int _on_book(self, int f, L2Book b, int64_t now, int64_t* clock_now,
-                      int64_t* next_due, list trades, object after_python) except -1:
+    cdef int _on_book(self, int f, L2Book b, int64_t now, list trades,
+                      object after_python) except -1:
         cdef int64_t bt, at
         cdef bint wake
-        clock = self._clock
         _top(b, &bt, &at)
         wake = (self._book_always[f] or now >= self._wake_at[f]
                 or (self._top[f] and (bt != self._last_bt[f] or at != self._last_at[f])))
@@ -258,15 +259,10 @@ cdef class GatedReplay:
             self._skipped_books_f[f] += 1
             self.skipped_books += 1
             return 0
-        self._flush(trades)
-        if clock_now[0] < now:
-            clock.advance_to(now)
-            clock_now[0] = now
+        self._flush(trades, now)
         self._last_bt[f] = bt
         self._last_at[f] = at
         self._book_hooks[f](self._keys[f], b)
         self.delivered_books += 1
-        after_python()
-        nd = clock.next_due_ns
-        next_due[0] = INT64_MAX if nd is None else nd
+        self._after_python(after_python)
         return 0
