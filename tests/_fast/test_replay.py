@@ -82,8 +82,9 @@ def crosses(books: list[L2Book], fees: list[float], i: int) -> bool:
     return False
 
 
-def reference(msgs, n_feeds, top_rule, wake_at, fees, trade_always):
-    """Plain Python: apply_many per message, the rule of replay.pxd, the calls it makes."""
+def reference(msgs, n_feeds, top_rule, wake_at, fees, trade_always, recording):
+    """Plain Python: apply_many per message, the rule of replay.pxd, the calls it makes
+    (recording: an on_record after every message, before which the deferred calls are made)."""
     books = [L2Book(TICK, LOT) for _ in range(n_feeds)]
     calls, states = [], []
     last = [(-2**63, 2**63 - 1)] * n_feeds
@@ -109,6 +110,8 @@ def reference(msgs, n_feeds, top_rule, wake_at, fees, trade_always):
                 calls.append(("trade", f, body))
             else:
                 pending[f] = body
+            if recording:
+                flush()
             continue
         b = books[f]
         if k == SNAPSHOT:
@@ -119,6 +122,8 @@ def reference(msgs, n_feeds, top_rule, wake_at, fees, trade_always):
             b.valid = True
         states.append((b.depth(50)[0].tolist(), b.depth(50)[1].tolist()))
         if not b.valid:
+            if recording:
+                flush()
             continue
         tp = top(b)
         wake = (not delivered[f] or now >= wake_at[f] or (top_rule[f] and tp != last[f])
@@ -130,11 +135,13 @@ def reference(msgs, n_feeds, top_rule, wake_at, fees, trade_always):
             delivered[f] = True
         else:
             dirty[f] = True
+        if recording:
+            flush()
     flush()
     return calls, states
 
 
-def run_kernel(msgs, n_feeds, top_rule, wake_at, fees, trade_always):
+def run_kernel(msgs, n_feeds, top_rule, wake_at, fees, trade_always, recording):
     books = [L2Book(TICK, LOT) for _ in range(n_feeds)]
     clock = SimClock(0)
     g = GatedReplay(books, clock)
@@ -169,7 +176,7 @@ def run_kernel(msgs, n_feeds, top_rule, wake_at, fees, trade_always):
             states.append((b.depth(50)[0].tolist(), b.depth(50)[1].tolist()))
     seen: list[int] = []
     n_trades = sum(1 for m in msgs if m[2] == TRADE)
-    g.run(*to_arrays(msgs), list(range(n_trades)), gate, record)
+    g.run(*to_arrays(msgs), list(range(n_trades)), gate, record if recording else None)
     return calls, states, g
 
 
@@ -182,9 +189,12 @@ def run_kernel(msgs, n_feeds, top_rule, wake_at, fees, trade_always):
 def test_kernel_makes_the_calls_of_the_reference_rule_on_random_logs(data, top_rule, wake, fees,
                                                                       trade_always):
     msgs, _ = data
-    want_calls, want_states = reference(msgs, 2, top_rule, wake, fees, trade_always)
-    got_calls, got_states, g = run_kernel(msgs, 2, top_rule, wake, fees, trade_always)
+    want_calls, want_states = reference(msgs, 2, top_rule, wake, fees, trade_always, True)
+    got_calls, got_states, g = run_kernel(msgs, 2, top_rule, wake, fees, trade_always, True)
     assert got_states == want_states
+    assert got_calls == want_calls
+    want_calls, _ = reference(msgs, 2, top_rule, wake, fees, trade_always, False)
+    got_calls, _, g = run_kernel(msgs, 2, top_rule, wake, fees, trade_always, False)
     assert got_calls == want_calls
     books = sum(1 for m in msgs if m[2] != TRADE)
     assert g.delivered_books + g.skipped_books == books

@@ -159,3 +159,18 @@ def test_gated_replay_refuses_a_node_without_a_sim_clock(log):
     node = TradingNode(load(None, DEFAULT), clock=LiveClock())
     with pytest.raises(TypeError, match="SimClock"):
         replay_events_gated(node, log)
+
+
+def test_gated_replay_shows_a_recorder_the_per_message_equity_after_every_message(log):
+    """on_record reads the node (the run recorder samples equity): the deferred marks and mids
+    are made current before each call, so it sees what the per-message replay shows it."""
+    seen = []
+    for gated in (False, True):
+        node = TradingNode(load(None, DEFAULT))
+        eq: list[tuple[int, float, int]] = []
+        rec = lambda ts, node=node, eq=eq: eq.append((ts, node.equity(), node.clock.time_ns()))
+        (replay_events_gated if gated else replay_events)(node, log, on_record=rec)
+        seen.append(eq)
+    assert len(seen[0]) == log.n_messages
+    assert seen[0] == seen[1]
+    assert len({e for _, e, _ in seen[0]}) > 100           # the equity moves with the marks

@@ -27,6 +27,9 @@
 #   reference would change: the last such trade of f goes to `trade_sinks[f](trade)` before the
 #   next call into Python.
 #
+#   on_record(ts), when given, runs after every message (a progress or equity recorder): the
+#   deferred updates are made before it, since it reads the node.
+#
 #   time: the clock is advanced (running the venue's latency timers) at the same messages as the
 #   per-message replay, whenever a timer falls due at or before the message's time; otherwise its
 #   time is brought up to the message's time just before the next call into Python. After every

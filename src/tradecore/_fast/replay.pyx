@@ -241,6 +241,8 @@ cdef class GatedReplay:
                 if b.valid:
                     self._on_book(f, b, now, trades, after_python)
             if on_record is not None:
+                # a progress or equity recorder reads the node: what it reads is made current
+                self._flush(trades, now)
                 on_record(ts)
         self._flush(trades, now)
         return levels
