@@ -14,7 +14,8 @@
 #                                              protective stops, a strategy without a rule, the
 #                                              first delivery of the feed)
 #    or top[f] and the best bid/ask ticks differ from those at f's last delivery
-#    or the message's time >= wake_at[f]       (a listener's next time-driven decision)
+#    or the clock (the latest message time) >= wake_at[f]   (a listener's next time-driven
+#                                              decision)
 #    or a cross rule of f passes: for a CrossVenueDetector and the index of f in it, the tops of
 #       f's book and another venue's book cross after taker fees in either direction (the very
 #       test CrossVenueDetector._pair makes before it walks any depth; when it fails for every

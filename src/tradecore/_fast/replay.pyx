@@ -6,9 +6,7 @@ from libc.stdlib cimport calloc, free
 from tradecore._fast.book cimport L2Book
 from tradecore._fast.arb cimport CrossVenueDetector
 
-import numpy as np
-
-cdef enum:
+cdef enum:                       # message kinds of backtest/events.py
     DIFF = 0
     SNAPSHOT = 1
     TRADE = 2
