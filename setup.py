@@ -21,6 +21,7 @@ FAST_MODULES = [
     "riskgate",   # the pre-trade risk gate
     "arb",        # cross-venue and triangular arbitrage detectors
     "amm",        # Uniswap V2 quotes, 256-bit-safe (MEV sizing)
+    "replay",     # the gated backtest replay loop (calls Python only when a listener cares)
 ]
 
 DEBUG = os.environ.get("TRADECORE_DEBUG") == "1"

@@ -100,3 +100,10 @@ cdef class L2Book:
     cdef double _size(self, int64_t lots) noexcept
     cdef object _depth_side(self, int side, Py_ssize_t n)
     cdef object _best_tuple(self, int side)
+
+    # -- appended last, so that the vtable slots of the methods above keep their places --------
+    # Stage a batch of float levels from C arrays (what apply_many does for numpy arrays): every
+    # level is converted to the grid and validated, nothing is applied; ValueError naming the
+    # level (index within the batch) when one is bad. Commit with stage_commit().
+    cdef int stage_floats(self, const int64_t* sides, const double* prices,
+                          const double* sizes, Py_ssize_t n) except -1

@@ -574,39 +574,48 @@ cdef class L2Book:
         self.stage_commit()
         return n
 
-    @cython.boundscheck(False)
-    @cython.wraparound(False)
     cdef Py_ssize_t _stage_arrays(self, sides, prices, sizes) except -1:
         cdef const int64_t[::1] sv = _as_int64(sides)
         cdef const double[::1] pv = np.ascontiguousarray(prices, dtype=np.float64)
         cdef const double[::1] qv = np.ascontiguousarray(sizes, dtype=np.float64)
-        cdef Py_ssize_t i, n = sv.shape[0]
+        cdef Py_ssize_t n = sv.shape[0]
+        if pv.shape[0] != n or qv.shape[0] != n:
+            raise ValueError(f"apply_many: sides, prices and sizes differ in length "
+                             f"({n}, {pv.shape[0]}, {qv.shape[0]})")
+        if n == 0:
+            self.stage.n = 0
+            return 0
+        self.stage_floats(&sv[0], &pv[0], &qv[0], n)
+        return n
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef int stage_floats(self, const int64_t* sides, const double* prices,
+                          const double* sizes, Py_ssize_t n) except -1:
+        cdef Py_ssize_t i
         cdef double x, y
         cdef int64_t t, l, s
         cdef double tpp = self._ticks_per_price
         cdef double lps = self._lots_per_size
         cdef double xmax = <double>MAX_UNITS / <double>self.tick_units
         cdef double ymax = <double>MAX_UNITS / <double>self.lot_units
-        if pv.shape[0] != n or qv.shape[0] != n:
-            raise ValueError(f"apply_many: sides, prices and sizes differ in length "
-                             f"({n}, {pv.shape[0]}, {qv.shape[0]})")
         self.stage.n = 0
         self._stage_room(n)
         for i in range(n):
-            s = sv[i]
-            x = pv[i] * tpp
-            y = qv[i] * lps
+            s = sides[i]
+            x = prices[i] * tpp
+            y = sizes[i] * lps
             t = <int64_t>(x + 0.5)
             l = <int64_t>(y + 0.5)
             if ((s != 0 and s != 1) or not (x > 0.0) or not (y >= 0.0) or x > xmax
                     or y > ymax or fabs(x - <double>t) > _grid_tolerance(x)
                     or fabs(y - <double>l) > _grid_tolerance(y) or t <= 0):
-                self._raise_level(i, s, pv[i], qv[i])
+                self._raise_level(i, s, prices[i], sizes[i])
             self.stage.side[i] = <int8_t>s
             self.stage.ticks[i] = t
             self.stage.lots[i] = l
         self.stage.n = n
-        return n
+        return 0
 
     cdef _raise_level(self, Py_ssize_t i, int64_t s, double p, double q):
         self.stage.n = 0

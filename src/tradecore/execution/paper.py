@@ -249,6 +249,17 @@ class PaperVenue(VenueClient):
         if bt <= st.hi_buy or at >= st.lo_sell or st.watch_mid:
             self._on_top(st, bt, bl, at, al)
 
+    def replay_idle(self, symbol: str, book: L2Book) -> bool:
+        """True when on_book(symbol, book) would do nothing and on_trade(symbol, t) would only
+        record t as the last trade: `book` is attached and nothing rests, waits for a trigger
+        or has consumed liquidity. The gated backtest replay skips those calls (it hands the
+        last skipped trade to on_trade before anything else runs)."""
+        st = self._syms.get(symbol)
+        if st is None:
+            return True
+        return st.book is book and not (st.watch or st.watch_mid or st.consumed or st.stops
+                                         or st.buys or st.sells)
+
     def on_trade(self, symbol: str, trade: Trade) -> None:
         """A public trade: queue progress, trade-through fills, trade-price triggers."""
         st = self._syms.get(symbol)

@@ -98,6 +98,30 @@ class Strategy:
     def on_trade(self, trade: Trade) -> None:
         """After every public trade of a subscribed stream."""
 
+    # -- gated backtest replay (backtest/gated_replay.py) -------------------------------------
+    # A backtest may skip on_book calls that could not change anything, if the strategy says
+    # which those are. Two methods, because the rule is fixed and its validity is not:
+    #   replay_rule(venue, symbol) -> None        every change is delivered (the default)
+    #                               | ("top",)     a skipped call is a no-op while the best bid
+    #                                              and ask prices (ticks) are those of the last
+    #                                              delivered call and the clock < wake-up time
+    #                               | ("cross", detector, index)  a skipped call is a no-op
+    #                                              while the tops of the CrossVenueDetector's
+    #                                              books do not cross after taker fees for any
+    #                                              pair with `index` (its check() is then False)
+    #   replay_wake_ns(venue, symbol, book) -> None (the rule does not hold now: deliver every
+    #                                              change until asked again) | the clock time
+    #                                              from which the next change must be delivered
+    #                                              (a time-driven decision; 2**63 - 1: none)
+    # The replay asks replay_wake_ns after every call into Python. The claim is checked by the
+    # gated-replay tests (every order and fill equal to the per-message replay); a strategy
+    # that cannot make it keeps the default.
+    def replay_rule(self, venue: str, symbol: str) -> tuple | None:
+        return None
+
+    def replay_wake_ns(self, venue: str, symbol: str, book: Any) -> int | None:
+        return None
+
     def on_order_event(self, event: OrderEvent) -> None:
         """Every state change of this strategy's orders, fills included."""
 

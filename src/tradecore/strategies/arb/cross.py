@@ -27,6 +27,8 @@ from tradecore.core.orders import OrderEvent, OrderStatus, OrderType, Side, Time
 from tradecore.strategies.arb.legs import LegGroup, may_take
 from tradecore.strategies.base import BookKey, Strategy
 
+_NO_WAKE = 2**63 - 1
+
 DEFAULTS: dict[str, Any] = {
     "venues": [],             # [[venue, symbol], ...] the same instrument on each venue
     "max_qty": 1.0,           # base units per opportunity
@@ -95,6 +97,20 @@ class CrossExchangeArbitrage(Strategy):
                                     self._bound[self.det.sell_venue])):
             return
         self._take(now)
+
+    # -- gated replay (strategies/base.py) --------------------------------------------------
+    def replay_rule(self, venue: str, symbol: str) -> tuple | None:
+        i = self.index.get((venue, symbol))
+        return None if i is None else ("cross", self.det, i)
+
+    def replay_wake_ns(self, venue: str, symbol: str, book: Any) -> int | None:
+        """When the tops do not cross after fees, on_book only counts `checks` (the replay
+        counts the skipped calls), so the rule holds once the book is bound and no balance
+        re-read is pending (that read must happen at the same call as per message)."""
+        i = self.index.get((venue, symbol))
+        if i is None or self._bound[i] is not book or self._balances_dirty:
+            return None
+        return _NO_WAKE
 
     def _apply_balances(self) -> None:
         """Balances change only with fills (and at start): re-read them then, not per book."""

@@ -148,6 +148,22 @@ class PairsTrading(Strategy):
             m = last[1]
             self.on_bar(venue, symbol, last[0] * self.bar_interval_ns, m, m, m, m, 0.0)
 
+    # -- gated replay (strategies/base.py) --------------------------------------------------
+    def replay_rule(self, venue: str, symbol: str) -> tuple | None:
+        return ("top",)
+
+    def replay_wake_ns(self, venue: str, symbol: str, book: Any) -> int | None:
+        """on_book stores (bar, mid) and closes a bar when the bar changes: a call with the
+        same top prices (same mid) in the same bar stores what is stored. From the next bar's
+        start, the next call closes the bar, so it must be delivered."""
+        key = (venue, symbol)
+        if key != self.leg_y and key != self.leg_x:
+            return 2**63 - 1                      # on_book returns at once for other books
+        last = self._book_bar.get(key)
+        if last is None:
+            return None
+        return (last[0] + 1) * self.bar_interval_ns
+
     def on_order_event(self, event: OrderEvent) -> None:
         if event.status in (OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.CANCELED):
             self.count(f"order {event.status.name.lower()}")
