@@ -114,10 +114,10 @@ def run(cfg: NodeConfig, *, live: bool = False, seconds: float | None = None,
         node.run_candles(on_record=on_record, bar_books=cfg.bar_books)
     elif any(f.store is not None for f in cfg.feeds):
         from tradecore.backtest.events import compile_store
-        from tradecore.backtest.fast_replay import replay_events
+        from tradecore.backtest.gated_replay import replay_events_gated
         log = compile_store({f.venue: (f.store, f.store_venue, list(f.symbols))
                              for f in cfg.feeds if f.store is not None})
-        replay_events(node, log, on_record=on_record)
+        replay_events_gated(node, log, on_record=on_record)
     else:
         node.run_replay(on_record=on_record)
     if show:
