@@ -116,7 +116,7 @@ class NodeConfig:
 
 _RUN_KEYS = {"mode", "run_id", "report_dir", "quote", "speed", "status_every_s", "journal",
              "bar_books"}
-_TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies"}
+_TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies", "bus"}
 _FEED_KEYS = {"venue", "exchange", "symbols", "capture", "candles", "store", "store_venue",
               "market", "ws_url", "rest_url"}
 _INST_KEYS = {"tick", "lot", "base", "quote", "maker_fee", "taker_fee", "min_qty",
