@@ -94,6 +94,7 @@ class ExecutionNode:
         self.done: dict[str, int] = {}
         self.problems: dict[str, int] = defaultdict(int)
         self.commands = 0
+        self.commands_by_disconnects: dict[int, int] = defaultdict(int)   # proof of mid-run
         self.duplicate_commands = 0
         self.fills: list[tuple] = []
         self.risk_state = int(self.node.gate.state)
@@ -131,6 +132,7 @@ class ExecutionNode:
     # -- commands in -----------------------------------------------------------------------
     def _apply(self, cmd) -> None:
         self.commands += 1
+        self.commands_by_disconnects[self.bus.disconnects] += 1
         if isinstance(cmd, SubmitCmd):
             self.node.on_submit()
             try:
@@ -288,6 +290,7 @@ class ExecutionNode:
                              for o in oms.orders.values()),
             "fills": sorted(list(f) for f in self.fills),
             "commands": self.commands, "duplicate_commands": self.duplicate_commands,
+            "commands_by_disconnects": dict(self.commands_by_disconnects),
             "realized_pnl": s["realized_pnl"], "fees": s["fees"],
             "book_updates": s["book_updates"], "trades": s["trades"],
             "problems": dict(self.problems) | s["problems"],

@@ -24,7 +24,7 @@ class _Digest(Strategy):
         self.digest[k] = book_digest(self.digest.get(k, 0), venue, symbol, book)
 
 
-def single_process_result(cfg: NodeConfig) -> dict:
+def single_process_result(cfg: NodeConfig, limit: int | None = None) -> dict:
     from tradecore.engine import TradingNode
     node = TradingNode(dataclasses.replace(cfg, raw={k: v for k, v in cfg.raw.items()
                                                      if k != "bus"}))
@@ -38,7 +38,7 @@ def single_process_result(cfg: NodeConfig) -> dict:
             fills.append([f.client_order_id, f.venue, f.symbol, int(f.side), f.qty, f.price,
                           f.fee, f.trade_id, f.ts_ns])
     node.listeners.append(on_event)
-    node.run_replay()
+    node.run_replay(limit=limit)
     s = node.summary()
     return {
         "orders": sorted([o.client_order_id, o.venue, o.symbol, int(o.side), int(o.type), o.qty,
