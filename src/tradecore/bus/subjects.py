@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 PREFIX = "tradecore"
-_TOKEN = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+_TOKEN = re.compile(r"[^\s.*>]{1,64}")
 
 MD_STREAM = "TC_MD"
 SNAP_STREAM = "TC_SNAP"
@@ -27,11 +27,12 @@ EVENTS_STREAM = "TC_EVENTS"
 
 
 def token(kind: str, value: str) -> str:
-    """A subject token (no dots, spaces or wildcards): venue, symbol and account names are
-    used as-is, so a name NATS would split or match as a wildcard is refused here."""
+    """A subject token: venue, symbol and account names are used as-is (Kraken's "XBT/USD"
+    and OKX's "BTC-USDT-SWAP" included), so a name NATS would split (a dot) or read as a
+    wildcard (* >), or one with white space, is refused here."""
     if not isinstance(value, str) or not _TOKEN.fullmatch(value):
-        raise ValueError(f"{kind} {value!r} cannot be a NATS subject token: expected 1-64 of "
-                         f"A-Z a-z 0-9 _ -")
+        raise ValueError(f"{kind} {value!r} cannot be a NATS subject token: expected 1-64 "
+                         f"characters without white space, '.', '*' or '>'")
     return value
 
 

@@ -1,0 +1,82 @@
+"""Node behaviour that needs no server: a garbage message is refused with a clear error,
+counted and dropped, and changes nothing; the [bus] table is checked like every config key."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tradecore.bus.codec import BookMsg, encode
+from tradecore.bus.execution_node import ExecutionNode
+from tradecore.bus.settings import bus_settings
+from tradecore.bus.strategy_node import StrategyNode
+from tradecore.config import ConfigError, load
+
+NODES = {"enabled": True, "nodes": {"a": {"strategies": ["xarb"]},
+                                    "b": {"strategies": ["basis"]}}}
+
+
+def _cfg(bus: dict):
+    return load(overrides={"bus": bus})
+
+
+def test_strategy_node_counts_and_drops_a_message_when_it_is_garbage(caplog):
+    cfg = _cfg(NODES)
+    node = StrategyNode(cfg, bus_settings(cfg), "b")
+    before = {k: (st.bseq, st.book) for k, st in node.mirror.books.items()}
+    with caplog.at_level(logging.ERROR, "tradecore.bus.strategy"):
+        assert node._take(b"TC\x01\x01garbage") is None
+        assert node._take(b"\xff" * 40) is None
+    assert node.problems["bus:bad_message"] == 2
+    assert "book header cut short" in caplog.text and "magic" in caplog.text
+    assert {k: (st.bseq, st.book) for k, st in node.mirror.books.items()} == before
+    assert node.orders == {} and node.out == []
+
+
+def test_execution_node_counts_and_drops_a_message_when_it_is_garbage(caplog):
+    cfg = _cfg(NODES)
+    node = ExecutionNode(cfg, bus_settings(cfg))
+    with caplog.at_level(logging.ERROR, "tradecore.bus.execution"):
+        assert node._take(b"TC\x01\x0a" + b"\x00" * 3) is None
+    assert node.problems["bus:bad_message"] == 1
+    assert "submit header cut short" in caplog.text
+    assert node.commands == 0 and node.node.exec.oms.orders == {}
+
+
+def test_execution_node_hands_book_deltas_to_the_paper_venue_when_applied():
+    import numpy as np
+    cfg = _cfg(NODES)
+    node = ExecutionNode(cfg, bus_settings(cfg))
+    lv = np.array([[6_000_000, 1000]], dtype=np.int64)
+    m = BookMsg(True, "binance", "BTCUSDT", 1, 1, 5, 5, 9, True, "0.01", "0.00001", lv,
+                np.array([[6_000_001, 1000]], dtype=np.int64))
+    assert node._md(m) == {"a", "b"}                    # both strategy nodes read this book
+    assert node.node.books[("binance", "BTCUSDT")].best_ticks(0) == (6_000_000, 1000)
+    assert node._md(m) == set()                         # the same again: dropped, no step
+    assert node.node.stats.book_updates == 1
+
+
+@pytest.mark.parametrize("bus, says", [
+    ({"enabled": "yes"}, "bus.enabled"),
+    ({"url": "http://x"}, "nats://"),
+    ({"colour": 1}, "unknown key"),
+    ({"account": "a.b"}, "subject token"),
+    ({"nodes": {"a": {"strategies": ["nope"]}}}, "one of \\[\\[strategies\\]\\]"),
+    ({"nodes": {"a": {"strategies": ["xarb"]}, "b": {"strategies": ["xarb"]}}},
+     "already on node 'a'"),
+    ({"snapshot_every": 0}, "integer >= 1"),
+])
+def test_bus_settings_raise_naming_the_key_when_a_value_is_wrong(bus, says):
+    with pytest.raises(ConfigError, match=says):
+        bus_settings(_cfg(bus))
+
+
+def test_bus_settings_are_off_when_the_config_has_no_bus_table():
+    s = bus_settings(load())
+    assert not s.enabled and s.nodes == {}
+
+
+def test_strategy_node_refuses_to_start_when_its_name_is_not_configured():
+    cfg = _cfg(NODES)
+    with pytest.raises(ConfigError, match="'c' is not in \\[bus.nodes\\]"):
+        StrategyNode(cfg, bus_settings(cfg), "c")
