@@ -20,6 +20,7 @@ pulls at its own pace from the server's copy (a slow strategy node cannot slow t
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable
 
@@ -173,6 +174,18 @@ class Bus:
         return m.data
 
 
+def _stream_seq(msg) -> int:
+    """The stream sequence from a JetStream delivery's reply subject:
+    $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending> (and
+    the longer form with domain and account hash), without building the metadata object."""
+    t = msg.reply.split(".")
+    if len(t) == 9:
+        return int(t[5])
+    if len(t) >= 12:
+        return int(t[7])
+    return msg.metadata.sequence.stream
+
+
 class StreamReader:
     """A stream in order, from `start_seq`, each message once (module docstring)."""
 
@@ -187,12 +200,21 @@ class StreamReader:
         self.reopened = 0
         self.duplicates = 0
         self.gaps = 0
+        self.headers: dict | None = None      # of the message `next` returned last
+        self._q: collections.deque = collections.deque()
+        self._ready = asyncio.Event()
 
     async def _open(self) -> None:
         await self._drop()
         nc, js = self.bus.nc, self.bus.js
         inbox = nc.new_inbox()
-        self.sub = await nc.subscribe(inbox, pending_msgs_limit=self.pending_msgs,
+        self._q.clear()
+        q, ready = self._q, self._ready
+
+        async def on_msg(msg) -> None:      # no task and no timer per message (next_msg has both)
+            q.append(msg)
+            ready.set()
+        self.sub = await nc.subscribe(inbox, cb=on_msg, pending_msgs_limit=self.pending_msgs,
                                       pending_bytes_limit=1 << 30)
         start = self.last + 1
         cfg = api.ConsumerConfig(
@@ -231,15 +253,20 @@ class StreamReader:
                     self.sub = None
                     await asyncio.sleep(self.bus.reconnect_wait_s)
                     continue
-            try:
-                msg = await self.sub.next_msg(timeout=min(left, 0.5))
-            except (asyncio.TimeoutError, NatsError):
-                idle += 1
-                if idle % 4 == 0:          # quiet for 2 s: is the consumer still there?
-                    self.sub = None if not await self._alive() else self.sub
-                continue
+            if not self._q:
+                self._ready.clear()
+                try:
+                    await asyncio.wait_for(self._ready.wait(), min(left, 0.5))
+                except asyncio.TimeoutError:
+                    idle += 1
+                    if idle % 4 == 0:          # quiet for 2 s: is the consumer still there?
+                        self.sub = None if not await self._alive() else self.sub
+                    continue
+                if not self._q:
+                    continue
             idle = 0
-            seq = msg.metadata.sequence.stream
+            msg = self._q.popleft()
+            seq = _stream_seq(msg)
             if seq <= self.last:
                 self.duplicates += 1
                 continue
@@ -248,6 +275,7 @@ class StreamReader:
                 self.sub = None
                 continue
             self.last = seq
+            self.headers = msg.headers
             return seq, msg.subject, msg.data
 
     async def _alive(self) -> bool:
@@ -255,8 +283,7 @@ class StreamReader:
             info = await self.bus.js.stream_info(self.stream)
         except Exception:
             return False
-        return info.state.last_seq <= self.last or self.sub is not None and \
-            self.sub.pending_msgs > 0
+        return info.state.last_seq <= self.last or bool(self._q)
 
     async def close(self) -> None:
         await self._drop()
