@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 
 # the bundled default run (two Binance BTCUSDT books, cross-exchange arb + pairs) with the
-# pairs windows shortened so that it trades within the first 12000 records (~1900 book steps,
-# 8 orders, one IOC that expires part-filled): a run of seconds, not minutes
+# pairs windows shortened so that it trades within the first 6000 records (1081 book steps,
+# 12 orders at steps 443-909, one IOC that expires part-filled): a run of seconds, not minutes
 CONFIG = """
 [bus]
 enabled = true
@@ -50,14 +50,14 @@ leg_x = ["binance_usdm", "BTCUSDT"]
 notional = 20000
 bar_interval_s = 1
 hedge = "ols"
-window = 15
-z_window = 15
+window = 8
+z_window = 8
 entry_z = 1.5
 exit_z = 0.5
 stop_z = 4.0
-max_bars = 30
+max_bars = 10
 """
-LIMIT = 12000
+LIMIT = 6000
 
 
 def write_config(path: Path, url: str) -> Path:
@@ -65,12 +65,17 @@ def write_config(path: Path, url: str) -> Path:
     return path
 
 
-def _node(tag: str, role: str, cfg: Path, out: Path, *extra: str) -> subprocess.Popen:
+def node(tag: str, role: str, cfg: Path, out: Path, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(SRC))
     with open(out / f"{tag}.log", "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "tradecore", "node", role, "--config", str(cfg), "--result",
              str(out / f"{tag}.json"), *extra], env=env, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def connections(monitor_port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{monitor_port}/connz", timeout=2) as r:
+        return json.load(r)["num_connections"]
 
 
 def stream_messages(monitor_port: int, stream: str) -> int:
@@ -87,11 +92,11 @@ def run(cfg: Path, out: Path, limit: int = LIMIT, during=None, timeout: float = 
     """Feed first (it empties the streams, then publishes the recording and exits), then the
     execution node and both strategy nodes together. `during(procs)` is called every 50 ms
     while they run (the fault-injection hook). Returns each node's result."""
-    feed = _node("feed", "feed", cfg, out, "--limit", str(limit))
+    feed = node("feed", "feed", cfg, out, "--limit", str(limit))
     assert feed.wait(timeout) == 0, (out / "feed.log").read_text()[-3000:]
-    procs = {"execution": _node("execution", "execution", cfg, out),
-             "a": _node("a", "strategy", cfg, out, "--name", "a"),
-             "b": _node("b", "strategy", cfg, out, "--name", "b")}
+    procs = {"execution": node("execution", "execution", cfg, out),
+             "a": node("a", "strategy", cfg, out, "--name", "a"),
+             "b": node("b", "strategy", cfg, out, "--name", "b")}
     end = time.monotonic() + timeout
     try:
         while any(p.poll() is None for p in procs.values()):

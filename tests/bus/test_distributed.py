@@ -12,7 +12,10 @@ import pytest
 from tradecore.bus.reference import single_process_result
 from tradecore.config import load
 
-from _bus_cluster import LIMIT, run, stream_messages, write_config
+import json
+import signal
+
+from _bus_cluster import LIMIT, connections, node, run, stream_messages, write_config
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +55,10 @@ def test_nodes_recover_without_losing_or_repeating_an_order_when_nats_is_killed_
 
     def kill_midway(procs) -> None:
         # between the first and the last orders of the run (the reference run submits at book
-        # steps 1112-1461 of 1895; each step is a Done from each of the two strategy nodes on
+        # steps 443-909 of 1081; each step is a Done from each of the two strategy nodes on
         # the orders stream), SIGKILL the server, leave it down for a second, start it again
         # on the same store
-        if state["killed"] or stream_messages(nats_server.monitor_port, "TC_ORDERS") < 2350:
+        if state["killed"] or stream_messages(nats_server.monitor_port, "TC_ORDERS") < 1200:
             return
         nats_server.kill()
         state["killed"] = True
@@ -71,3 +74,39 @@ def test_nodes_recover_without_losing_or_repeating_an_order_when_nats_is_killed_
     assert by_outage.get("0", 0) > 0 and sum(v for k, v in by_outage.items() if k != "0") > 0, \
         by_outage
     _assert_same_as_single_process(res, reference)
+
+
+def test_feed_node_is_not_held_back_when_a_strategy_node_stops_reading(
+        nats_server, tmp_path, reference):
+    """Free-running (the live shape): a strategy node frozen (SIGSTOP) while the feed publishes
+    the whole recording. The feed finishes regardless; the frozen node, thawed, reads what it
+    missed from the stream and ends with the same books as the single-process run."""
+    cfg = tmp_path / "bus.toml"
+    cfg.write_text(write_config(tmp_path / "x.toml", nats_server.url).read_text()
+                   .replace("lockstep = true", "lockstep = false")
+                   .replace("fresh = true", "fresh = false"))
+    ex = node("execution", "execution", cfg, tmp_path)
+    b = node("b", "strategy", cfg, tmp_path, "--name", "b")
+    try:
+        end = time.monotonic() + 30
+        while connections(nats_server.monitor_port) < 2:
+            assert time.monotonic() < end, "the nodes did not connect"
+            time.sleep(0.1)
+        time.sleep(1.0)                     # b has opened its readers
+        b.send_signal(signal.SIGSTOP)
+        feed = node("feed", "feed", cfg, tmp_path, "--limit", str(LIMIT))
+        assert feed.wait(120) == 0
+        assert b.poll() is None             # still frozen: the feed did not wait for it
+        b.send_signal(signal.SIGCONT)
+        assert ex.wait(120) == 0 and b.wait(120) == 0
+    finally:
+        for p in (ex, b):
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+                p.kill()
+                p.wait(5)
+    fed = json.loads((tmp_path / "feed.json").read_text())
+    rb = json.loads((tmp_path / "b.json").read_text())
+    assert fed["records"] == LIMIT
+    assert rb["books"] == reference["books"]
+    assert rb["counters"]["basis"]["bars"] == reference["counters"]["basis"]["bars"]

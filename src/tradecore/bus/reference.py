@@ -49,4 +49,6 @@ def single_process_result(cfg: NodeConfig, limit: int | None = None) -> dict:
         "book_digest": spy.digest,
         "realized_pnl": s["realized_pnl"], "fees": s["fees"],
         "book_updates": s["book_updates"], "trades": s["trades"],
+        "books": {f"{v}:{sym}": [b.depth_ticks(0, 5).tolist(), b.depth_ticks(1, 5).tolist()]
+                  for (v, sym), b in node.books.items()},
     }
