@@ -80,3 +80,69 @@ def test_strategy_node_refuses_to_start_when_its_name_is_not_configured():
     cfg = _cfg(NODES)
     with pytest.raises(ConfigError, match="'c' is not in \\[bus.nodes\\]"):
         StrategyNode(cfg, bus_settings(cfg), "c")
+
+
+def _pair(bus=NODES):
+    cfg = _cfg(bus)
+    bc = bus_settings(cfg)
+    return ExecutionNode(cfg, bc), StrategyNode(cfg, bc, "b")
+
+
+def _deliver(src_out: list, handle) -> int:
+    """Decode what one node queued for the bus and hand it to the other."""
+    from tradecore.bus.codec import decode
+    n = 0
+    for _subject, data, _id in src_out:
+        handle(decode(data))
+        n += 1
+    src_out.clear()
+    return n
+
+
+def test_order_round_trip_updates_the_strategy_nodes_order_and_position_when_filled():
+    import asyncio
+
+    import numpy as np
+
+    from tradecore.core.orders import OrderStatus, OrderType, Side, TimeInForce
+    ex, st = _pair()
+    book = BookMsg(True, "binance", "BTCUSDT", 1, 1, 10, 10, 1, True, "0.01", "0.00001",
+                   np.array([[6_000_000, 100_000]], dtype=np.int64),
+                   np.array([[6_000_001, 100_000]], dtype=np.int64))
+    ex._md(book)
+    st._md(book, deliver=False)
+    s = st.by_id["basis"]
+    o = s.submit(s.order("binance", "BTCUSDT", Side.BUY, 1000, type=OrderType.LIMIT,
+                         price=6_000_001, tif=TimeInForce.IOC))
+    assert o.status is OrderStatus.SUBMITTED and s.ctx.open_orders("basis") == [o]
+    # the command crosses to the execution node
+    assert _deliver(st.out, ex._apply) == 1
+    assert ex.commands == 1
+    # the paper venue answers after its latency: ack and fill, as events back
+    asyncio.run(ex._advance(10 + 10_000_000, 2))
+    got = []
+    assert _deliver(ex.out, lambda m: (got.append(m), st._event(m))) >= 2
+    assert [m.event.status for m in got][-1] is OrderStatus.FILLED
+    assert o.status is OrderStatus.FILLED and o.filled_qty == 1000
+    assert s.ctx.open_orders("basis") == []
+    assert st.portfolio.lots("binance", "BTCUSDT") == 1000
+    assert st.portfolio.lots("binance", "BTCUSDT") == ex.node.exec.portfolio.lots(
+        "binance", "BTCUSDT")
+    assert st.portfolio.balance("binance", "USDT") == ex.node.exec.portfolio.balance(
+        "binance", "USDT")
+    assert st.fills and st.fills[0][4] == 1000
+    # the same events again (a redelivery): applied once
+    before = (o.filled_qty, st.portfolio.lots("binance", "BTCUSDT"), len(st.fills))
+    for m in got:
+        st._event(m)
+    assert (o.filled_qty, st.portfolio.lots("binance", "BTCUSDT"), len(st.fills)) == before
+    assert st.problems["bus:duplicate_event"] == len(got)
+
+
+def test_strategy_node_sees_the_trading_state_when_the_execution_node_halts():
+    from tradecore.core.orders import TradingState
+    ex, st = _pair()
+    ex.node.gate.set_state(TradingState.HALTED, "test")
+    ex._risk_check()
+    assert _deliver(ex.out, st._risk) == 1
+    assert st.by_id["basis"].ctx.trading_state() is TradingState.HALTED
