@@ -4,7 +4,6 @@ same recording and config: the books the strategies were shown, every order, eve
 the strategies' counters are equal, including when the server is killed mid-run."""
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tradecore.bus.codec import BookMsg, encode
+from tradecore.bus.codec import BookMsg
 from tradecore.bus.execution_node import ExecutionNode
 from tradecore.bus.settings import bus_settings
 from tradecore.bus.strategy_node import StrategyNode

@@ -479,4 +479,5 @@ def decode(buf: bytes):
 
 
 __all__ = ["BusDecodeError", "BookMsg", "TradeMsg", "StaleMsg", "FeedEnd", "SubmitCmd",
-           "CancelCmd", "Done", "EventMsg", "OrderState", "Ready", "RiskMsg", "ExecEnd", "encode", "decode"]
+           "CancelCmd", "Done", "EventMsg", "OrderState", "Ready", "RiskMsg", "ExecEnd", "encode",
+           "decode"]

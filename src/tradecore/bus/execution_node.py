@@ -21,7 +21,6 @@ once.
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections import defaultdict

@@ -17,7 +17,6 @@ The feed node never waits for a consumer: it only waits for JetStream to store (
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -38,7 +37,7 @@ _EMPTY = np.zeros((0, 2), dtype=np.int64)
 
 
 @numba.njit(cache=True, nogil=True)
-def _merge_diff(pt, pl, ct, cl, desc):   # pragma: no cover - compiled; side_diff_ref is its reference
+def _merge_diff(pt, pl, ct, cl, desc):   # compiled; side_diff_ref is its reference
     n, m = len(pt), len(ct)
     out = np.empty((n + m, 2), dtype=np.int64)
     i = j = k = 0
@@ -133,8 +132,8 @@ class BookPublisher:
     def on_trade(self, venue: str, trade: Trade) -> None:
         self.gseq += 1
         self.last_ts = max(self.last_ts, self.rec_ns)
-        self.out.append((subjects.md(venue, trade.symbol), encode(TradeMsg(self.gseq, self.rec_ns, trade)),
-                         f"md-{self.gseq}"))
+        m = TradeMsg(self.gseq, self.rec_ns, trade)
+        self.out.append((subjects.md(venue, trade.symbol), encode(m), f"md-{self.gseq}"))
 
     def on_problem(self, venue: str, p: Problem, ts_ns: int) -> None:
         if not p.symbol or (venue, p.symbol) not in self.bseq:
