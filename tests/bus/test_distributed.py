@@ -75,15 +75,44 @@ def test_nodes_recover_without_losing_or_repeating_an_order_when_nats_is_killed_
     _assert_same_as_single_process(res, reference)
 
 
+def _free_config(tmp_path, url: str):
+    cfg = tmp_path / "bus.toml"
+    cfg.write_text(write_config(tmp_path / "x.toml", url).read_text()
+                   .replace("lockstep = true", "lockstep = false")
+                   .replace("fresh = true", "fresh = false"))
+    return cfg
+
+
+def test_strategy_node_starts_from_the_snapshot_stream_when_it_joins_after_the_feed(
+        nats_server, tmp_path, reference):
+    """Free-running: the feed has published everything before the strategy node starts. The
+    node takes each book's newest snapshot, reads the md stream from the delta that snapshot
+    is current at, and ends with the single-process run's books."""
+    cfg = _free_config(tmp_path, nats_server.url)
+    feed = node("feed", "feed", cfg, tmp_path, "--limit", str(LIMIT))
+    assert feed.wait(120) == 0
+    ex = node("execution", "execution", cfg, tmp_path)
+    b = node("b", "strategy", cfg, tmp_path, "--name", "b")
+    try:
+        assert ex.wait(120) == 0 and b.wait(120) == 0
+    finally:
+        for p in (ex, b):
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+    rb = json.loads((tmp_path / "b.json").read_text())
+    assert rb["books"] == reference["books"]
+    assert rb["problems"] == {}
+    # it joined late: it was shown fewer books than the single-process strategies were
+    assert rb["counters"]["basis"]["bars"] < reference["counters"]["basis"]["bars"]
+
+
 def test_feed_node_is_not_held_back_when_a_strategy_node_stops_reading(
         nats_server, tmp_path, reference):
     """Free-running (the live shape): a strategy node frozen (SIGSTOP) while the feed publishes
     the whole recording. The feed finishes regardless; the frozen node, thawed, reads what it
     missed from the stream and ends with the same books as the single-process run."""
-    cfg = tmp_path / "bus.toml"
-    cfg.write_text(write_config(tmp_path / "x.toml", nats_server.url).read_text()
-                   .replace("lockstep = true", "lockstep = false")
-                   .replace("fresh = true", "fresh = false"))
+    cfg = _free_config(tmp_path, nats_server.url)
     ex = node("execution", "execution", cfg, tmp_path)
     b = node("b", "strategy", cfg, tmp_path, "--name", "b")
     try:

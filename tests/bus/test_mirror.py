@@ -64,6 +64,16 @@ def test_apply_invalidates_the_book_until_a_newer_snapshot_when_a_delta_is_missi
     assert _levels(mirror) == ([[100, 3], [99, 1]], [])
 
 
+def test_apply_refuses_a_snapshot_when_it_is_older_than_a_dropped_delta(mirror):
+    mirror.apply(_msg(1, _lv((100, 5)), snapshot=True))
+    assert mirror.apply(_msg(5, _lv((100, 1)))) == GAP         # 2-4 lost, 5 dropped
+    assert mirror.apply(_msg(4, _lv((100, 4)), snapshot=True)) == WAITING
+    assert not mirror.book(KEY).valid
+    assert _levels(mirror) == ([[100, 5]], [])
+    assert mirror.apply(_msg(5, _lv((100, 7)), snapshot=True)) == APPLIED
+    assert mirror.book(KEY).valid and _levels(mirror) == ([[100, 7]], [])
+
+
 def test_apply_waits_for_a_full_book_when_it_joins_mid_stream(mirror):
     assert mirror.apply(_msg(7, _lv((100, 5)))) == WAITING
     assert mirror.book(KEY) is None

@@ -44,8 +44,8 @@ READY = 21
 RISK = 22
 EXEC_END = 23
 
-_BOOK = struct.Struct("<QQqqqBII")   # gseq, bseq, ts_ns, rec_ns, exchange seq, valid, n_bids,
-#                                      n_asks
+_BOOK = struct.Struct("<QQqqqQBII")  # gseq, bseq, ts_ns, rec_ns, exchange seq, md_seq, valid,
+#                                      n_bids, n_asks
 _TRADE = struct.Struct("<QqqqbB")    # gseq, rec_ns, ts_exchange_ns, ts_local_ns, aggressor,
 #                                      backfilled
 _STALE = struct.Struct("<QQq")       # gseq, bseq, ts_ns
@@ -95,6 +95,9 @@ class BookMsg:
     lot: str                       #   ticks and lots below are in these units
     bids: np.ndarray               # (n, 2) int64 ticks, lots
     asks: np.ndarray
+    md_seq: int = 0                # snapshot stream: the md stream sequence of the delta
+    #                                with this bseq (a late joiner reads the md stream from
+    #                                md_seq + 1); 0 in the md stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +233,8 @@ def _levels(a: np.ndarray) -> bytes:
 
 def encode_book(m: BookMsg) -> bytes:
     return b"".join((_head(BOOK_SNAPSHOT if m.snapshot else BOOK_DELTA),
-                     _BOOK.pack(m.gseq, m.bseq, m.ts_ns, m.rec_ns, m.xseq, 1 if m.valid else 0,
+                     _BOOK.pack(m.gseq, m.bseq, m.ts_ns, m.rec_ns, m.xseq, m.md_seq,
+                                1 if m.valid else 0,
                                 len(m.bids), len(m.asks)),
                      _s(m.venue), _s(m.symbol), _s(m.tick), _s(m.lot), _levels(m.bids),
                      _levels(m.asks)))
@@ -365,7 +369,7 @@ class _Reader:
 
 
 def _book(r: _Reader, snapshot: bool) -> BookMsg:
-    gseq, bseq, ts, rec, xseq, valid, nb, na = r.fixed(_BOOK, "book header")
+    gseq, bseq, ts, rec, xseq, md_seq, valid, nb, na = r.fixed(_BOOK, "book header")
     venue, symbol = r.string("venue"), r.string("symbol")
     tick, lot = r.string("tick"), r.string("lot")
     bids, asks = r.levels(nb, "bids"), r.levels(na, "asks")
@@ -375,7 +379,7 @@ def _book(r: _Reader, snapshot: bool) -> BookMsg:
     if snapshot and ((bids[:, 1] == 0).any() or (asks[:, 1] == 0).any()):
         raise r.fail("a snapshot level with 0 lots", "lots > 0 in a snapshot")
     return BookMsg(snapshot, venue, symbol, gseq, bseq, ts, rec, xseq, bool(valid), tick, lot,
-                   bids, asks)
+                   bids, asks, md_seq)
 
 
 def _trade(r: _Reader) -> TradeMsg:

@@ -6,7 +6,8 @@ After each book change the normalizer reports, the node publishes what changed o
 (lots 0 = removed), numbered per book (`bseq`) and over all md messages (`gseq`, the replay
 step). Every `snapshot_every` deltas of a book (and on its first update) the full book also
 goes to `tradecore.snap.<venue>.<symbol>`, a stream that keeps only the newest message per
-subject: what a node starting late or after a gap resyncs from. Trades and the normalizer's
+subject, once the delta it is current at is stored: it names that delta's md stream sequence,
+so a node starting late takes the snapshot and reads the md stream from the next sequence. Trades and the normalizer's
 problems (a stale book) go to the md stream in the same order as the book changes.
 
 The diff walks both sides of the book after each change (`L2Book.depth_ticks`): measured, not
@@ -17,6 +18,7 @@ The feed node never waits for a consumer: it only waits for JetStream to store (
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -98,7 +100,8 @@ class BookPublisher:
         self.gseq = 0
         self.bseq: dict[tuple[str, str], int] = {}
         self.prev: dict[tuple[str, str], tuple] = {}      # bids, asks, grid last published
-        self.out: list[tuple[str, bytes, str]] = []
+        self.out: list[tuple[str, bytes, str]] = []         # md stream
+        self.snaps: list[tuple[int, BookMsg]] = []           # (index in out, full book)
         self.last_ts = 0
         self.rec_ns = 0                # receive time of the record being normalized
         self.snapshots = 0
@@ -124,10 +127,22 @@ class BookPublisher:
                         side_diff(pa, asks))
         self.out.append((subjects.md(venue, symbol), encode(m), f"md-{self.gseq}"))
         if grid != pgrid or n % self.snapshot_every == 0:
-            s = BookMsg(True, venue, symbol, self.gseq, n, book.ts_ns, self.rec_ns, book.seq,
-                        bool(book.valid), grid[0], grid[1], bids, asks)
-            self.out.append((subjects.snap(venue, symbol), encode(s), f"snap-{venue}-{symbol}-{n}"))
+            # for the snapshot stream, once this delta is stored and its stream sequence known
+            self.snaps.append((len(self.out) - 1, BookMsg(
+                True, venue, symbol, self.gseq, n, book.ts_ns, self.rec_ns, book.seq,
+                bool(book.valid), grid[0], grid[1], bids, asks)))
+
+    def snapshot_items(self, md_seqs: list[int]) -> list[tuple[str, bytes, str]]:
+        """The pending snapshots, now that `md_seqs` (the stream sequences of `out`, in order)
+        are known; clears both."""
+        items = []
+        for i, m in self.snaps:
+            m = dataclasses.replace(m, md_seq=md_seqs[i])
+            items.append((subjects.snap(m.venue, m.symbol), encode(m),
+                          f"snap-{m.venue}-{m.symbol}-{m.bseq}"))
             self.snapshots += 1
+        self.snaps.clear()
+        return items
 
     def on_trade(self, venue: str, trade: Trade) -> None:
         self.gseq += 1
@@ -216,11 +231,16 @@ class FeedNode:
                 "disconnects": self.bus.disconnects}
 
     async def _flush(self) -> None:
+        """The md messages, then the snapshots of the books they changed (a snapshot names the
+        md stream sequence it is current at, so it is published once that is known)."""
         out = self.pub.out
         if not out:
             return
         t0 = time.perf_counter()
         items = out[:]
         out.clear()
-        await self.bus.publish_many(items)
+        seqs = await self.bus.publish_many(items)
+        snaps = self.pub.snapshot_items(seqs)
+        if snaps:
+            await self.bus.publish_many(snaps)
         self.publish_s += time.perf_counter() - t0

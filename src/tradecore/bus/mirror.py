@@ -25,6 +25,7 @@ class _State:
     grid: tuple[str, str] = ("", "")
     bseq: int = 0                 # last applied
     synced: bool = False          # has a base (a snapshot or full book, then every delta)
+    need: int = 0                 # newest delta dropped while not synced: a snapshot must hold it
 
 
 class BookMirror:
@@ -50,6 +51,11 @@ class BookMirror:
             if st.synced and m.bseq <= st.bseq:
                 self.counts[DUPLICATE] += 1
                 return DUPLICATE
+            if m.bseq < st.need:
+                # older than a delta already dropped: applying it would show a book that is
+                # whole but old; wait for a newer one
+                self.counts[WAITING] += 1
+                return WAITING
             if st.book is None or st.grid != (m.tick, m.lot):
                 st.book = L2Book(m.tick, m.lot)        # a new object: holders re-attach
                 st.grid = (m.tick, m.lot)
@@ -63,6 +69,7 @@ class BookMirror:
             if not st.synced or m.bseq != st.bseq + 1 or st.grid != (m.tick, m.lot):
                 out = GAP if st.synced else WAITING
                 st.synced = False
+                st.need = max(st.need, m.bseq)
                 if st.book is not None:
                     st.book.valid = False
                 self.counts[out] += 1

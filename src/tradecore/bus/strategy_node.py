@@ -220,23 +220,52 @@ class StrategyNode:
                     s.on_book_stale(m.venue, m.symbol, m.reason)
 
     async def _resync(self) -> None:
-        """Books without a base: take the newest snapshot of each (it includes every delta up
-        to its bseq; later deltas follow in the md stream)."""
+        """Books without a base: the newest snapshot of each from the snapshot stream (applied
+        only if it holds every delta dropped while waiting, BookMirror.apply). At most every
+        0.1 s: the feed writes a snapshot every `snapshot_every` deltas of a book."""
+        import time
+        now = time.monotonic()
+        if now - self._last_resync < 0.1:
+            return
+        self._last_resync = now
         self._need_snapshot = False
         for key in self.mirror.needs_snapshot():
             if key not in self.book_subs:
                 continue
-            data = await self.bus.last_msg(subjects.SNAP_STREAM, subjects.snap(*key))
-            m = self._take(data) if data is not None else None
-            if isinstance(m, BookMsg) and m.snapshot:
-                self.mirror.apply(m)
+            m = await self._snapshot(key)
+            if m is None or self.mirror.apply(m) != APPLIED:
+                self._need_snapshot = True
+            else:
                 self.seen.add(key)
+
+    async def _snapshot(self, key) -> BookMsg | None:
+        data = await self.bus.last_msg(subjects.SNAP_STREAM, subjects.snap(*key))
+        m = self._take(data) if data is not None else None
+        return m if isinstance(m, BookMsg) and m.snapshot else None
+
+    async def _start_from_snapshots(self) -> None:
+        """Joining a running feed: each book from its newest snapshot, then the md stream from
+        just after the oldest of them (deltas a snapshot already holds are dropped by bseq).
+        With no snapshot yet, from the stream's end: every book's first message will be a
+        full one."""
+        starts = []
+        for key in self.book_subs:
+            m = await self._snapshot(key)
+            if m is not None and self.mirror.apply(m) == APPLIED:
+                self.seen.add(key)
+                starts.append(m.md_seq)
+        if starts:
+            self.md.last = min(starts)
+        else:
+            info = await self.bus.retry(lambda: self.bus.js.stream_info(subjects.MD_STREAM))
+            self.md.last = info.state.last_seq
 
     # -- running -----------------------------------------------------------------------------
     async def run(self) -> dict:
         await self.bus.connect()
         await self.bus.ensure_streams(fresh=False)
         self._need_snapshot = False
+        self._last_resync = 0.0
         for s in self.strategies:
             s.on_start()
         if self.bus_cfg.lockstep:
@@ -310,17 +339,15 @@ class StrategyNode:
                 return
 
     async def _run_free(self) -> None:
-        """Free-running: md and events as they come, commands out at once. Starts from the
-        newest snapshots (a node may join a feed that is already running)."""
+        """Free-running: md and events as they come, commands out at once; from the newest
+        snapshots (a node may join a feed that is already running). Ends once it has read the
+        feed's end and the execution node's."""
         import asyncio
-        self._need_snapshot = True
-        info = await self.bus.retry(lambda: self.bus.js.stream_info(subjects.MD_STREAM))
-        self.md.last = info.state.last_seq        # live: from now on
-        await self._resync()
-        done = asyncio.Event()
+        await self._start_from_snapshots()
+        exec_end = asyncio.Event()
 
         async def events() -> None:
-            while not done.is_set():
+            while not exec_end.is_set():
                 r = await self.events.next(0.2)
                 if r is None:
                     continue
@@ -330,27 +357,31 @@ class StrategyNode:
                 elif isinstance(m, RiskMsg):
                     self._risk(m)
                 elif isinstance(m, ExecEnd):
-                    done.set()
+                    exec_end.set()
                 await self._flush()
 
         task = asyncio.create_task(events())
         try:
-            while not done.is_set():
+            while True:
                 r = await self.md.next(0.2)
                 if r is None:
+                    if self._need_snapshot:
+                        await self._resync()
                     continue
                 m = self._take(r[2])
                 if m is None:
                     continue
                 if isinstance(m, FeedEnd):
-                    continue
+                    break
                 self._md(m, deliver=True)
                 if self._need_snapshot:
                     await self._resync()
                 await self._flush()
-        finally:
-            done.set()
             await task
+        finally:
+            exec_end.set()
+            if not task.done():
+                task.cancel()
 
     def result(self) -> dict:
         return {

@@ -139,15 +139,17 @@ class Bus:
                                f"publish {subject}")
         return ack.seq
 
-    async def publish_many(self, items: list[tuple[str, bytes, str]]) -> None:
+    async def publish_many(self, items: list[tuple[str, bytes, str]]) -> list[int]:
         """Store a batch with the acknowledgements in flight together (the feed's throughput);
-        if any is not acknowledged the whole batch goes again (the ids drop the copies)."""
+        if any is not acknowledged the whole batch goes again (the ids drop the copies: the
+        acknowledgement of a dropped copy names the stored message's sequence). Returns the
+        stream sequence of each message."""
         while True:
             try:
                 futs = [await self.js.publish_async(s, d, headers={"Nats-Msg-Id": i})
                         for s, d, i in items]
-                await asyncio.wait_for(asyncio.gather(*futs), 2.0)
-                return
+                acks = await asyncio.wait_for(asyncio.gather(*futs), 2.0)
+                return [a.seq for a in acks]
             except _RETRY as e:
                 self.publish_retries += 1
                 log.debug("%s: batch publish failed (%r); sending it again", self.name, e)
