@@ -91,6 +91,7 @@ async def _feed_role(url: str, n: int, interval_us: int) -> None:
             if subj.startswith("tradecore.md."):
                 pending.append((subj, data, mid, t0))
         pub.out.clear()
+        pub.snaps.clear()
 
     feed = _feed_normalizer(on_book)
     next_t = time.monotonic()

@@ -21,6 +21,7 @@ once.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections import defaultdict
@@ -224,32 +225,37 @@ class ExecutionNode:
                 return self.book_readers.get((m.venue, m.symbol), set())
         return set()
 
-    async def run(self, free_poll_s: float = 0.0005) -> dict:
+    async def run(self) -> dict:
         await self.bus.connect()
         await self.bus.ensure_streams(fresh=False)
         self.node.start()
         lock = self.bus_cfg.lockstep
+        stop = asyncio.Event()
+        commands = None if lock else asyncio.create_task(self._free_commands(stop))
         end = None
-        while end is None:
-            r = await self.md.next(free_poll_s if not lock else 5.0)
-            if not lock:
-                await self._free_commands()
-            if r is None:
-                continue
-            m = self._take(r[2])
-            if m is None:
-                continue
-            if isinstance(m, FeedEnd):
-                end = m
-                break
-            ts = m.ts_ns if isinstance(m, StaleMsg) else m.rec_ns
-            await self._advance(ts, m.gseq)
-            readers = self._md(m)
-            if lock and (readers or self.touched):
-                await self._sync(m.gseq, True, readers | self.touched)
-            elif not lock:
-                self._risk_check()
-                await self._flush()
+        try:
+            while end is None:
+                r = await self.md.next(5.0)
+                if r is None:
+                    continue
+                m = self._take(r[2])
+                if m is None:
+                    continue
+                if isinstance(m, FeedEnd):
+                    end = m
+                    break
+                ts = m.ts_ns if isinstance(m, StaleMsg) else m.rec_ns
+                await self._advance(ts, m.gseq)
+                readers = self._md(m)
+                if lock and (readers or self.touched):
+                    await self._sync(m.gseq, True, readers | self.touched)
+                elif not lock:
+                    self._risk_check()
+                    await self._flush()
+        finally:
+            stop.set()
+            if commands is not None:
+                await commands
         # the end of the data: answers still in flight, then the strategies' on_stop
         clock = self.node.clock
         while (due := clock.next_due_ns) is not None:
@@ -266,11 +272,13 @@ class ExecutionNode:
         await self.bus.close()
         return result
 
-    async def _free_commands(self) -> None:
-        while True:
-            r = await self.orders.next(0.0001)
+    async def _free_commands(self, stop: asyncio.Event) -> None:
+        """Free-running: commands applied as they arrive, beside the md loop (one thread: each
+        is applied whole between two md messages)."""
+        while not stop.is_set():
+            r = await self.orders.next(0.1)
             if r is None:
-                break
+                continue
             m = self._take(r[2])
             if isinstance(m, (SubmitCmd, CancelCmd)):
                 if m.cmd_seq <= self.cmd_seen[m.node]:
@@ -278,7 +286,7 @@ class ExecutionNode:
                     continue
                 self.cmd_seen[m.node] = m.cmd_seq
                 self._apply(m)
-        await self._flush()
+                await self._flush()
 
     def result(self) -> dict:
         oms = self.node.exec.oms
