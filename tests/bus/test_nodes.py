@@ -65,6 +65,8 @@ def test_execution_node_hands_book_deltas_to_the_paper_venue_when_applied():
     ({"nodes": {"a": {"strategies": ["xarb"]}, "b": {"strategies": ["xarb"]}}},
      "already on node 'a'"),
     ({"snapshot_every": 0}, "integer >= 1"),
+    ({"nodes": 3}, "tables \\[bus.nodes.<name>\\]"),
+    ({"nodes": {"a": ["xarb"]}}, "one key, strategies"),
 ])
 def test_bus_settings_raise_naming_the_key_when_a_value_is_wrong(bus, says):
     with pytest.raises(ConfigError, match=says):
@@ -146,3 +148,22 @@ def test_strategy_node_sees_the_trading_state_when_the_execution_node_halts():
     ex._risk_check()
     assert _deliver(ex.out, st._risk) == 1
     assert st.by_id["basis"].ctx.trading_state() is TradingState.HALTED
+
+
+def test_node_command_refuses_to_start_when_the_config_has_no_enabled_bus(tmp_path, capsys):
+    from tradecore.cli import main
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("[bus]\nenabled = false\n")
+    with pytest.raises(SystemExit, match="enabled = true"):
+        main(["node", "feed", "--config", str(cfg)])
+    cfg.write_text("[bus]\nenabled = true\nnodes = 3\n")
+    assert main(["node", "execution", "--config", str(cfg)]) == 2
+    assert "'bus.nodes' = 3" in capsys.readouterr().err
+
+
+def test_node_command_requires_a_name_when_the_role_is_strategy(tmp_path):
+    from tradecore.cli import main
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("[bus]\nenabled = true\n")
+    with pytest.raises(SystemExit, match="--name"):
+        main(["node", "strategy", "--config", str(cfg)])

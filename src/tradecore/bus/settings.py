@@ -86,6 +86,8 @@ def bus_settings(cfg: NodeConfig) -> BusSettings:
     known = {s.id for s in cfg.strategies}
     placed: dict[str, str] = {}
     nodes: dict[str, tuple[str, ...]] = {}
+    if not isinstance(raw.get("nodes", {}), dict):
+        raise _bad("nodes", raw["nodes"], "tables [bus.nodes.<name>] with strategies = [ids]")
     for name, t in raw.get("nodes", {}).items():
         try:
             subjects.token("node", name)
