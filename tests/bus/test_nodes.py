@@ -167,3 +167,56 @@ def test_node_command_requires_a_name_when_the_role_is_strategy(tmp_path):
     cfg.write_text("[bus]\nenabled = true\n")
     with pytest.raises(SystemExit, match="--name"):
         main(["node", "strategy", "--config", str(cfg)])
+
+
+class _Spy:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def on_book_stale(self, venue, symbol, reason) -> None:
+        self.calls.append(("stale", venue, symbol, reason))
+
+    def on_book(self, venue, symbol, book) -> None:
+        self.calls.append(("book", venue, symbol, book.valid))
+
+
+def _two_books(st):
+    import numpy as np
+    for i, (v, tick, lot) in enumerate((("binance", "0.01", "0.00001"),
+                                        ("binance_usdm", "0.1", "0.001"))):
+        st._md(BookMsg(True, v, "BTCUSDT", i + 1, 1, 5, 5, 1, True, tick, lot,
+                       np.array([[600_000, 10]], dtype=np.int64),
+                       np.array([[600_001, 10]], dtype=np.int64)), deliver=False)
+
+
+def test_strategy_node_marks_books_stale_and_stops_calling_strategies_when_nats_is_lost():
+    import numpy as np
+    cfg = _cfg(dict(NODES, lockstep=False))
+    st = StrategyNode(cfg, bus_settings(cfg), "b")
+    _two_books(st)
+    spy = _Spy()
+    for key in list(st.book_subs):
+        st.book_subs[key].append(spy)
+    st._bus_down()
+    assert sorted(c[1] for c in spy.calls) == ["binance", "binance_usdm"]
+    assert all(c[0] == "stale" and c[3] == "bus_disconnected" for c in spy.calls)
+    assert not any(s.book.valid for s in st.mirror.books.values())
+    st._bus_up()                         # free-running: still stale until fresh data
+    assert not st.mirror.book(("binance", "BTCUSDT")).valid
+    spy.calls.clear()
+    st._md(BookMsg(False, "binance", "BTCUSDT", 3, 2, 6, 6, 2, True, "0.01", "0.00001",
+                   np.array([[600_000, 11]], dtype=np.int64), np.zeros((0, 2), np.int64)),
+           deliver=True)
+    assert spy.calls == [("book", "binance", "BTCUSDT", True)]
+
+
+def test_strategy_node_restores_its_books_after_a_reconnect_when_in_lockstep():
+    cfg = _cfg(dict(NODES, lockstep=True))    # nothing moved while the server was away
+    st = StrategyNode(cfg, bus_settings(cfg), "b")
+    _two_books(st)
+    spy = _Spy()
+    st.book_subs[("binance", "BTCUSDT")].append(spy)
+    st._bus_down()
+    assert not st.mirror.book(("binance", "BTCUSDT")).valid and spy.calls == []
+    st._bus_up()
+    assert all(s.book.valid for s in st.mirror.books.values())
