@@ -19,11 +19,17 @@ def add_parser(sub) -> None:
     n.add_argument("--url", default="", help="NATS URL (overrides bus.url)")
     n.add_argument("--result", default="", help="write the node's result (JSON) to this file")
     n.add_argument("--limit", type=int, default=None, help="feed: replay only N records")
+    n.add_argument("--live", action="store_true",
+                   help="feed: the venues' live public feeds (or the config's ws_url/rest_url "
+                        "endpoints) instead of the recordings")
+    n.add_argument("--seconds", type=float, default=None,
+                   help="feed --live: stop after N seconds (default: until interrupted)")
     n.set_defaults(func=_cmd_node)
 
 
 def run_node(role: str, config: str, name: str = "", url: str = "",
-             limit: int | None = None) -> dict:
+             limit: int | None = None, live: bool = False,
+             seconds: float | None = None) -> dict:
     import dataclasses
 
     from tradecore.bus.settings import bus_settings
@@ -37,7 +43,10 @@ def run_node(role: str, config: str, name: str = "", url: str = "",
                          f"(without it the run is one process: tradecore paper/backtest)")
     if role == "feed":
         from tradecore.bus.feed import FeedNode
-        return asyncio.run(FeedNode(cfg, bc).run_replay(limit=limit))
+        node = FeedNode(cfg, bc)
+        if live:
+            return asyncio.run(node.run_live(seconds))
+        return asyncio.run(node.run_replay(limit=limit))
     if role == "execution":
         from tradecore.bus.execution_node import ExecutionNode
         return asyncio.run(ExecutionNode(cfg, bc).run())
@@ -50,7 +59,8 @@ def run_node(role: str, config: str, name: str = "", url: str = "",
 def _cmd_node(args: argparse.Namespace) -> int:
     from tradecore.config import ConfigError
     try:
-        out = run_node(args.role, args.config, args.name, args.url, args.limit)
+        out = run_node(args.role, args.config, args.name, args.url, args.limit, args.live,
+                       args.seconds)
     except ConfigError as e:
         print(f"tradecore node: {e}", file=sys.stderr)
         return 2

@@ -1,5 +1,5 @@
-"""The feed node: recordings (or feeds) -> the same normalizers and L2Books as the in-process
-TradingNode -> the bus.
+"""The feed node: recordings (run_replay) or the venues' live feeds (run_live) -> the same
+normalizers and L2Books as the in-process TradingNode -> the bus.
 
 After each book change the normalizer reports, the node publishes what changed on
 `tradecore.md.<venue>.<symbol>`: the levels whose lots differ from the last published state
@@ -229,6 +229,71 @@ class FeedNode:
                 "publish_s": round(self.publish_s, 3), "normalize_s": round(self.normalize_s, 3),
                 "wall_s": round(wall, 3), "publish_retries": self.bus.publish_retries,
                 "disconnects": self.bus.disconnects}
+
+    async def run_live(self, seconds: float | None = None) -> dict:
+        """The venues' live public feeds (or the endpoints the config overrides, e.g. the local
+        simulator) into the same hooks, published as they come: a flusher task wakes on every
+        change and sends what accumulated (one batch per wake-up, so a burst is one round
+        trip). Until `seconds` have passed (None: until cancelled)."""
+        import asyncio
+
+        from tradecore.live_record import _feed
+        await self.bus.connect()
+        await self.bus.ensure_streams(fresh=self.bus_cfg.fresh)
+        wake = asyncio.Event()
+        pub = self.pub
+
+        def stamp(fn):
+            def hooked(*a) -> None:
+                pub.rec_ns = self._ts = time.time_ns()      # live: the clock is the wall
+                fn(*a)
+                wake.set()
+            return hooked
+        feeds, rests = [], []
+        for f in self.cfg.feeds:
+            feed, rest = _feed(f.exchange, list(f.symbols), f.market, f.ws_url or None,
+                               f.rest_url or None,
+                               stamp(lambda t, v=f.venue: pub.on_trade(v, t)))
+            n = feed.normalizer
+            n.on_book = stamp(self._book_hook(f.venue))
+            n.on_problem = stamp(self._problem_hook(f.venue))
+            self.normalizers[f.venue] = n
+            feeds.append(feed)
+            rests.append(rest)
+        stop = asyncio.Event()
+
+        async def flusher() -> None:
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(wake.wait(), 0.5)
+                except asyncio.TimeoutError:
+                    continue
+                wake.clear()
+                await self._flush()
+        t_start = time.perf_counter()
+        tasks = [asyncio.create_task(f.run()) for f in feeds]
+        ft = asyncio.create_task(flusher())
+        try:
+            if seconds is None:
+                await asyncio.gather(*tasks)
+            else:
+                await asyncio.sleep(seconds)
+        finally:
+            for f in feeds:
+                f.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for r in rests:
+                if r is not None and hasattr(r, "close"):
+                    await r.close()
+            stop.set()
+            await ft
+            pub.end()
+            await self._flush()
+            await self.bus.close()
+        return {"md_messages": pub.gseq, "snapshots": pub.snapshots, "problems": self.problems,
+                "publish_s": round(self.publish_s, 3),
+                "wall_s": round(time.perf_counter() - t_start, 3),
+                "publish_retries": self.bus.publish_retries, "disconnects": self.bus.disconnects}
 
     async def _flush(self) -> None:
         """The md messages, then the snapshots of the books they changed (a snapshot names the
