@@ -266,6 +266,7 @@ class StrategyNode:
         await self.bus.ensure_streams(fresh=False)
         self._need_snapshot = False
         self._last_resync = 0.0
+        self._md_ahead = None
         for s in self.strategies:
             s.on_start()
         if self.bus_cfg.lockstep:
@@ -288,13 +289,20 @@ class StrategyNode:
         """Read md messages up to and including gseq `step` (earlier ones are applied to the
         books without calling strategies: in lockstep no strategy reads them) and return it."""
         while True:
-            r = await self.md.next(5.0)
-            if r is None:
-                continue
-            m = self._take(r[2])
-            if m is None or isinstance(m, FeedEnd):
-                continue
-            if m.gseq >= step:
+            if self._md_ahead is not None:
+                m, self._md_ahead = self._md_ahead, None
+            else:
+                r = await self.md.next(5.0)
+                if r is None:
+                    continue
+                m = self._take(r[2])
+                if m is None or isinstance(m, FeedEnd):
+                    continue
+            if m.gseq > step:              # the step's message is not in the stream: keep
+                self._md_ahead = m         # this one for its own step, count the miss
+                self.problems["bus:lockstep_md_missing"] += 1
+                return m
+            if m.gseq == step:
                 return m
             self._md(m, deliver=False)
 
