@@ -32,6 +32,7 @@ run: build
 	$(VENV)/bin/tradecore paper
 
 test: build
+	@.ci/install-nats
 	$(VPY) -m pytest
 
 bench: build

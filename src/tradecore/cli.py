@@ -282,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_ml(sub)
     from tradecore.mev.cli import add_parser as add_mev
     add_mev(sub)
+    from tradecore.bus.cli import add_parser as add_node
+    add_node(sub)
     return p
 
 

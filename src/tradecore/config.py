@@ -148,7 +148,8 @@ class LiveConfig:
 _LIVE_KEYS = {"unknown_orders", "cancel_on_stop", "balances_from_venue"}
 _RUN_KEYS = {"mode", "run_id", "report_dir", "quote", "speed", "status_every_s", "journal",
              "bar_books"}
-_TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies", "live", "sweep"}
+_TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies", "live", "sweep",
+             "bus"}
 _SWEEP_KEYS = {"backend", "ray_address", "max_retries", "workers"}
 _FEED_KEYS = {"venue", "exchange", "symbols", "capture", "candles", "store", "store_venue",
               "market", "ws_url", "rest_url", "order_url"}
