@@ -26,3 +26,13 @@ def test_paper_command_refuses_a_bad_config_with_exit_2(tmp_path, capsys):
     cfg.write_text('[run]\nmode = "paper"\nspeeed = 1\n')
     assert main(["paper", "--config", str(cfg)]) == 2
     assert "run.speeed" in capsys.readouterr().err
+
+
+def test_paper_refuses_when_config_enables_the_bus(tmp_path, capsys):
+    from tradecore.cli import main
+    from tradecore.config import DEFAULT_CONFIG
+    p = tmp_path / "bus.toml"
+    p.write_text(DEFAULT_CONFIG.read_text().replace("[run]", "[bus]\nenabled = true\n\n[run]", 1))
+    assert main(["paper", "--config", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "bus.enabled" in err and "tradecore node" in err

@@ -54,11 +54,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from tradecore.api.auth import AuthConfigError
     try:
         cfg = load(args.config, overrides)
+        _refuse_bus(cfg)
         return run(cfg, live=getattr(args, "live", False), seconds=getattr(args, "seconds", None),
                    report_json=args.report_json, serve=serve)
     except (ConfigError, AuthConfigError) as e:
         print(f"tradecore {args.command}: {e}", file=sys.stderr)
         return 2
+
+
+def _refuse_bus(cfg) -> None:
+    """A config with the bus on describes separate processes; running it as one would silently
+    ignore that choice, so say which commands run it."""
+    bus = cfg.raw.get("bus")
+    if isinstance(bus, dict) and bus.get("enabled") is True:
+        from tradecore.config import ConfigError
+        raise ConfigError("config key 'bus.enabled' = true: this config runs as separate "
+                          "processes over NATS: `tradecore node feed|execution|strategy "
+                          "--config FILE` (docs/distributed.md); set [bus] enabled = false to "
+                          "run it in one process")
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -74,6 +87,11 @@ def _cmd_live(args: argparse.Namespace) -> int:
 
     try:
         cfg = load(args.config)
+    except ConfigError as e:
+        print(f"tradecore live: {e}", file=sys.stderr)
+        return 2
+    try:
+        _refuse_bus(cfg)
     except ConfigError as e:
         print(f"tradecore live: {e}", file=sys.stderr)
         return 2
