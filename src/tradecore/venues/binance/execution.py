@@ -90,6 +90,7 @@ from tradecore.core.clock import Clock, LiveClock
 from tradecore.core.instrument import Instrument
 from tradecore.core.orders import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from tradecore.execution.venue import VenueClient, VenueListener, VenueOrderState
+from tradecore.venues.binance.keys import Ed25519Key, signing_key
 from tradecore.venues.credentials import Credentials, load_credentials
 from tradecore.venues.order_limits import OrderCountLimiter, try_acquire
 from tradecore.venues.ratelimit import RateLimiter, limiter_for
@@ -100,7 +101,8 @@ WS_API_URL = "wss://ws-api.binance.com:443/ws-api/v3"
 _COID = re.compile(r"[.A-Z:/a-z0-9_-]{1,36}")
 
 __all__ = ["BinanceExecution", "UnsupportedOrder", "BinanceApiError", "binance_order_type",
-           "encode_order", "encode_cancel", "encode_signed", "sign", "WS_API_URL"]
+           "encode_order", "encode_order_session", "encode_cancel", "encode_signed",
+           "encode_session", "sign", "WS_API_URL"]
 
 
 class UnsupportedOrder(ValueError):
@@ -251,13 +253,9 @@ def _key(t: int, tif: int, post: bool) -> int:
 _MAP = _mapping_table()
 
 
-def encode_order(order: Order, inst: Instrument, api_key: str, secret: bytes, ts_ms: int,
-                 recv_window: int = 5000) -> bytes:
-    """The signed `order.place` request frame of an order (its id is the client order id).
-
-    Params in alphabetical order — apiKey newClientOrderId newOrderRespType price quantity
-    recvWindow side stopPrice symbol timeInForce timestamp type — so one string is both the
-    signature payload and, quoted, the JSON params."""
+def _order_fields(order: Order, inst: Instrument) -> tuple:
+    """(coid, side, qty, price or None, stopPrice or None, timeInForce or None, symbol, type) as
+    wire text, or UnsupportedOrder: the checks and texts both encoders share."""
     m = _MAP.get(order.type * 16 + order.tif * 2 + order.post_only)
     if type(m) is not tuple:
         raise UnsupportedOrder(m or f"order type {order.type!r} / tif {order.tif!r} unknown")
@@ -274,15 +272,26 @@ def encode_order(order: Order, inst: Instrument, api_key: str, secret: bytes, ts
     c = _CODECS.get(id(inst))
     if c is None or c.inst is not inst:
         c = _codec(inst)
-    s = "BUY" if side == 1 else "SELL"
-    qty = c.qty(order.qty)
-    if priced:
-        px = c.price(order.price)
+    return (coid, "BUY" if side == 1 else "SELL", c.qty(order.qty),
+            c.price(order.price) if priced else None,
+            c.price(order.trigger_price) if stopped else None, tif, c.symbol, typ)
+
+
+def encode_order(order: Order, inst: Instrument, api_key: str, secret: bytes | Ed25519Key,
+                 ts_ms: int, recv_window: int = 5000) -> bytes:
+    """The signed `order.place` request frame of an order (its id is the client order id): what
+    a connection without a session logon sends (HMAC keys; `secret` may also be an Ed25519Key,
+    signing each request, which is slower than HMAC: use `encode_order_session` after logon).
+
+    Params in alphabetical order — apiKey newClientOrderId newOrderRespType price quantity
+    recvWindow side stopPrice symbol timeInForce timestamp type — so one string is both the
+    signature payload and, quoted, the JSON params."""
+    coid, s, qty, px, sp, tif, sym, typ = _order_fields(order, inst)
+    if px is not None:
         pp, pj = "&price=" + px, ',"price":"' + px + '"'
     else:
         pp = pj = ""
-    if stopped:
-        sp = c.price(order.trigger_price)
+    if sp is not None:
         sq, sj = "&stopPrice=" + sp, ',"stopPrice":"' + sp + '"'
     else:
         sq = sj = ""
@@ -290,40 +299,75 @@ def encode_order(order: Order, inst: Instrument, api_key: str, secret: bytes, ts
         tq, tj = "&timeInForce=" + tif, ',"timeInForce":"' + tif + '"'
     else:
         tq = tj = ""
-    sym = c.symbol
     payload = (f"apiKey={api_key}&newClientOrderId={coid}&newOrderRespType=ACK{pp}"
                f"&quantity={qty}&recvWindow={recv_window}&side={s}{sq}&symbol={sym}{tq}"
                f"&timestamp={ts_ms}&type={typ}")
-    h = _SIGNERS.get(secret) or _signer(secret)
-    h = h.copy()
-    h.update(payload.encode())
+    if type(secret) is bytes:
+        h = _SIGNERS.get(secret) or _signer(secret)
+        h = h.copy()
+        h.update(payload.encode())
+        sig = h.hexdigest()
+    else:
+        sig = secret.sign(payload)
     return (f'{{"id":"{coid}","method":"order.place","params":{{"apiKey":"{api_key}",'
             f'"newClientOrderId":"{coid}","newOrderRespType":"ACK"{pj},"quantity":"{qty}",'
             f'"recvWindow":{recv_window},"side":"{s}"{sj},"symbol":"{sym}"{tj},'
-            f'"timestamp":{ts_ms},"type":"{typ}","signature":"{h.hexdigest()}"}}}}').encode()
+            f'"timestamp":{ts_ms},"type":"{typ}","signature":"{sig}"}}}}').encode()
 
 
-def encode_cancel(symbol: str, client_order_id: str, api_key: str, secret: bytes, ts_ms: int,
-                  req_id: int, recv_window: int = 5000) -> bytes:
-    return _frame(str(req_id), "order.cancel",
-                  [("apiKey", api_key), ("origClientOrderId", client_order_id),
-                   ("recvWindow", recv_window), ("symbol", symbol), ("timestamp", ts_ms)], secret)
+def encode_order_session(order: Order, inst: Instrument, ts_ms: int,
+                         recv_window: int = 5000) -> bytes:
+    """The `order.place` frame on a connection authenticated by `session.logon`: the same
+    params as `encode_order` without apiKey and signature (Binance: after logon, requests omit
+    both; the timestamp is still required, and recvWindow keeps the lost-order rule exact)."""
+    coid, s, qty, px, sp, tif, sym, typ = _order_fields(order, inst)
+    pj = "" if px is None else ',"price":"' + px + '"'
+    sj = "" if sp is None else ',"stopPrice":"' + sp + '"'
+    tj = "" if tif is None else ',"timeInForce":"' + tif + '"'
+    return (f'{{"id":"{coid}","method":"order.place","params":{{"newClientOrderId":"{coid}",'
+            f'"newOrderRespType":"ACK"{pj},"quantity":"{qty}","recvWindow":{recv_window},'
+            f'"side":"{s}"{sj},"symbol":"{sym}"{tj},"timestamp":{ts_ms},"type":"{typ}"}}}}'
+            ).encode()
 
 
-def encode_signed(method: str, req_id: int, params: dict, api_key: str, secret: bytes,
-                  ts_ms: int, recv_window: int = 5000) -> bytes:
-    """Any signed request (queries, subscriptions): params sorted by name."""
+def encode_cancel(symbol: str, client_order_id: str, api_key: str | None,
+                  secret: bytes | Ed25519Key | None, ts_ms: int, req_id: int,
+                  recv_window: int = 5000) -> bytes:
+    """`order.cancel` by client order id; unsigned (no apiKey) when secret is None, for a
+    connection authenticated by `session.logon`."""
+    kv = [("origClientOrderId", client_order_id), ("recvWindow", recv_window),
+          ("symbol", symbol), ("timestamp", ts_ms)]
+    if secret is None:
+        return _frame(str(req_id), "order.cancel", kv, None)
+    return _frame(str(req_id), "order.cancel", [("apiKey", api_key)] + kv, secret)
+
+
+def encode_signed(method: str, req_id: int, params: dict, api_key: str,
+                  secret: bytes | Ed25519Key, ts_ms: int, recv_window: int = 5000) -> bytes:
+    """Any signed request (queries, subscriptions, session.logon): params sorted by name."""
     p = dict(params)
     p.update(apiKey=api_key, timestamp=ts_ms, recvWindow=recv_window)
     return _frame(str(req_id), method, sorted(p.items()), secret)
 
 
-def _frame(rid: str, method: str, kv: list, secret: bytes) -> bytes:
-    payload = "&".join([f"{k}={v}" for k, v in kv])
-    sig = hmac.digest(secret, payload.encode(), "sha256").hex()
+def encode_session(method: str, req_id: int, params: dict, ts_ms: int | None = None,
+                   recv_window: int = 5000) -> bytes:
+    """A request on a connection authenticated by `session.logon`: no apiKey, no signature;
+    timestamp and recvWindow when given a timestamp (SIGNED methods still need it)."""
+    p = dict(params)
+    if ts_ms is not None:
+        p.update(timestamp=ts_ms, recvWindow=recv_window)
+    return _frame(str(req_id), method, sorted(p.items()), None)
+
+
+def _frame(rid: str, method: str, kv: list, secret: bytes | Ed25519Key | None) -> bytes:
     body = ",".join([f'"{k}":{v}' if type(v) is int else f'"{k}":"{v}"' for k, v in kv])
-    return (f'{{"id":{rid},"method":"{method}","params":{{{body},"signature":"{sig}"}}}}'
-            ).encode()
+    if secret is not None:
+        payload = "&".join([f"{k}={v}" for k, v in kv])
+        sig = (hmac.digest(secret, payload.encode(), "sha256").hex() if type(secret) is bytes
+               else secret.sign(payload))
+        body += f',"signature":"{sig}"'
+    return f'{{"id":{rid},"method":"{method}","params":{{{body}}}}}'.encode()
 
 
 # -- the client ------------------------------------------------------------------------------------
@@ -426,7 +470,11 @@ class BinanceExecution(VenueClient):
         self.unconverted_fees: dict[str, float] = {}
         self.health = ExecutionHealth()
         self._api_key = credentials.api_key
-        self.__secret = credentials.secret.reveal().encode()
+        key = signing_key(credentials.secret.reveal())
+        self.key_kind = key.kind
+        # Ed25519: the connection logs on once and orders go unsigned; HMAC: each is signed
+        self.session_auth = key.kind == "ed25519"
+        self.__key = key.secret if key.kind == "hmac" else key
         self._listener: VenueListener | None = None
         self._conn: _Conn | None = None
         self._tr: WSTransport | None = None
@@ -467,8 +515,11 @@ class BinanceExecution(VenueClient):
             return self._local_reject(coid, f"{self.name}: not connected to the WebSocket API")
         ts_ms = self.clock.time_ns() // 1_000_000
         try:
-            data = encode_order(order, inst, self._api_key, self.__secret, ts_ms,
-                                self.recv_window_ms)
+            if self.session_auth:
+                data = encode_order_session(order, inst, ts_ms, self.recv_window_ms)
+            else:
+                data = encode_order(order, inst, self._api_key, self.__key, ts_ms,
+                                    self.recv_window_ms)
         except UnsupportedOrder as e:
             return self._local_reject(coid, f"{self.name}: {e}")
         why = self.order_limits.try_take()
@@ -497,10 +548,9 @@ class BinanceExecution(VenueClient):
         rid = next(self._ids)
         self._cancels[rid] = coid
         try_acquire(self.limiter, 1)       # counted; a cancel is never refused for weight
-        self._tr.send(WSMsgType.TEXT, encode_cancel(order.symbol, coid, self._api_key,
-                                                    self.__secret,
-                                                    self.clock.time_ns() // 1_000_000, rid,
-                                                    self.recv_window_ms))
+        self._tr.send(WSMsgType.TEXT, encode_cancel(
+            order.symbol, coid, self._api_key, None if self.session_auth else self.__key,
+            self.clock.time_ns() // 1_000_000, rid, self.recv_window_ms))
 
     async def open_orders(self) -> list[VenueOrderState]:
         out = []
@@ -614,7 +664,11 @@ class BinanceExecution(VenueClient):
                                     max_frame_size=16 << 20)
         self._conn, self._tr = conn, tr
         self.health.connects += 1
-        await self.request("userDataStream.subscribe.signature", {}, weight=2)
+        if self.session_auth:       # Ed25519: authenticate the connection once, then unsigned
+            await self.request("session.logon", {}, weight=2)
+            await self.request("userDataStream.subscribe", {}, weight=2, signed=False)
+        else:
+            await self.request("userDataStream.subscribe.signature", {}, weight=2)
         self.connected = True
         await self._reconcile()
         self._ready.set()
@@ -626,16 +680,24 @@ class BinanceExecution(VenueClient):
                                if not t.done))
 
     # -- requests ----------------------------------------------------------------------------------
-    async def request(self, method: str, params: dict, *, weight: int = 1) -> object:
-        """A signed request; its result, or BinanceApiError."""
+    async def request(self, method: str, params: dict, *, weight: int = 1,
+                      signed: bool = True) -> object:
+        """A request; its result, or BinanceApiError. `signed` (Binance's SIGNED methods): with
+        an HMAC key apiKey + signature are added; on a connection logged on with an Ed25519 key
+        only timestamp + recvWindow (session.logon itself is always signed)."""
         if self._tr is None or (self._conn is not None and self._conn.closed.done()):
             raise ConnectionError(f"{self.name}: not connected")
         await self.limiter.acquire(weight)
         rid = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
-        data = encode_signed(method, rid, params, self._api_key, self.__secret,
-                             self.clock.time_ns() // 1_000_000, self.recv_window_ms)
+        ts_ms = self.clock.time_ns() // 1_000_000
+        if method == "session.logon" or (signed and not self.session_auth):
+            data = encode_signed(method, rid, params, self._api_key, self.__key, ts_ms,
+                                 self.recv_window_ms)
+        else:
+            data = encode_session(method, rid, params, ts_ms if signed else None,
+                                  self.recv_window_ms)
         self._tr.send(WSMsgType.TEXT, data)
         try:
             return await asyncio.wait_for(fut, self.request_timeout_s)
@@ -655,6 +717,12 @@ class BinanceExecution(VenueClient):
                     self.disconnect()
                 return
             rid = msg.get("id")
+            if rid is None and msg.get("status") == 401:
+                # Binance revokes a logged-on session whose key became invalid: log on again
+                log.error("%s: session revoked by the venue (%s); reconnecting", self.name,
+                          self._error(msg))
+                self.disconnect()
+                return
             if "rateLimits" in msg:
                 self._rate_limits(msg["rateLimits"])
             if type(rid) is str:
