@@ -8,6 +8,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import re
 import time
 from decimal import Decimal
 
@@ -111,6 +112,8 @@ def test_maps_order_type_and_tif_to_binance_when_supported(typ, tif, post_only, 
 def test_encode_order_raises_unsupported_when_binance_spot_cannot_take_it(kw, words):
     with pytest.raises(UnsupportedOrder, match=words):
         encode_order(order(**kw), INST, "k", b"s", 1, 5000)
+    with pytest.raises(UnsupportedOrder, match=words):
+        encode_order_session(order(**kw), INST, 1, 5000)
 
 
 def test_reduce_only_sell_is_sent_as_a_plain_sell():
@@ -128,7 +131,20 @@ def test_session_frame_is_the_signed_frame_without_key_and_signature(typ, tif, p
     unsigned = orjson.loads(encode_order_session(o, INST, 1645423376532, 100))
     del signed["params"]["apiKey"], signed["params"]["signature"]
     assert unsigned == signed
-    assert list(unsigned["params"]) == sorted(unsigned["params"])
+    assert unsigned["params"]["newClientOrderId"] == unsigned["id"] == "o1"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.sampled_from("aZ09.:/_-# é\n\""), max_size=40))
+def test_client_order_id_check_equals_binance_pattern(coid):
+    ok = re.fullmatch(r"[.A-Z:/a-z0-9_-]{1,36}", coid) is not None
+    for enc in (lambda o: encode_order(o, INST, "k", b"s", 1),
+                lambda o: encode_order_session(o, INST, 1)):
+        if ok:
+            assert orjson.loads(enc(order(coid)))["id"] == coid
+        else:
+            with pytest.raises(UnsupportedOrder, match="client order id"):
+                enc(order(coid))
 
 
 def test_encode_order_with_an_ed25519_key_signs_base64_verifiable_by_the_public_key():
