@@ -1,13 +1,14 @@
 # cython: freethreading_compatible = False
 """Arbitrage detectors (see arb.pxd for the definitions they implement)."""
 cimport cython
-from libc.math cimport floor
+from libc.math cimport floor, fmin
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free
 from cpython.ref cimport PyObject
 from tradecore._fast.book cimport L2Book
 
 cdef double EPS = 1e-12          # relative slack when comparing sizes built from sums of doubles
+cdef double DEEP_MARGIN = 1e-3  # triangular: tops mispriced by more than this walk deep at once
 
 
 cdef inline double _floor_to(double x, double lot) noexcept:
@@ -443,13 +444,7 @@ cdef class TriangularDetector:
             if x2 * r2 <= 1.0:
                 break
             # the step: the start amount that exhausts the first of the three current levels
-            step = max_start - s
-            if rem[0] < step:
-                step = rem[0]
-            if rem[1] < step * x1:
-                step = rem[1] / x1
-            if rem[2] < step * x2:
-                step = rem[2] / x2
+            step = fmin(fmin(max_start - s, rem[0]), fmin(rem[1] / x1, rem[2] / x2))
             if step <= 1e-15 * (s + 1.0):
                 break           # float dust (it would not move s): the optimum is reached
             s += step
@@ -507,8 +502,10 @@ cdef class TriangularDetector:
             return False
         depth = self.depth if 0 < self.depth <= MAX_DEPTH else MAX_DEPTH
         # 1. the continuous optimum, over 4 levels per book first and the full depth only when
-        #    the walk runs past them
-        n = 4 if depth > 4 else depth
+        #    the walk runs past them; when the tops alone are mispriced by more than
+        #    DEEP_MARGIN the walk will go deep, and the full depth is loaded at once (the
+        #    result does not depend on this: only how many levels are read twice)
+        n = 4 if depth > 4 and rate[0] * rate[1] * rate[2] <= 1.0 + DEEP_MARGIN else depth
         prev_n = 0
         for k in range(3):
             self.nlev[k] = 0
