@@ -28,6 +28,12 @@ risk+OMS = t4-t3, serialize = t5-t4, end to end = t5-t0 of the first order of a 
 frame that produced an order; the recording is replayed `passes` times (fresh node each pass) to
 pass 100,000 ticks. The timestamps cost ~6 x 40 ns, included in the figures (stated, not
 subtracted).
+
+The garbage collector runs as the node runs it (`TradingNode.gc_policy`, engine.py): by default
+`--gc live`, what a live or paced node does (everything alive at start frozen, young
+collections every GC_LIVE_GEN0 allocations); `--gc off` is the backtest replay's (collector
+disabled for the run), `--gc default` Python's own settings, to see what the policy buys.
+`--frames N` stops each pass early (for instruction counts under callgrind).
 """
 from __future__ import annotations
 

@@ -30,9 +30,16 @@ What it does as Binance does (the request and answer formats are Binance's docum
     the side they would trade against, then work as MARKET / LIMIT. Commission: `fee_rate` of
     the asset received (base for buys, quote for sells), or of `fee_asset` (e.g. BNB, at
     `fee_asset_price` quote) when the account sets one.
-  * User data: `userDataStream.subscribe.signature` on a WebSocket API connection gives that
-    connection `{"subscriptionId": n, "event": {executionReport}}` for every change of the key's
-    orders, whether placed over the WebSocket API or REST.
+  * Ed25519 keys (`add_ed25519_key`; TEST_ED25519_API_KEY / TEST_ED25519_PEM always there):
+    signatures are base64 Ed25519 over the same payload, verified with the public key.
+    `session.logon` (Ed25519 only; HMAC -> -4056 "HMAC_SHA256 API key is not supported.")
+    authenticates the connection: later requests without apiKey and signature act for that key,
+    their timestamp still checked; `session.status`, `session.logout`; `revoke_sessions(key)`
+    sends Binance's `id: null` 401 -2015 and forgets the logon.
+  * User data: `userDataStream.subscribe.signature` (signed) or, after a logon,
+    `userDataStream.subscribe` on a WebSocket API connection gives that connection
+    `{"subscriptionId": n, "event": {executionReport}}` for every change of the key's orders,
+    whether placed over the WebSocket API or REST.
   * Faults (OrderFault): drop_request (the next order request vanishes: no answer, no order),
     drop_response (the order is processed, its answer is lost; user-data events still go out),
     disconnect_after_accept (the order is processed, then the connection that sent it is closed
