@@ -1,11 +1,12 @@
-"""How long a Binance order takes from an Order object to the signed WebSocket API frame bytes.
+"""How long a Binance order takes from an Order object to the WebSocket API frame bytes.
 
     python benchmarks/bench_order_encode.py [--quick]
 
 The issue's budget is "order from strategy call to serialized bytes <= 5 us" for the whole path
 (risk gate, OMS, encoder: bench_order_path.py); this measures the encoder alone
 (`venues.binance.execution.encode_order`: type mapping, exact decimal text, alphabetical params,
-HMAC-SHA256, JSON bytes), beside references measured in the same run:
+HMAC-SHA256, JSON bytes; and `encode_order_session`, the unsigned frame of a connection logged
+on once with an Ed25519 key), beside references measured in the same run:
 
   reference   the obvious way: a params dict, `"&".join(sorted(...))` payload, `hmac.new(...)
               .hexdigest()`, then `json.dumps` of the request dict with the signature, `.encode()`
@@ -33,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from tradecore.core.instrument import Instrument  # noqa: E402
 from tradecore.core.orders import Order, OrderType, Side  # noqa: E402
-from tradecore.venues.binance.execution import _Grid, encode_order  # noqa: E402
+from tradecore.venues.binance.execution import (_Grid, encode_order,  # noqa: E402
+                                                encode_order_session)
 
 BUDGET_NS = 5_000          # the whole order path (issue 4)
 TARGET_NS = 2_000          # the encoder's share we aim for
@@ -94,11 +96,18 @@ def main() -> int:
     ref = reference(LIMIT, INST, KEY, SECRET, ts, 5000)
     a, b = json.loads(ours), json.loads(ref)
     assert a["params"] == b["params"], (a, b)          # same request, same signature
+    u = json.loads(encode_order_session(LIMIT, INST, ts, 5000))
+    assert u["params"] == {k: v for k, v in b["params"].items()
+                           if k not in ("apiKey", "signature")}, u
 
     payload = ("&".join(f"{k}={v}" for k, v in sorted(a["params"].items())
                         if k != "signature")).encode()
     grid = _Grid(INST.tick)
     rows = [
+        ("encode_order_session LIMIT (logon)", lambda: encode_order_session(LIMIT, INST, ts,
+                                                                            5000), True),
+        ("encode_order_session MARKET (logon)", lambda: encode_order_session(MARKET, INST, ts,
+                                                                             5000), True),
         ("encode_order LIMIT", lambda: encode_order(LIMIT, INST, KEY, SECRET, ts, 5000), True),
         ("encode_order MARKET", lambda: encode_order(MARKET, INST, KEY, SECRET, ts, 5000), True),
         ("reference json.dumps + hmac.new", lambda: reference(LIMIT, INST, KEY, SECRET, ts,
@@ -119,6 +128,8 @@ def main() -> int:
         print(f"{name:36s} {med:7.0f}ns {p99:7.0f}ns   {note}")
     r = results["reference json.dumps + hmac.new"] / results["encode_order LIMIT"]
     print(f"\nencode_order LIMIT is {r:.2f}x faster than the reference in this run")
+    r = results["encode_order LIMIT"] / results["encode_order_session LIMIT (logon)"]
+    print(f"encode_order_session LIMIT is {r:.2f}x faster than the signed encode_order")
     return 0
 
 

@@ -8,18 +8,16 @@ strategy builds an `Order` (limit, GTC, id pre-generated) and calls `engine.subm
 the OMS registration (shape + idempotency), the compiled `RiskGate.check` (real limits, a fresh
 mid), the journal intent (a JSON line copied into the memory-mapped journal file; msync is on a
 background thread) and `venue.submit`, where the venue turns the order into the Binance
-WebSocket API `order.place` frame: LIVE's `tradecore.venues.binance.execution.encode_order`
-(exact decimal text of price and quantity, HMAC-SHA256 signed) when it exists, else a local
-unsigned encoder (said in the output). `submit() return` also counts what follows the send
+WebSocket API `order.place` frame, by the encoder BinanceExecution.submit uses for the key:
+`encode_order_session` for an Ed25519 key (the connection logged on once with `session.logon`:
+no apiKey, no signature per order) and `encode_order` for an HMAC key (HMAC-SHA256 per order). `submit() return` also counts what follows the send
 (the gate's open-order bookkeeping). Each sample's order is then acknowledged and cancelled
 outside the timer, so every sample sees the same amount of open state.
 
 Also printed, from the same run: each stage alone (gate check, journal intent, encode; `engine
 only` is the path with a venue whose encoder returns a constant: Order + OMS + gate + journal),
-the path with the journal off (NullJournal, the backtest set-up), the path with an unsigned
-frame (what a WebSocket API connection authenticated once by `session.logon` sends: no per-order
-HMAC), and the reference named in the issue: the same order built as a dict and serialised with
-json.dumps (and orjson.dumps).
+the path with the journal off (NullJournal, the backtest set-up), and the reference named in the
+issue: the same order built as a dict and serialised with json.dumps (and orjson.dumps).
 Budget (issue 4): order from strategy call to serialized bytes <= 5 us (median).
 """
 from __future__ import annotations
@@ -54,28 +52,17 @@ INST = Instrument("binance", "BTCUSDT", tick="0.01", lot="0.00001", base="BTC", 
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 SECRET = b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 
-_SIDE = {Side.BUY: "BUY", Side.SELL: "SELL"}
+from tradecore.venues.binance.execution import encode_order, encode_order_session  # noqa: E402
 
 
-def encode_unsigned(o: Order, inst: Instrument, ts_ms: int) -> bytes:
-    """The same order.place frame without apiKey/signature: what a connection authenticated
-    once with `session.logon` (Ed25519 key) sends per order. Local, for comparison."""
-    return (f'{{"id":"{o.client_order_id}","method":"order.place","params":{{'
-            f'"newClientOrderId":"{o.client_order_id}","price":"{inst.price_text(o.price)}",'
-            f'"quantity":"{inst.qty_text(o.qty)}","side":"{_SIDE[o.side]}",'
-            f'"symbol":"{inst.symbol}","timeInForce":"GTC","timestamp":{ts_ms},'
-            f'"type":"LIMIT"}}}}').encode()
+def encode_hmac(o: Order, inst: Instrument, ts_ms: int) -> bytes:
+    """An HMAC key: every order.place frame carries apiKey and its HMAC-SHA256 signature."""
+    return encode_order(o, inst, API_KEY, SECRET, ts_ms)
 
 
-try:
-    from tradecore.venues.binance.execution import encode_order as _live_encode
-
-    def encode(o: Order, inst: Instrument, ts_ms: int) -> bytes:
-        return _live_encode(o, inst, API_KEY, SECRET, ts_ms)
-    ENCODER = "tradecore.venues.binance.execution.encode_order (LIVE's, HMAC-signed)"
-except ImportError:  # LIVE's encoder absent: the frame built here, unsigned
-    encode = encode_unsigned
-    ENCODER = "local unsigned encoder (LIVE's encode_order not found)"
+def encode_logon(o: Order, inst: Instrument, ts_ms: int) -> bytes:
+    """An Ed25519 key: the connection logged on once; the frame has no apiKey, no signature."""
+    return encode_order_session(o, inst, ts_ms)
 
 
 class WireVenue(VenueClient):
@@ -85,7 +72,7 @@ class WireVenue(VenueClient):
 
     def __init__(self, clock, enc=None) -> None:
         self.clock = clock
-        self.enc = enc or encode
+        self.enc = enc
         self.last = b""
         self.t_bytes = 0
         self.listener = None
@@ -166,11 +153,11 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     jpath = Path(tmp.name) / "journal.log"
     journal = Journal(jpath)
-    eng_j, venue_j, gate_j, clock = setup(journal)
-    eng_n, venue_n, gate_n, _ = setup(NullJournal())
+    eng_j, venue_j, gate_j, clock = setup(journal, encode_logon)
+    eng_n, venue_n, gate_n, _ = setup(NullJournal(), encode_logon)
     jpath_u = Path(tmp.name) / "journal-u.log"
     journal_u = Journal(jpath_u)
-    eng_u, venue_u, _, _ = setup(journal_u, encode_unsigned)
+    eng_u, venue_u, _, _ = setup(journal_u, encode_hmac)
     jpath_0 = Path(tmp.name) / "journal-0.log"
     journal_0 = Journal(jpath_0)
     eng_0, venue_0, _, _ = setup(journal_0, lambda o, inst, ts: b'{"id":')
@@ -195,21 +182,21 @@ def main() -> None:
     gate_check = gate_n.check
     series = {
         "timer (empty)": lambda n: time_fn(lambda: None, n),
-        "order path, journal on": lambda n: time_path(eng_j, venue_j, n, f"j{time.time_ns()}-",
-                                                      True),
-        "order path, journal off": lambda n: time_path(eng_n, venue_n, n, f"n{time.time_ns()}-",
-                                                       True),
-        "submit() return, journal on": lambda n: time_path(eng_j, venue_j, n,
-                                                           f"r{time.time_ns()}-", False),
-        "order path, unsigned frame": lambda n: time_path(eng_u, venue_u, n,
+        "order path, Ed25519 logon": lambda n: time_path(eng_j, venue_j, n,
+                                                         f"j{time.time_ns()}-", True),
+        "order path, logon, no jrnl": lambda n: time_path(eng_n, venue_n, n,
+                                                          f"n{time.time_ns()}-", True),
+        "submit() return, logon": lambda n: time_path(eng_j, venue_j, n,
+                                                      f"r{time.time_ns()}-", False),
+        "order path, HMAC per order": lambda n: time_path(eng_u, venue_u, n,
                                                           f"u{time.time_ns()}-", True),
         "  engine only (no encoding)": lambda n: time_path(eng_0, venue_0, n,
                                                            f"z{time.time_ns()}-", True),
         "  gate.check alone": lambda n: time_fn(lambda: gate_check(o), n),
         "  journal.intent alone": lambda n: time_fn(lambda: journal.intent(o), n),
-        "  encode alone": lambda n: time_fn(lambda: encode(o, INST, 1700000000000), n),
-        "  encode unsigned alone": lambda n: time_fn(
-            lambda: encode_unsigned(o, INST, 1700000000000), n),
+        "  encode logon alone": lambda n: time_fn(
+            lambda: encode_logon(o, INST, 1700000000000), n),
+        "  encode HMAC alone": lambda n: time_fn(lambda: encode_hmac(o, INST, 1700000000000), n),
         "ref: dict + json.dumps": lambda n: time_fn(ref_json, n),
         "ref: dict + orjson.dumps": lambda n: time_fn(ref_orjson, n),
     }
@@ -226,7 +213,8 @@ def main() -> None:
     journal.close()
     journal_u.close()
     journal_0.close()
-    print(f"encoder: {ENCODER}")
+    print("encoders: tradecore.venues.binance.execution.encode_order_session (Ed25519 logon) "
+          "and encode_order (HMAC); journal on unless said")
     print(f"samples: {a.n} per series x {a.reps} passes (median of the passes' medians / p99)\n")
     print(f"{'series':<28}{'median ns':>10}{'p99 ns':>10}{'budget':>10}")
     for k in series:

@@ -8,7 +8,7 @@ import pytest
 
 from tradecore.config import ConfigError, load
 from tradecore.core.orders import OrderStatus
-from tradecore.engine import TradingNode
+from tradecore.engine import GC_LIVE_GEN0, TradingNode
 
 ZERO_FEES = {
     "instruments": {"binance:BTCUSDT": {"maker_fee": 0.0, "taker_fee": 0.0},
@@ -121,3 +121,20 @@ def test_backtest_from_the_data_store_equals_the_capture_replay(tmp_path):
     assert log.n_levels > 500_000 and len(log.trades) > 30_000
     replay_events(b_node, log)
     assert a and a == b
+
+
+def test_gc_policy_live_freezes_what_exists_and_restores_the_collector_after():
+    import gc
+    node = TradingNode(load(None, {**ZERO_FEES, "run": {"mode": "backtest"}}))
+    before = gc.get_threshold()
+    assert gc.isenabled()
+    with node.gc_policy("live"):
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == GC_LIVE_GEN0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0 and gc.isenabled()
+    with node.gc_policy("off"):
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="gc policy 'fast'"):
+        with node.gc_policy("fast"):
+            pass

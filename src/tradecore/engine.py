@@ -20,6 +20,7 @@ The node is also the strategies' `StrategyContext` (strategies never see the eng
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -49,6 +50,17 @@ from tradecore.verify import normalizer_for
 
 log = logging.getLogger("tradecore.engine")
 BAR_BOOK_VOLUME_SHARE = 0.01     # of a bar's volume on each side of a bar book
+
+# The cyclic garbage collector on the hot path (measured with `tradecore bench tick-to-order
+# --gc`, docs/arbitrage.md). "off": disabled for the run (replays and backtests: finite, and the
+# path makes no reference cycles; what is left is collected at the end). "live": everything
+# alive once the node has started (modules, config, books, strategies, detectors) is moved by
+# gc.freeze() to a permanent generation no collection scans again, and the young generation
+# is collected every GC_LIVE_GEN0 allocations instead of every 700, so a collection is rare
+# and only scans what the run made since (a live process cannot leave the collector off: the
+# asyncio and WebSocket layers do make cycles). "default": Python's own settings.
+GC_POLICIES = ("off", "live", "default")
+GC_LIVE_GEN0 = 50_000
 
 STRATEGY_KINDS: dict[str, str] = {
     "cross_exchange": "tradecore.strategies.arb.cross:CrossExchangeArbitrage",
@@ -321,6 +333,27 @@ class TradingNode:
         for s in self.strategies:
             s.on_start()
 
+    @contextlib.contextmanager
+    def gc_policy(self, policy: str):
+        """The collector's policy for the hot path while the block runs (GC_POLICIES)."""
+        if policy not in GC_POLICIES:
+            raise ValueError(f"gc policy {policy!r}: expected one of {GC_POLICIES}")
+        was_enabled, threshold = gc.isenabled(), gc.get_threshold()
+        if policy == "off":
+            gc.disable()
+        elif policy == "live":
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(GC_LIVE_GEN0, threshold[1], threshold[2])
+        try:
+            yield
+        finally:
+            if policy == "live":
+                gc.set_threshold(*threshold)
+                gc.unfreeze()
+            if was_enabled:
+                gc.enable()
+
     def stop(self) -> None:
         if isinstance(self.clock, SimClock):
             self.clock.run_all()       # answers still in flight at the end of the data
@@ -342,18 +375,17 @@ class TradingNode:
         assert isinstance(clock, SimClock), "replay needs a SimClock"
         self.start()
         feed = self.feed_record
-        gc.disable()          # the replay allocates no cycles; collections only add jitter
         try:
-            for i, (venue, rec) in enumerate(self.records()):
-                if limit is not None and i >= limit:
-                    break
-                if rec.ts_ns > clock.time_ns():
-                    clock.advance_to(rec.ts_ns)
-                feed(venue, rec.kind, rec.payload, rec.conn, rec.ts_ns, rec.src)
-                if on_record is not None:
-                    on_record(rec.ts_ns)
+            with self.gc_policy("off"):     # a finite replay that makes no cycles
+                for i, (venue, rec) in enumerate(self.records()):
+                    if limit is not None and i >= limit:
+                        break
+                    if rec.ts_ns > clock.time_ns():
+                        clock.advance_to(rec.ts_ns)
+                    feed(venue, rec.kind, rec.payload, rec.conn, rec.ts_ns, rec.src)
+                    if on_record is not None:
+                        on_record(rec.ts_ns)
         finally:
-            gc.enable()
             self.stop()
 
     async def run_replay_paced(self, speed: float,
@@ -366,22 +398,24 @@ class TradingNode:
         t_wall0 = time.monotonic()
         t_rec0 = None
         try:
-            for i, (venue, rec) in enumerate(self.records()):
-                if limit is not None and i >= limit:
-                    break
-                if t_rec0 is None:
-                    t_rec0 = rec.ts_ns
-                due = (rec.ts_ns - t_rec0) / 1e9 / speed if speed > 0 else 0.0
-                wait = due - (time.monotonic() - t_wall0)
-                if wait > 0.002:
-                    await asyncio.sleep(wait)
-                elif i % 512 == 0:
-                    await asyncio.sleep(0)     # let the status line and the API run
-                if rec.ts_ns > clock.time_ns():
-                    clock.advance_to(rec.ts_ns)
-                self.feed_record(venue, rec.kind, rec.payload, rec.conn, rec.ts_ns, rec.src)
-                if on_record is not None:
-                    on_record(rec.ts_ns)
+            with self.gc_policy("live"):    # on the event loop: the collector stays on
+                for i, (venue, rec) in enumerate(self.records()):
+                    if limit is not None and i >= limit:
+                        break
+                    if t_rec0 is None:
+                        t_rec0 = rec.ts_ns
+                    due = (rec.ts_ns - t_rec0) / 1e9 / speed if speed > 0 else 0.0
+                    wait = due - (time.monotonic() - t_wall0)
+                    if wait > 0.002:
+                        await asyncio.sleep(wait)
+                    elif i % 512 == 0:
+                        await asyncio.sleep(0)     # let the status line and the API run
+                    if rec.ts_ns > clock.time_ns():
+                        clock.advance_to(rec.ts_ns)
+                    self.feed_record(venue, rec.kind, rec.payload, rec.conn, rec.ts_ns,
+                                     rec.src)
+                    if on_record is not None:
+                        on_record(rec.ts_ns)
         finally:
             self.stop()
 
@@ -504,10 +538,11 @@ class TradingNode:
         self.start()
         tasks = [asyncio.create_task(f.run(), name=f"feed-{f}") for f in feeds]
         try:
-            if seconds is None:
-                await asyncio.gather(*tasks)
-            else:
-                await asyncio.sleep(seconds)
+            with self.gc_policy("live"):
+                if seconds is None:
+                    await asyncio.gather(*tasks)
+                else:
+                    await asyncio.sleep(seconds)
         finally:
             for f in feeds:
                 f.stop()

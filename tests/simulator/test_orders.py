@@ -4,6 +4,7 @@ lose orders and answers."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import time
@@ -15,7 +16,8 @@ import orjson
 import pytest
 
 from _simclient import connect, run, until
-from tradecore.simulator.orders import TEST_API_KEY, TEST_SECRET, OrderFault
+from tradecore.simulator.orders import (TEST_API_KEY, TEST_ED25519_API_KEY, TEST_ED25519_PEM,
+                                        TEST_SECRET, OrderFault)
 
 
 def signed(method: str, rid, secret: str = TEST_SECRET, key: str = TEST_API_KEY, **p) -> dict:
@@ -377,3 +379,123 @@ def test_order_fault_rejects_unknown_kinds():
         OrderFault("explode")
     with pytest.raises(ValueError, match="count"):
         OrderFault("drop_request", count=0)
+
+
+# -- session.logon with an Ed25519 key -------------------------------------------------------------
+def ed_signed(method: str, rid, key: str = TEST_ED25519_API_KEY, pem: str = TEST_ED25519_PEM,
+              **p) -> dict:
+    """A request signed as Binance asks of Ed25519 keys: base64 of the signature of the sorted
+    params."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    p.setdefault("apiKey", key)
+    p.setdefault("timestamp", time.time_ns() // 1_000_000)
+    payload = "&".join(f"{k}={v}" for k, v in sorted(p.items()))
+    sig = load_pem_private_key(pem.encode(), None).sign(payload.encode())
+    p["signature"] = base64.b64encode(sig).decode()
+    return {"id": rid, "method": method, "params": p}
+
+
+def limit_sell(**p) -> dict:
+    d = dict(symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="GTC", price="70000",
+             quantity="0.01")
+    d.update(p)
+    return d
+
+
+def test_after_ed25519_logon_unsigned_orders_and_subscription_act_for_the_logged_on_key():
+    async def body(sim):
+        sim.step("binance", 300)
+        c = await ws_api(sim, subscribe=False)
+        c.send_json(ed_signed("session.logon", "in"))
+        a = await answer(c, "in")
+        assert a["status"] == 200 and a["result"]["apiKey"] == TEST_ED25519_API_KEY
+        assert a["result"]["authorizedSince"] > 0
+        c.send_json({"id": "sub", "method": "userDataStream.subscribe"})
+        assert (await answer(c, "sub"))["status"] == 200
+        c.send_json({"id": "o1", "method": "order.place", "params": limit_sell(
+            newClientOrderId="o1", timestamp=time.time_ns() // 1_000_000)})
+        a = await answer(c, "o1")
+        assert a["status"] == 200 and a["result"]["clientOrderId"] == "o1"
+        o = sim.orders.by_client[(TEST_ED25519_API_KEY, "BTCUSDT", "o1")]
+        assert o.account is sim.orders.accounts[TEST_ED25519_API_KEY]
+        await until(lambda: events(c, "NEW"), what="the user-data event")
+        orders = [r for r in sim.orders.requests if r["method"] == "order.place"]
+        assert [r["signed"] for r in orders] == [False]
+        c.send_json({"id": "st", "method": "session.status"})
+        assert (await answer(c, "st"))["result"]["userDataStream"] is True
+    run(body, speed=0, paused=True)
+
+
+def test_unsigned_order_after_logon_still_needs_a_fresh_timestamp():
+    async def body(sim):
+        sim.step("binance", 300)
+        c = await ws_api(sim, subscribe=False)
+        c.send_json(ed_signed("session.logon", "in"))
+        await answer(c, "in")
+        c.send_json({"id": "o1", "method": "order.place", "params": limit_sell()})
+        c.send_json({"id": "o2", "method": "order.place", "params": limit_sell(timestamp=1)})
+        assert (await answer(c, "o1"))["error"]["code"] == -1102
+        assert (await answer(c, "o2"))["error"]["code"] == -1021
+        assert not sim.orders.orders
+    run(body, speed=0, paused=True)
+
+
+def test_unsigned_requests_are_refused_on_a_connection_that_did_not_log_on():
+    async def body(sim):
+        sim.step("binance", 300)
+        c = await ws_api(sim, subscribe=False)
+        c.send_json({"id": "o1", "method": "order.place",
+                     "params": limit_sell(timestamp=time.time_ns() // 1_000_000)})
+        c.send_json({"id": "sub", "method": "userDataStream.subscribe"})
+        assert (await answer(c, "o1"))["error"]["code"] == -1102       # apiKey missing
+        assert (await answer(c, "sub"))["error"]["code"] == -2015
+        assert not sim.orders.orders
+    run(body, speed=0, paused=True)
+
+
+def test_logon_is_refused_for_an_hmac_key_and_for_a_wrong_ed25519_signature():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    other = Ed25519PrivateKey.from_private_bytes(b"x" * 32).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+
+    async def body(sim):
+        c = await ws_api(sim, subscribe=False)
+        c.send_json(signed("session.logon", "hm"))
+        c.send_json(ed_signed("session.logon", "bad", pem=other))
+        assert (await answer(c, "hm"))["error"] == {"code": -4056, "msg": "HMAC_SHA256 API "
+                                                                          "key is not supported."}
+        assert (await answer(c, "bad"))["error"]["code"] == -1022
+        c.send_json({"id": "st", "method": "session.status"})
+        assert (await answer(c, "st"))["result"]["apiKey"] is None
+    run(body, speed=0, paused=True)
+
+
+def test_ed25519_key_signs_ad_hoc_requests_without_logon():
+    async def body(sim):
+        sim.step("binance", 300)
+        c = await ws_api(sim, subscribe=False)
+        c.send_json(ed_signed("order.place", "o1", **limit_sell(newClientOrderId="o1")))
+        assert (await answer(c, "o1"))["status"] == 200
+        assert (TEST_ED25519_API_KEY, "BTCUSDT", "o1") in sim.orders.by_client
+    run(body, speed=0, paused=True)
+
+
+def test_logout_and_revocation_end_the_session():
+    async def body(sim):
+        sim.step("binance", 300)
+        c = await ws_api(sim, subscribe=False)
+        c.send_json(ed_signed("session.logon", "in"))
+        await answer(c, "in")
+        c.send_json({"id": "out", "method": "session.logout"})
+        assert (await answer(c, "out"))["result"]["apiKey"] is None
+        c.send_json(ed_signed("session.logon", "in2"))
+        await answer(c, "in2")
+        assert sim.orders.revoke_sessions(TEST_ED25519_API_KEY) == 1
+        await until(lambda: answers(c, None), what="the revocation notice")
+        assert answers(c, None)[0]["status"] == 401
+        c.send_json({"id": "o1", "method": "order.place",
+                     "params": limit_sell(timestamp=time.time_ns() // 1_000_000)})
+        assert (await answer(c, "o1"))["error"]["code"] == -1102
+    run(body, speed=0, paused=True)

@@ -94,6 +94,9 @@ cdef class TriangularDetector:
     cdef int64_t qq[MAX_DEPTH]
     cdef double px[3][MAX_DEPTH]         # each leg's levels (asks to buy, bids to sell)
     cdef double sz[3][MAX_DEPTH]
+    cdef double rt[3][MAX_DEPTH]         # each level's marginal rate, fee included
+    cdef double cin[3][MAX_DEPTH]        # each level's size in the leg's input currency
+    cdef double unit[3][MAX_DEPTH]       # input units per base unit (price for a buy, else 1)
     cdef Py_ssize_t nlev[3]
 
     cpdef bint check(self, int market)

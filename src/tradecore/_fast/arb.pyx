@@ -1,13 +1,14 @@
 # cython: freethreading_compatible = False
 """Arbitrage detectors (see arb.pxd for the definitions they implement)."""
 cimport cython
-from libc.math cimport floor
+from libc.math cimport floor, fmin
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free
 from cpython.ref cimport PyObject
 from tradecore._fast.book cimport L2Book
 
 cdef double EPS = 1e-12          # relative slack when comparing sizes built from sums of doubles
+cdef double DEEP_MARGIN = 1e-3  # triangular: tops mispriced by more than this walk deep at once
 
 
 cdef inline double _floor_to(double x, double lot) noexcept:
@@ -413,46 +414,55 @@ cdef class TriangularDetector:
     cdef double _optimum(self, int* buy, double* f, bint* ran_out) noexcept:
         """The continuous optimum of the loaded levels: walk the three legs together while the
         product of their marginal rates exceeds 1. Returns the start amount;
-        ran_out: stopped for lack of loaded levels."""
-        cdef double rate[3]
-        cdef double rem[3]          # base units left at the current level of each leg
-        cdef Py_ssize_t idx[3]
-        cdef double s = 0.0, step, cap_k, x, p
-        cdef int k
-        cdef Py_ssize_t guard = self.nlev[0] + self.nlev[1] + self.nlev[2] + 3
-        for k in range(3):
-            idx[k] = 0
-            rem[k] = self.sz[k][0]
+        ran_out: stopped for lack of loaded levels.
+
+        Each level's marginal rate and its capacity in the leg's input currency (quote for a
+        buy, base for a sell) were computed once when it was loaded (`rt`, `cin`), so a step
+        of the walk reads them and multiplies: what is left of each leg's level is kept in
+        input units, and the only division left is the one that sizes a step by the leg that
+        limits it."""
+        cdef double rem[3]          # input units left at the current level of each leg
+        cdef Py_ssize_t i0 = 0, i1 = 0, i2 = 0
+        cdef Py_ssize_t n0 = self.nlev[0], n1 = self.nlev[1], n2 = self.nlev[2]
+        cdef double s = 0.0, step, x1, x2, r0, r1, r2
+        cdef double max_start = self.max_start
+        cdef Py_ssize_t guard = n0 + n1 + n2 + 3
         ran_out[0] = False
-        while s < self.max_start and guard > 0:
+        rem[0] = self.cin[0][0]
+        rem[1] = self.cin[1][0]
+        rem[2] = self.cin[2][0]
+        while s < max_start and guard > 0:
             guard -= 1
-            if idx[0] >= self.nlev[0] or idx[1] >= self.nlev[1] or idx[2] >= self.nlev[2]:
+            if i0 >= n0 or i1 >= n1 or i2 >= n2:
                 ran_out[0] = True
                 break
-            for k in range(3):
-                p = self.px[k][idx[k]]
-                rate[k] = (1.0 - f[k]) / p if buy[k] else p * (1.0 - f[k])
-            if rate[0] * rate[1] * rate[2] <= 1.0:
+            r0 = self.rt[0][i0]
+            r1 = self.rt[1][i1]
+            r2 = self.rt[2][i2]
+            x1 = r0                   # leg 1's input per start unit
+            x2 = r0 * r1              # leg 2's
+            if x2 * r2 <= 1.0:
                 break
-            # capacity of each leg's current level, in start-currency units
-            step = self.max_start - s
-            x = 1.0                   # start units -> this leg's input units
-            for k in range(3):
-                cap_k = (rem[k] * self.px[k][idx[k]] if buy[k] else rem[k]) / x
-                if cap_k < step:
-                    step = cap_k
-                x *= rate[k]
+            # the step: the start amount that exhausts the first of the three current levels
+            step = fmin(fmin(max_start - s, rem[0]), fmin(rem[1] / x1, rem[2] / x2))
             if step <= 1e-15 * (s + 1.0):
                 break           # float dust (it would not move s): the optimum is reached
             s += step
-            x = step                  # this leg's input consumed
-            for k in range(3):
-                rem[k] -= x / self.px[k][idx[k]] if buy[k] else x
-                x *= rate[k]
-                if rem[k] <= EPS * (self.sz[k][idx[k]] + 1.0):
-                    idx[k] += 1
-                    if idx[k] < self.nlev[k]:
-                        rem[k] = self.sz[k][idx[k]]
+            rem[0] -= step
+            rem[1] -= step * x1
+            rem[2] -= step * x2
+            if rem[0] <= EPS * (self.cin[0][i0] + self.unit[0][i0]):
+                i0 += 1
+                if i0 < n0:
+                    rem[0] = self.cin[0][i0]
+            if rem[1] <= EPS * (self.cin[1][i1] + self.unit[1][i1]):
+                i1 += 1
+                if i1 < n1:
+                    rem[1] = self.cin[1][i1]
+            if rem[2] <= EPS * (self.cin[2][i2] + self.unit[2][i2]):
+                i2 += 1
+                if i2 < n2:
+                    rem[2] = self.cin[2][i2]
         return s
 
     cdef bint _cycle(self, int c, double* best_edge):
@@ -469,6 +479,8 @@ cdef class TriangularDetector:
         cdef double s, amount, used, got, qty, lim, p, take, left, start_used
         cdef double lim_k[3]
         cdef double qty_k[3]
+        cdef double one_f
+        cdef Py_ssize_t conv, prev_n
         cdef bint ran_out, short
         self.checks += 1
         for k in range(3):
@@ -490,20 +502,39 @@ cdef class TriangularDetector:
             return False
         depth = self.depth if 0 < self.depth <= MAX_DEPTH else MAX_DEPTH
         # 1. the continuous optimum, over 4 levels per book first and the full depth only when
-        #    the walk runs past them
-        n = 4 if depth > 4 else depth
+        #    the walk runs past them; when the tops alone are mispriced by more than
+        #    DEEP_MARGIN the walk will go deep, and the full depth is loaded at once (the
+        #    result does not depend on this: only how many levels are read twice)
+        n = 4 if depth > 4 and rate[0] * rate[1] * rate[2] <= 1.0 + DEEP_MARGIN else depth
+        prev_n = 0
+        for k in range(3):
+            self.nlev[k] = 0
         while True:
             short = True
             for k in range(3):
+                if self.nlev[k] < prev_n:
+                    continue        # the book had fewer levels than asked: all are loaded
+                conv = self.nlev[k]     # the top levels already converted (the book is the same)
                 self.nlev[k] = (<L2Book>bk[k]).walk(1 if buy[k] else 0, n, self.tt, self.qq)
                 if self.nlev[k] == n:
                     short = False
-                for i in range(self.nlev[k]):
-                    self.px[k][i] = (<L2Book>bk[k])._price(self.tt[i])
+                one_f = 1.0 - f[k]
+                for i in range(conv, self.nlev[k]):
+                    p = (<L2Book>bk[k])._price(self.tt[i])
+                    self.px[k][i] = p
                     self.sz[k][i] = (<L2Book>bk[k])._size(self.qq[i])
+                    if buy[k]:          # quote in, base out
+                        self.rt[k][i] = one_f / p
+                        self.cin[k][i] = self.sz[k][i] * p
+                        self.unit[k][i] = p
+                    else:               # base in, quote out
+                        self.rt[k][i] = p * one_f
+                        self.cin[k][i] = self.sz[k][i]
+                        self.unit[k][i] = 1.0
             s = self._optimum(buy, f, &ran_out)
             if not ran_out or n >= depth or short:
                 break
+            prev_n = n
             n = depth
         if s <= 0.0:
             return False

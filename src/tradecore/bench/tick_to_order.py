@@ -6,9 +6,12 @@ The real path of a running node (engine.py), nothing mocked on it: the recorded 
 USD-M BTCUSDT frames (the bundled samples, same 6 minutes) -> BinanceNormalizer.on_frame ->
 compiled L2Book -> execution engine on_book (gate mid, marks, stops) -> CrossExchangeArbitrage ->
 compiled CrossVenueDetector -> Strategy.submit -> ExecutionEngine.submit (OMS, compiled risk
-gate, journal intent) -> venue.submit, which here encodes the signed Binance WebSocket API
-`order.place` frame (venues/binance/execution.encode_order: exact decimal text, HMAC-SHA256
-signature) -- the bytes a live venue would write to its socket.
+gate, journal intent) -> venue.submit, which here encodes the Binance WebSocket API
+`order.place` frame the live client (venues/binance/execution.BinanceExecution.submit) would
+write to its socket for the key kind: with an Ed25519 key (the default, `--key ed25519`) the
+connection has logged on once with `session.logon` and the frame is unsigned
+(`encode_order_session`); with an HMAC key (`--key hmac`) every frame carries apiKey and an
+HMAC-SHA256 signature (`encode_order`). Both: exact decimal text of price and quantity.
 
 To make every book change a decision, the strategy runs with zero fees (spot traded ~4 bp over
 the perpetual in this window, so with zero fees the detector finds an opportunity on almost
@@ -25,6 +28,12 @@ risk+OMS = t4-t3, serialize = t5-t4, end to end = t5-t0 of the first order of a 
 frame that produced an order; the recording is replayed `passes` times (fresh node each pass) to
 pass 100,000 ticks. The timestamps cost ~6 x 40 ns, included in the figures (stated, not
 subtracted).
+
+The garbage collector runs as the node runs it (`TradingNode.gc_policy`, engine.py): by default
+`--gc live`, what a live or paced node does (everything alive at start frozen, young
+collections every GC_LIVE_GEN0 allocations); `--gc off` is the backtest replay's (collector
+disabled for the run), `--gc default` Python's own settings, to see what the policy buys.
+`--frames N` stops each pass early (for instruction counts under callgrind).
 """
 from __future__ import annotations
 
@@ -40,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from tradecore.config import load
+from tradecore.engine import GC_POLICIES
 from tradecore.core.clock import Clock
 from tradecore.core.instrument import Instrument
 from tradecore.core.orders import Order
@@ -51,17 +61,27 @@ FLOOR = {"p50_ns": 15_000, "p99_ns": 50_000}
 _now = time.perf_counter_ns
 
 
+KEY_KINDS = ("ed25519", "hmac")
+
+
 class SerializingVenue(VenueClient):
-    """Encodes each order into the signed Binance WebSocket API frame and keeps it."""
+    """Encodes each order into the Binance WebSocket API frame the live client would send for
+    the key kind (BinanceExecution.submit's choice), and keeps it."""
 
     def __init__(self, name: str, clock: Clock, instruments: dict[str, Instrument],
-                 marks: dict, key: str = "bench-key", secret: bytes = b"bench-secret") -> None:
-        from tradecore.venues.binance.execution import encode_order
+                 marks: dict, key_kind: str = "ed25519", api_key: str = "bench-key",
+                 secret: bytes = b"bench-secret", recv_window_ms: int = 5000) -> None:
+        from tradecore.venues.binance.execution import encode_order, encode_order_session
+        if key_kind not in KEY_KINDS:
+            raise ValueError(f"key kind {key_kind!r}: expected one of {KEY_KINDS}")
         self.name = name
+        self.session_auth = key_kind == "ed25519"
         self._encode = encode_order
+        self._encode_session = encode_order_session
         self._insts = instruments
         self._clock = clock
-        self._key, self._secret = key, secret
+        self._key, self._secret = api_key, secret
+        self._rw = recv_window_ms
         self._marks = marks
         self.pending: list[Order] = []
         self.sent_bytes = 0
@@ -74,8 +94,12 @@ class SerializingVenue(VenueClient):
         m = self._marks
         if "t4" not in m:
             m["t4"] = _now()
-        data = self._encode(order, self._insts[order.symbol], self._key, self._secret,
-                            self._clock.time_ns() // 1_000_000)
+        if self.session_auth:
+            data = self._encode_session(order, self._insts[order.symbol],
+                                        self._clock.time_ns() // 1_000_000, self._rw)
+        else:
+            data = self._encode(order, self._insts[order.symbol], self._key, self._secret,
+                                self._clock.time_ns() // 1_000_000, self._rw)
         if "t5" not in m:
             m["t5"] = _now()
         self.sent_bytes += len(data)
@@ -115,13 +139,14 @@ def bench_config():
     return load(None, overrides)
 
 
-def one_pass(cfg, out: dict[str, list[int]]) -> dict[str, int]:
+def one_pass(cfg, out: dict[str, list[int]], key_kind: str = "ed25519",
+             gc_policy: str = "live", max_frames: int | None = None) -> dict[str, int]:
     from tradecore.engine import TradingNode
     marks: dict[str, int] = {}
     venues: dict[str, SerializingVenue] = {}
 
     def factory(name, clock, insts):
-        v = SerializingVenue(name, clock, insts, marks)
+        v = SerializingVenue(name, clock, insts, marks, key_kind)
         venues[name] = v
         return v
 
@@ -154,32 +179,35 @@ def one_pass(cfg, out: dict[str, list[int]]) -> dict[str, int]:
     clock = node.clock
     ticks = frames = 0
     norms = node.normalizers
-    for venue, rec in node.records():
-        if rec.ts_ns > clock.time_ns():
-            clock.advance_to(rec.ts_ns)
-        marks.clear()
-        n = norms[venue]
-        if rec.kind == "ws":
-            t0 = _now()
-            n.on_frame(rec.payload, rec.conn, rec.ts_ns)
-        elif rec.kind == "rest":
-            n.on_rest(rec.payload, rec.conn, rec.ts_ns, rec.src)
-            continue
-        else:
-            continue
-        frames += 1
-        if "t5" in marks:
-            ticks += 1
-            m = marks
-            out["parse_book"].append(m["t1"] - t0)
-            out["engine_hooks"].append(m["t2"] - m["t1"])
-            out["detect_decide"].append(m["t3"] - m["t2"])
-            out["risk_oms"].append(m["t4"] - m["t3"])
-            out["serialize"].append(m["t5"] - m["t4"])
-            out["end_to_end"].append(m["t5"] - t0)
-        for v in venues.values():
-            if v.pending:
-                v.expire_all()
+    with node.gc_policy(gc_policy):     # what the live node does (engine.py)
+        for venue, rec in node.records():
+            if max_frames is not None and frames >= max_frames:
+                break
+            if rec.ts_ns > clock.time_ns():
+                clock.advance_to(rec.ts_ns)
+            marks.clear()
+            n = norms[venue]
+            if rec.kind == "ws":
+                t0 = _now()
+                n.on_frame(rec.payload, rec.conn, rec.ts_ns)
+            elif rec.kind == "rest":
+                n.on_rest(rec.payload, rec.conn, rec.ts_ns, rec.src)
+                continue
+            else:
+                continue
+            frames += 1
+            if "t5" in marks:
+                ticks += 1
+                m = marks
+                out["parse_book"].append(m["t1"] - t0)
+                out["engine_hooks"].append(m["t2"] - m["t1"])
+                out["detect_decide"].append(m["t3"] - m["t2"])
+                out["risk_oms"].append(m["t4"] - m["t3"])
+                out["serialize"].append(m["t5"] - m["t4"])
+                out["end_to_end"].append(m["t5"] - t0)
+            for v in venues.values():
+                if v.pending:
+                    v.expire_all()
     node.stop()
     return {"frames": frames, "ticks": ticks, "orders": node.stats.orders,
             "denied": node.stats.denied, "problems": sum(node.stats.problems.values())}
@@ -193,24 +221,21 @@ def pct(xs: list[int]) -> dict[str, int]:
     return {"p50_ns": int(p[0]), "p99_ns": int(p[1]), "p999_ns": int(p[2])}
 
 
-def run(passes: int | None = None, min_ticks: int = 100_000) -> dict[str, Any]:
+def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed25519",
+        gc_policy: str = "live", max_frames: int | None = None) -> dict[str, Any]:
     cfg = bench_config()
     out: dict[str, list[int]] = {k: [] for k in STAGES + ("end_to_end",)}
     totals = {"frames": 0, "ticks": 0, "orders": 0, "denied": 0, "problems": 0, "passes": 0}
     gc.collect()
-    gc.disable()
-    try:
-        while (passes is None and totals["ticks"] < min_ticks) or \
-                (passes is not None and totals["passes"] < passes):
-            r = one_pass(cfg, out)
-            for k, v in r.items():
-                totals[k] += v
-            totals["passes"] += 1
-            gc.collect()
-    finally:
-        gc.enable()
+    while (passes is None and totals["ticks"] < min_ticks) or \
+            (passes is not None and totals["passes"] < passes):
+        r = one_pass(cfg, out, key_kind, gc_policy, max_frames)
+        for k, v in r.items():
+            totals[k] += v
+        totals["passes"] += 1
+        gc.collect()
     e2e = pct(out["end_to_end"])
-    return {"ticks": totals["ticks"], **e2e,
+    return {"ticks": totals["ticks"], **e2e, "key": key_kind, "gc": gc_policy,
             "stages": {k: pct(out[k]) for k in STAGES},
             "frames": totals["frames"], "orders": totals["orders"],
             "denied": totals["denied"], "problems": totals["problems"],
@@ -238,8 +263,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--passes", type=int, default=None,
                     help="replays of the recording (default: until >= --min-ticks ticks)")
     ap.add_argument("--min-ticks", type=int, default=100_000)
+    ap.add_argument("--key", choices=KEY_KINDS, default="ed25519",
+                    help="the venue key: ed25519 (session.logon, unsigned orders; default) or "
+                         "hmac (each order signed)")
+    ap.add_argument("--gc", choices=GC_POLICIES, default="live",
+                    help="the collector's policy: live (what a live node does: freeze + rare "
+                         "young collections; default), off (the backtest replay's), default")
+    ap.add_argument("--frames", type=int, default=None,
+                    help="stop each pass after this many frames (instruction counts under "
+                         "callgrind: a few thousand frames instead of the whole recording)")
     a = ap.parse_args(argv)
-    r = run(a.passes, a.min_ticks)
+    if a.frames is not None and a.passes is None:
+        a.passes = 1
+    r = run(a.passes, a.min_ticks, a.key, a.gc, a.frames)
     if a.json:
         sys.stdout.write(json.dumps(r) + "\n")
         return 0
@@ -247,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"tick to order, in process ({m['processor']}, {m['cpus']} cpus, load "
           f"{m['load_avg']:.1f}, Python {m['python']})")
     print(f"  {r['ticks']:,} ticks (frames that produced an order) of {r['frames']:,} frames, "
-          f"{r['passes']} passes; {r['orders']:,} orders, {r['denied']} denied")
+          f"{r['passes']} passes; {r['orders']:,} orders, {r['denied']} denied; key "
+          f"{r['key']}, gc {r['gc']}")
     print(f"  {'stage':<16} {'p50':>9} {'p99':>9} {'p99.9':>9}  (ns)")
     for k in STAGES:
         s = r["stages"][k]

@@ -30,9 +30,16 @@ What it does as Binance does (the request and answer formats are Binance's docum
     the side they would trade against, then work as MARKET / LIMIT. Commission: `fee_rate` of
     the asset received (base for buys, quote for sells), or of `fee_asset` (e.g. BNB, at
     `fee_asset_price` quote) when the account sets one.
-  * User data: `userDataStream.subscribe.signature` on a WebSocket API connection gives that
-    connection `{"subscriptionId": n, "event": {executionReport}}` for every change of the key's
-    orders, whether placed over the WebSocket API or REST.
+  * Ed25519 keys (`add_ed25519_key`; TEST_ED25519_API_KEY / TEST_ED25519_PEM always there):
+    signatures are base64 Ed25519 over the same payload, verified with the public key.
+    `session.logon` (Ed25519 only; HMAC -> -4056 "HMAC_SHA256 API key is not supported.")
+    authenticates the connection: later requests without apiKey and signature act for that key,
+    their timestamp still checked; `session.status`, `session.logout`; `revoke_sessions(key)`
+    sends Binance's `id: null` 401 -2015 and forgets the logon.
+  * User data: `userDataStream.subscribe.signature` (signed) or, after a logon,
+    `userDataStream.subscribe` on a WebSocket API connection gives that connection
+    `{"subscriptionId": n, "event": {executionReport}}` for every change of the key's orders,
+    whether placed over the WebSocket API or REST.
   * Faults (OrderFault): drop_request (the next order request vanishes: no answer, no order),
     drop_response (the order is processed, its answer is lost; user-data events still go out),
     disconnect_after_accept (the order is processed, then the connection that sent it is closed
@@ -45,6 +52,7 @@ the WebSocket route (`self.orders.route(...)`) and the REST routes (`self.orders
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import itertools
@@ -64,6 +72,21 @@ log = logging.getLogger("tradecore.simulator.orders")
 
 TEST_API_KEY = "tcSimKey0000000000000000000000000000000000000000000000000000000000"
 TEST_SECRET = "tcSimSecret00000000000000000000000000000000000000000000000000000000"
+# An Ed25519 test key (fixed seed, so the PEM is the same in every process); its account is
+# always there too. Test material only: it signs nothing but requests to this simulator.
+TEST_ED25519_API_KEY = "tcSimEd25519Key000000000000000000000000000000000000000000000000000"
+_TEST_ED25519_SEED = b"tcSimEd25519Seed0000000000000000"
+
+
+def _test_ed25519_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    k = Ed25519PrivateKey.from_private_bytes(_TEST_ED25519_SEED)
+    return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                           serialization.NoEncryption()).decode()
+
+
+TEST_ED25519_PEM = _test_ed25519_pem()
 
 WS_API_PATHS = (["ws-api", "v3"], ["binance", "ws-api", "v3"])
 ORDER_FAULT_KINDS = ("drop_request", "drop_response", "disconnect_after_accept")
@@ -116,8 +139,9 @@ class SymbolRules:
 @dataclass
 class Account:
     api_key: str
-    secret: bytes
+    secret: bytes                               # HMAC secret (b"" for an Ed25519 key)
     balances: dict[str, list[Decimal]]          # asset -> [free, locked]
+    ed25519: object | None = None               # the Ed25519 public key, for Ed25519 keys
     fee_rate: Decimal = Decimal("0.001")
     fee_asset: str | None = None
     fee_asset_price: Decimal = Decimal("500")   # quote per fee_asset unit
@@ -213,12 +237,15 @@ class SimOrders:
         self._cancel_ids = itertools.count(1)
         self._sub_ids = itertools.count(0)
         self._subs: dict[int, dict[int, str]] = {}  # session id -> {subscription id: api key}
+        self._logons: dict[int, tuple[str, int]] = {}   # session id -> (api key, logon ms)
+        self._first_ms: dict[int, int] = {}             # session id -> its first request, ms
         self._sessions: dict[int, Session] = {}
         # (symbol, book side, ticks) -> (the level's book lots when taken, quantity taken)
         self._taken: dict[tuple, tuple[int, Decimal]] = {}
         self._muted: set[int] = set()
         self._task: asyncio.Task | None = None
         self.add_key(TEST_API_KEY, TEST_SECRET)
+        self.add_ed25519_key(TEST_ED25519_API_KEY, TEST_ED25519_PEM)
 
     # -- configuration ---------------------------------------------------------------------------
     @property
@@ -232,6 +259,26 @@ class SimOrders:
         acc = Account(api_key, secret.encode(), {a: [Decimal(v), _Z] for a, v in bal.items()},
                       **settings)
         self.accounts[api_key] = acc
+        return acc
+
+    def add_ed25519_key(self, api_key: str, key: str | bytes | object,
+                        balances: dict[str, str] | None = None, **settings) -> Account:
+        """Register an Ed25519 API key: `key` is its public key (PEM, or a cryptography key
+        object), or the private key PEM, of which only the public half is kept."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,
+                                                                       Ed25519PublicKey)
+        if isinstance(key, (str, bytes)):
+            pem = key.encode() if isinstance(key, str) else key
+            key = (serialization.load_pem_private_key(pem, None) if b"PRIVATE" in pem
+                   else serialization.load_pem_public_key(pem))
+        if isinstance(key, Ed25519PrivateKey):
+            key = key.public_key()
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError(f"add_ed25519_key({api_key!r}): expected an Ed25519 key, not "
+                             f"{type(key).__name__}")
+        acc = self.add_key(api_key, "", balances, **settings)
+        acc.ed25519 = key
         return acc
 
     def configure_symbol(self, symbol: str, *, tick: str | None = None, step: str | None = None,
@@ -321,6 +368,8 @@ class SimOrders:
 
     # -- WebSocket API ---------------------------------------------------------------------------
     def on_ws_request(self, session: Session, data: bytes) -> None:
+        if session.id not in self._sessions:
+            self._first_ms[session.id] = self.now_ms()
         self._sessions[session.id] = session
         self._ensure_matcher()
         try:
@@ -334,7 +383,8 @@ class SimOrders:
                                  "error": {"code": -1100, "msg": "Malformed request."}})
             return
         rid, method, params = msg.get("id"), msg.get("method"), msg.get("params") or {}
-        self.requests.append({"id": rid, "method": method, "t": time.time()})
+        self.requests.append({"id": rid, "method": method, "t": time.time(),
+                              "signed": isinstance(params, dict) and "signature" in params})
         fault = self._take_fault(method) if self.faults else None
         if fault == "drop_request":
             return
@@ -348,9 +398,9 @@ class SimOrders:
             if not isinstance(params, dict):
                 raise OrderError(-1100, "Malformed request: params must be an object.")
             result, weight = handler(self, session, params)
+            key = params.get("apiKey") or self._logons.get(session.id, (None, 0))[0]
             answer = {"id": rid, "status": 200, "result": result,
-                      "rateLimits": self._rate_limits(params.get("apiKey"), weight,
-                                                      method == "order.place")}
+                      "rateLimits": self._rate_limits(key, weight, method == "order.place")}
         except OrderError as e:
             answer = {"id": rid, "status": e.status, "error": {"code": e.code, "msg": e.msg}}
             if e.status == 429:             # Binance: when the request may be retried (ms)
@@ -368,8 +418,25 @@ class SimOrders:
             return
         session.send_payload(orjson.dumps(obj))
 
+    def revoke_sessions(self, api_key: str) -> int:
+        """Log out every connection logged on with api_key, telling each as Binance does when a
+        session's key becomes invalid (`id` null, 401, -2015); returns how many."""
+        n = 0
+        for sid, (key, _) in list(self._logons.items()):
+            if key == api_key:
+                del self._logons[sid]
+                s = self._sessions.get(sid)
+                if s is not None:
+                    self._send(s, {"id": None, "status": 401, "error": {
+                        "code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}})
+                    s.flush()
+                n += 1
+        return n
+
     def forget_session(self, session: Session) -> None:
         self._subs.pop(session.id, None)
+        self._logons.pop(session.id, None)
+        self._first_ms.pop(session.id, None)
         self._sessions.pop(session.id, None)
         self._muted.discard(session.id)
 
@@ -387,8 +454,16 @@ class SimOrders:
                     "limit": 6000, "count": weight})
         return out
 
-    def _auth_ws(self, params: dict) -> Account:
+    def _auth_ws(self, params: dict, session: Session | None = None) -> Account:
+        """The account of a SIGNED request: its apiKey + signature (ad hoc; any key type), or,
+        with neither, the key the connection logged on with (the timestamp is still checked,
+        as Binance does)."""
         key = params.get("apiKey")
+        if key is None and "signature" not in params and session is not None:
+            logon = self._logons.get(session.id)
+            if logon is not None:
+                self._check_time(params)
+                return self.accounts[logon[0]]
         if not isinstance(key, str):
             raise OrderError(-1102, "Mandatory parameter 'apiKey' was not sent, was empty/null, "
                                     "or malformed.")
@@ -407,6 +482,13 @@ class SimOrders:
 
     @staticmethod
     def _check_sig(acc: Account, payload: str, sig: str) -> None:
+        if acc.ed25519 is not None:         # base64 of the Ed25519 signature of the payload
+            from cryptography.exceptions import InvalidSignature
+            try:
+                acc.ed25519.verify(base64.b64decode(sig, validate=True), payload.encode())
+            except (InvalidSignature, ValueError):
+                raise OrderError(-1022, "Signature for this request is not valid.") from None
+            return
         want = hmac.new(acc.secret, payload.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(want, sig.lower()):
             raise OrderError(-1022, "Signature for this request is not valid.")
@@ -432,41 +514,77 @@ class SimOrders:
             raise OrderError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
     def _ws_place(self, session, params):
-        acc = self._auth_ws(params)
+        acc = self._auth_ws(params, session)
         order, fills = self.place(acc, params)
         return self._place_answer(order, fills, params.get("newOrderRespType")), 1
 
     def _ws_cancel(self, session, params):
-        acc = self._auth_ws(params)
+        acc = self._auth_ws(params, session)
         return self.cancel(acc, params), 1
 
     def _ws_status(self, session, params):
-        acc = self._auth_ws(params)
+        acc = self._auth_ws(params, session)
         return self._order_json(self._find(acc, params, -2013, "Order does not exist.")), 4
 
     def _ws_open(self, session, params):
-        acc = self._auth_ws(params)
+        acc = self._auth_ws(params, session)
         sym = params.get("symbol")
         return [self._order_json(o) for o in self.orders.values()
                 if o.account is acc and o.open and (sym is None or o.symbol == sym)], \
             (6 if sym else 80)
 
     def _ws_all(self, session, params):
-        acc = self._auth_ws(params)
+        acc = self._auth_ws(params, session)
         return self._all_orders(acc, params), 20
 
     def _ws_trades(self, session, params):
-        acc = self._auth_ws(params)
+        acc = self._auth_ws(params, session)
         return self._my_trades(acc, params), 20
 
     def _ws_subscribe(self, session, params):
-        acc = self._auth_ws(params)
+        acc = self._auth_ws(params)             # .signature: always signed, even after logon
         subs = self._subs.setdefault(session.id, {})
         if acc.api_key in subs.values():
             raise OrderError(-2025, "This account is already subscribed on this connection.")
         sid = next(self._sub_ids)
         subs[sid] = acc.api_key
         return {"subscriptionId": sid}, 2
+
+    def _ws_subscribe_logon(self, session, params):
+        """userDataStream.subscribe: the account the connection logged on with."""
+        logon = self._logons.get(session.id)
+        if logon is None:
+            raise OrderError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        subs = self._subs.setdefault(session.id, {})
+        if logon[0] in subs.values():
+            raise OrderError(-2025, "This account is already subscribed on this connection.")
+        sid = next(self._sub_ids)
+        subs[sid] = logon[0]
+        return {"subscriptionId": sid}, 2
+
+    def _ws_logon(self, session, params):
+        if "signature" not in params:
+            raise OrderError(-1102, "Mandatory parameter 'signature' was not sent, was "
+                                    "empty/null, or malformed.")
+        acc = self._auth_ws(params)
+        if acc.ed25519 is None:
+            raise OrderError(-4056, "HMAC_SHA256 API key is not supported.")
+        self._logons[session.id] = (acc.api_key, self.now_ms())
+        return self._session_status(session), 2
+
+    def _ws_session_status(self, session, params):
+        return self._session_status(session), 2
+
+    def _ws_logout(self, session, params):
+        self._logons.pop(session.id, None)
+        return self._session_status(session), 2
+
+    def _session_status(self, session) -> dict:
+        key, since = self._logons.get(session.id, (None, None))
+        return {"apiKey": key, "authorizedSince": since,
+                "connectedSince": self._first_ms.get(session.id),
+                "returnRateLimits": True, "serverTime": self.now_ms(),
+                "userDataStream": bool(self._subs.get(session.id))}
 
     def _ws_unsubscribe(self, session, params):
         sid = params.get("subscriptionId")
@@ -490,6 +608,9 @@ class SimOrders:
                    "order.status": _ws_status, "openOrders.status": _ws_open,
                    "allOrders": _ws_all, "myTrades": _ws_trades, "account.status": _ws_account,
                    "userDataStream.subscribe.signature": _ws_subscribe,
+                   "userDataStream.subscribe": _ws_subscribe_logon,
+                   "session.logon": _ws_logon, "session.status": _ws_session_status,
+                   "session.logout": _ws_logout,
                    "userDataStream.unsubscribe": _ws_unsubscribe, "ping": _ws_ping,
                    "time": _ws_time}
 

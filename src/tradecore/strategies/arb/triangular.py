@@ -22,6 +22,10 @@ from tradecore.core.orders import OrderEvent, OrderStatus, OrderType, Side, Time
 from tradecore.strategies.arb.legs import LegGroup, may_take
 from tradecore.strategies.base import Strategy
 
+# enum members as module constants (a class-attribute lookup of an enum member is ~190 ns on
+# Python 3.11; these are on the tick-to-order path)
+_BUY, _SELL, _IOC, _DENIED = Side.BUY, Side.SELL, TimeInForce.IOC, OrderStatus.DENIED
+
 DEFAULTS: dict[str, Any] = {
     "venue": "",
     "symbols": [],            # the venue's markets to consider
@@ -107,9 +111,9 @@ class TriangularArbitrage(Strategy):
             sym = self.symbols[m]
             inst = self.ctx.instrument(self.venue, sym)
             price = inst.ticks_near(d.leg_limit[k], up=buy)
-            orders.append((inst, self.order(self.venue, sym, Side.BUY if buy else Side.SELL,
+            orders.append((inst, self.order(self.venue, sym, _BUY if buy else _SELL,
                                             inst.lots_near(d.leg_qty[k]), price=price,
-                                            tif=TimeInForce.IOC, tag=f"tri-leg{k + 1}")))
+                                            tif=_IOC, tag=f"tri-leg{k + 1}")))
         if any(o.qty <= 0 for _, o in orders):
             self.count("skip_lot_mismatch")
             return
@@ -118,7 +122,7 @@ class TriangularArbitrage(Strategy):
         for k, (inst, o) in enumerate(orders):
             sent = self.submit(o)
             group.add(sent, inst)
-            if sent.status == OrderStatus.DENIED:
+            if sent.status == _DENIED:
                 if k == 0:
                     self.count(f"skip_risk_denied:{sent.deny_reason.name}")
                     self.group = None
