@@ -75,10 +75,11 @@ def test_mirror_equals_the_feed_book_after_every_delta_when_replaying_a_recordin
     assert checked > 100
 
 
-def test_feed_node_publishes_the_live_feed_when_run_against_the_simulator(nats_server):
+def test_feed_node_publishes_and_records_the_live_feed_when_run_against_the_simulator(
+        nats_server, tmp_path):
     """run_live: the live Binance feed handler against the local exchange simulator (the bundled
     recording at 20x), through the bus; a reader rebuilding the book from the md stream ends
-    with the feed's own book."""
+    with the feed's own book, and so does the Parquet store the feed node recorded."""
     import asyncio
 
     from tradecore.bus import subjects
@@ -102,7 +103,8 @@ def test_feed_node_publishes_the_live_feed_when_run_against_the_simulator(nats_s
                 "instruments": {"binance:BTCUSDT": {"tick": "0.01", "lot": "0.00001",
                                                     "base": "BTC", "quote": "USDT"}},
                 "risk": {"symbols": {}}, "strategies": [],
-                "bus": {"enabled": True, "url": nats_server.url, "fresh": True}})
+                "bus": {"enabled": True, "url": nats_server.url, "fresh": True,
+                        "record_dir": str(tmp_path / "store")}})
             feed = FeedNode(cfg, bus_settings(cfg))
 
             async def resume_when_subscribed():
@@ -141,3 +143,8 @@ def test_feed_node_publishes_the_live_feed_when_run_against_the_simulator(nats_s
     assert got.valid and want.valid
     for side in (0, 1):
         assert np.array_equal(got.depth_ticks(side, 1 << 30), want.depth_ticks(side, 1 << 30))
+    from tradecore.data.replay import connections, replay_books
+    conn = connections(tmp_path / "store", "binance", "BTCUSDT")[-1]
+    stored = replay_books(tmp_path / "store", "binance", "BTCUSDT", conn=conn)
+    for side in (0, 1):
+        assert stored.depth_ticks(side, 20).tolist() == want.depth_ticks(side, 20).tolist()

@@ -249,12 +249,23 @@ class FeedNode:
                 fn(*a)
                 wake.set()
             return hooked
-        feeds, rests = [], []
+        feeds, rests, recorders = [], [], []
         for f in self.cfg.feeds:
+            on_trade = stamp(lambda t, v=f.venue: pub.on_trade(v, t))
+            rec = None
+            if self.bus_cfg.record_dir:
+                # the feed node is also the recorder (one process owns the connection): the
+                # store gets what `tradecore record` writes, levels as applied and trades after
+                # the feed's de-duplication
+                from tradecore.data.recorder import Recorder
+                rec = Recorder(self.bus_cfg.record_dir, venue=f.exchange)
+                recorders.append(rec)
+                on_trade = (lambda t, fw=on_trade, r=rec: (r.on_trade(t), fw(t)))
             feed, rest = _feed(f.exchange, list(f.symbols), f.market, f.ws_url or None,
-                               f.rest_url or None,
-                               stamp(lambda t, v=f.venue: pub.on_trade(v, t)))
+                               f.rest_url or None, on_trade)
             n = feed.normalizer
+            if rec is not None:
+                n.on_levels = rec.levels_hook(f.exchange)
             n.on_book = stamp(self._book_hook(f.venue))
             n.on_problem = stamp(self._problem_hook(f.venue))
             self.normalizers[f.venue] = n
@@ -285,6 +296,8 @@ class FeedNode:
             for r in rests:
                 if r is not None and hasattr(r, "close"):
                     await r.close()
+            for rec in recorders:
+                rec.close()
             stop.set()
             await ft
             pub.end()

@@ -9,6 +9,8 @@ exactly as before).
     fresh = true                # the feed node empties the streams before a replay
     snapshot_every = 500        # a full book on tradecore.snap.* every N deltas of that book
     reconnect_wait_s = 0.2
+    record_dir = "store"        # feed node, live: also record levels and trades to this
+                                # Parquet store (as `tradecore record`); "" = do not record
 
     [bus.nodes.a]               # strategy nodes: which of [[strategies]] each one runs
     strategies = ["xarb"]
@@ -26,7 +28,7 @@ from tradecore.bus import subjects
 from tradecore.config import ConfigError, NodeConfig
 
 _KEYS = {"enabled", "url", "account", "lockstep", "fresh", "snapshot_every",
-         "reconnect_wait_s", "nodes"}
+         "reconnect_wait_s", "record_dir", "nodes"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class BusSettings:
     snapshot_every: int = 500
     reconnect_wait_s: float = 0.2
     nodes: dict[str, tuple[str, ...]] = field(default_factory=dict)   # node -> strategy ids
+    record_dir: str = ""
 
     def node_of(self, strategy_id: str) -> str | None:
         for n, ids in self.nodes.items():
@@ -83,6 +86,10 @@ def bus_settings(cfg: NodeConfig) -> BusSettings:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
             raise _bad("reconnect_wait_s", v, "a number > 0")
         out["reconnect_wait_s"] = float(v)
+    if "record_dir" in raw:
+        if not isinstance(raw["record_dir"], str):
+            raise _bad("record_dir", raw["record_dir"], "a directory path (string; \"\" = off)")
+        out["record_dir"] = raw["record_dir"]
     known = {s.id for s in cfg.strategies}
     placed: dict[str, str] = {}
     nodes: dict[str, tuple[str, ...]] = {}
