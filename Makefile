@@ -42,6 +42,7 @@ bench: build
 	$(VPY) benchmarks/bench_risk.py
 	$(VPY) benchmarks/bench_order_path.py
 	$(VPY) benchmarks/bench_paper.py
+	$(VPY) benchmarks/bench_backtest.py
 	$(VENV)/bin/tradecore bench tick-to-order
 
 asv: build
