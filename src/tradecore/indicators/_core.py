@@ -123,13 +123,22 @@ def _runs(ok: np.ndarray) -> np.ndarray:
 
 
 def run(impl: Callable[..., object], arrays: Sequence[np.ndarray], n_out: int,
-        params: Sequence[object] = (), aux: Sequence[np.ndarray] = ()):
+        params: Sequence[object] = (), aux: Sequence[np.ndarray] = (), fused: bool = False):
     """Apply ``impl(*arrays, *aux, *params)`` to every gap-free run of rows (all ``arrays``
-    finite); NaN elsewhere. The common case (no gap) is one call on the whole arrays."""
-    # Fast path: a sum is finite only if every term is (numpy's SIMD sum reads the array at
+    finite); NaN elsewhere. The common case (no gap) is one call on the whole arrays.
+
+    A *fused* kernel returns its outputs followed by a flag, True when every input it read
+    was finite: the gap test rides along in the kernel's own pass (a separate pass costs
+    as much as a whole memory-bound indicator), and only a False flag sends the arrays down
+    the gap path below, where the flag is dropped."""
+    if fused:
+        res = impl(*arrays, *aux, *params)
+        if res[-1]:
+            return res[0] if n_out == 1 else res[:-1]
+    # Unfused: a sum is finite only if every term is (numpy's SIMD sum reads the array at
     # memory speed, about twice as fast as a scalar finiteness loop); a sum that overflows
     # on finite data only sends us down the exact path below, which then finds no gap.
-    if all(np.isfinite(np.add.reduce(a)) for a in arrays):
+    elif all(np.isfinite(np.add.reduce(a)) for a in arrays):
         return impl(*arrays, *aux, *params)
     n = arrays[0].size
     ok = np.ones(n, dtype=np.bool_)
@@ -138,12 +147,24 @@ def run(impl: Callable[..., object], arrays: Sequence[np.ndarray], n_out: int,
     outs = [np.full(n, NAN) for _ in range(n_out)]
     for s, e in _runs(ok):
         res = impl(*(a[s:e] for a in arrays), *(x[s:e] for x in aux), *params)
+        if fused:
+            res = res[0] if n_out == 1 else res[:-1]
         if n_out == 1:
             outs[0][s:e] = res
         else:
             for o, r in zip(outs, res):
                 o[s:e] = r
     return outs[0] if n_out == 1 else tuple(outs)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def finite_upto(x: np.ndarray, k: int) -> bool:
+    """Every x[:k] finite (x - x is 0.0 for a finite float, NaN otherwise): the part of a
+    fused kernel's gap test its main loop does not cover (the warm-up bars)."""
+    z = 0.0
+    for i in range(min(k, x.size)):
+        z += x[i] - x[i]
+    return z == 0.0
 
 
 # -- primitive kernels ----------------------------------------------------------------------
@@ -166,50 +187,83 @@ def first_valid(x: np.ndarray) -> int:
 
 
 @njit(cache=True)
-def sma(x: np.ndarray, p: int) -> np.ndarray:
-    """TA-Lib's running-sum SMA (add the new value, emit, subtract the trailing one), with
-    the sum recomputed exactly from the window every ``p`` bars, so that a huge value or a
-    long history leaves no residue (a window of zeros averages to exactly 0)."""
+def window_sum(x: np.ndarray, p: int, mean: bool) -> tuple[np.ndarray, bool]:
+    """TA-Lib's running window sum (add the new value, emit, subtract the trailing one),
+    divided by p when ``mean`` (the SMA), and the fused gap flag (see :func:`run`).
+
+    The sum is recomputed exactly from the window every ``p`` bars, so that a huge value or
+    a long history leaves no residue (a window of zeros averages to exactly 0). The loop
+    runs block by block (no per-bar countdown branch), and the recomputed sum is
+    accumulated as the block's values arrive (``block``, in the same order as a loop over
+    the window, so the same float) on a dependency chain of its own. The gap flag costs no
+    pass of its own either: every value enters exactly one recomputed sum (or the last,
+    partial block), so they are all finite iff those sums are."""
     n = x.size
     s = first_valid(x)
     out = nan_prefixed(n, s + p - 1)
     if n - s < p:
-        return out
+        return out, False
+    fp = float(p)
     total = 0.0
-    countdown = 0
-    for i in range(s + p - 1, n):  # rolling_sum's loop, dividing as it goes (one pass)
-        if countdown == 0:
-            total = 0.0
-            for j in range(i - p + 1, i + 1):
-                total += x[j]
-            countdown = p
-        else:
-            total += x[i]
-        out[i] = total / p
+    for j in range(s, s + p):
+        total += x[j]
+    z = 0.0
+    i = s + p - 1
+    while i < n:
+        e = min(i + p, n)         # the next exact recomputation is at bar e
+        z += total - total
+        out[i] = total / fp if mean else total
         total -= x[i - p + 1]
-        countdown -= 1
-    return out
+        block = 0.0
+        for k in range(i + 1, e):
+            v = x[k]
+            block += v
+            total += v
+            out[k] = total / fp if mean else total
+            total -= x[k - p + 1]
+        if e < n:
+            total = block + x[e]  # = the sum of x[e-p+1..e], oldest first
+        else:
+            z += block - block
+        i = e
+    return out, s == 0 and z == 0.0
 
 
 @njit(cache=True)
-def ema(x: np.ndarray, p: int, k: float, skip: int) -> np.ndarray:
+def sma(x: np.ndarray, p: int) -> np.ndarray:
+    """Simple moving average (:func:`window_sum` / p); leading NaN are an upstream warm-up."""
+    return window_sum(x, p, True)[0]
+
+
+@njit(cache=True)
+def ema_fused(x: np.ndarray, p: int, k: float, skip: int) -> tuple[np.ndarray, bool]:
     """EMA seeded with the SMA of the ``p`` values ending ``skip`` bars after the earliest
-    possible seed (TA-Lib's MACD seeds its fast EMA late, with skip = slow - fast)."""
+    possible seed (TA-Lib's MACD seeds its fast EMA late, with skip = slow - fast), and the
+    fused gap flag (see :func:`run`)."""
     n = x.size
     s = first_valid(x)
     first = s + p - 1 + skip
     out = nan_prefixed(n, first)
     if first >= n:
-        return out
+        return out, False
     total = 0.0
     for i in range(first - p + 1, first + 1):
         total += x[i]
     prev = total / p
     out[first] = prev
+    z = 0.0
     for i in range(first + 1, n):
-        prev = ((x[i] - prev) * k) + prev
+        v = x[i]
+        z += v - v
+        prev = ((v - prev) * k) + prev
         out[i] = prev
-    return out
+    return out, s == 0 and z == 0.0 and finite_upto(x, first + 1)
+
+
+@njit(cache=True)
+def ema(x: np.ndarray, p: int, k: float, skip: int) -> np.ndarray:
+    """:func:`ema_fused` without the flag (leading NaN are an upstream warm-up)."""
+    return ema_fused(x, p, k, skip)[0]
 
 
 @njit(cache=True)
@@ -484,27 +538,8 @@ def _rolling_min(x: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True)
 def rolling_sum(x: np.ndarray, p: int) -> np.ndarray:
-    """Running window sum; recomputed exactly from the window every ``p`` bars (amortised
-    O(1)), which bounds the drift of the add/subtract updates to p of them."""
-    n = x.size
-    s = first_valid(x)
-    out = nan_prefixed(n, s + p - 1)
-    if n - s < p:
-        return out
-    total = 0.0
-    countdown = 0
-    for i in range(s + p - 1, n):
-        if countdown == 0:
-            total = 0.0
-            for j in range(i - p + 1, i + 1):
-                total += x[j]
-            countdown = p
-        else:
-            total += x[i]
-        out[i] = total
-        total -= x[i - p + 1]
-        countdown -= 1
-    return out
+    """Running window sum (:func:`window_sum`)."""
+    return window_sum(x, p, False)[0]
 
 
 @njit(cache=True)

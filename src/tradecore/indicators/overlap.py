@@ -165,13 +165,14 @@ def _bbands(x: np.ndarray, p: int, up: float, dn: float, kind: int):
 def sma(real, timeperiod: int = 30) -> np.ndarray:
     """Simple moving average."""
     (x,) = c.inputs(real=real)
-    return c.run(c.sma, (x,), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(c.window_sum, (x,), 1, (c.period("timeperiod", timeperiod), True), fused=True)
 
 
 def ema(real, timeperiod: int = 30) -> np.ndarray:
     """Exponential moving average, k = 2/(timeperiod+1), seeded with the first SMA."""
     (x,) = c.inputs(real=real)
-    return c.run(_ema_k, (x,), 1, (c.period("timeperiod", timeperiod),))
+    p = c.period("timeperiod", timeperiod)
+    return c.run(c.ema_fused, (x,), 1, (p, 2.0 / (p + 1), 0), fused=True)
 
 
 def wma(real, timeperiod: int = 30) -> np.ndarray:
@@ -238,44 +239,74 @@ def bbands(real, timeperiod: int = 20, nbdevup: float = 2.0, nbdevdn: float = 2.
     return c.run(_bbands, (x,), 3, params)
 
 
+# Price transforms: one fused loop each (gap flag included, see c.run): numpy array
+# expressions would allocate a temporary per operator, and a separate finiteness pass over
+# four inputs costs more than TA-Lib's whole AVGPRICE. A non-finite input makes the sum
+# non-finite, so testing the output tests the inputs.
+
 @njit(cache=True)
 def _avgprice(o, h, lo, cl):
-    return (o + h + lo + cl) / 4.0
+    out = np.empty(cl.size)
+    z = 0.0
+    for i in range(cl.size):
+        v = (o[i] + h[i] + lo[i] + cl[i]) / 4.0
+        out[i] = v
+        z += v - v
+    return out, z == 0.0
 
 
 @njit(cache=True)
 def _medprice(h, lo):
-    return (h + lo) / 2.0
+    out = np.empty(h.size)
+    z = 0.0
+    for i in range(h.size):
+        v = (h[i] + lo[i]) / 2.0
+        out[i] = v
+        z += v - v
+    return out, z == 0.0
 
 
 @njit(cache=True)
 def _typprice(h, lo, cl):
-    return (h + lo + cl) / 3.0
+    out = np.empty(h.size)
+    z = 0.0
+    for i in range(h.size):
+        v = (h[i] + lo[i] + cl[i]) / 3.0
+        out[i] = v
+        z += v - v
+    return out, z == 0.0
 
 
 @njit(cache=True)
 def _wclprice(h, lo, cl):
-    return (h + lo + cl * 2.0) / 4.0
+    out = np.empty(h.size)
+    z = 0.0
+    for i in range(h.size):
+        v = (h[i] + lo[i] + cl[i] * 2.0) / 4.0
+        out[i] = v
+        z += v - v
+    return out, z == 0.0
 
 
 def avgprice(open, high, low, close) -> np.ndarray:  # noqa: A002 (TA-Lib's argument name)
     """(open + high + low + close) / 4."""
-    return c.run(_avgprice, c.inputs(open=open, high=high, low=low, close=close), 1)
+    return c.run(_avgprice, c.inputs(open=open, high=high, low=low, close=close), 1,
+                 fused=True)
 
 
 def medprice(high, low) -> np.ndarray:
     """(high + low) / 2."""
-    return c.run(_medprice, c.inputs(high=high, low=low), 1)
+    return c.run(_medprice, c.inputs(high=high, low=low), 1, fused=True)
 
 
 def typprice(high, low, close) -> np.ndarray:
     """(high + low + close) / 3."""
-    return c.run(_typprice, c.inputs(high=high, low=low, close=close), 1)
+    return c.run(_typprice, c.inputs(high=high, low=low, close=close), 1, fused=True)
 
 
 def wclprice(high, low, close) -> np.ndarray:
     """(high + low + 2*close) / 4."""
-    return c.run(_wclprice, c.inputs(high=high, low=low, close=close), 1)
+    return c.run(_wclprice, c.inputs(high=high, low=low, close=close), 1, fused=True)
 
 
 __all__ = ["sma", "ema", "wma", "dema", "tema", "trima", "kama", "t3", "hma", "midpoint",

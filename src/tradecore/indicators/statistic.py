@@ -219,7 +219,8 @@ def min(real, timeperiod: int = 30) -> np.ndarray:  # noqa: A001 (TA-Lib's MIN)
 
 def sum(real, timeperiod: int = 30) -> np.ndarray:  # noqa: A001 (TA-Lib's SUM)
     """Sum over the window."""
-    return c.run(c.rolling_sum, _one(real), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(c.window_sum, _one(real), 1, (c.period("timeperiod", timeperiod), False),
+                 fused=True)
 
 
 __all__ = ["var", "stddev", "zscore", "linearreg", "linearreg_slope", "linearreg_intercept",
