@@ -179,27 +179,52 @@ def _mfi(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarra
 
 
 @njit(cache=True)
-def _roc_family(x: np.ndarray, p: int, kind: int) -> np.ndarray:
-    """0 mom, 1 roc, 2 rocp, 3 rocr, 4 rocr100 (a zero base gives 0, as TA-Lib)."""
+def _roc_family(x: np.ndarray, p: int, kind: int) -> tuple[np.ndarray, bool]:
+    """0 mom, 1 roc, 2 rocp, 3 rocr, 4 rocr100 (a zero base gives 0, as TA-Lib), and the
+    fused gap flag (c.run).
+
+    One loop per kind (a kind test per bar costs more than the arithmetic), over views that
+    start at the right offsets: Numba guards an index like ``x[i - p]`` against negative
+    values, and the guard stops the loop from being vectorised (twice slower)."""
     n = x.size
-    out = np.full(n, NAN)
-    s = c.first_valid(x)
-    for i in range(s + p, n):
-        b = x[i - p]
-        v = x[i]
-        if kind == 0:
-            out[i] = v - b
-        elif b == 0.0:
-            out[i] = 0.0
-        elif kind == 1:
-            out[i] = ((v / b) - 1.0) * 100.0
-        elif kind == 2:
-            out[i] = (v - b) / b
-        elif kind == 3:
-            out[i] = v / b
-        else:
-            out[i] = (v / b) * 100.0
-    return out
+    out = c.nan_prefixed(n, p)
+    bad = not c.finite_upto(x, p)
+    if n <= p:
+        return out, not bad
+    cur = x[p:]
+    base = x[:n - p]
+    o = out[p:]
+    m = n - p
+    if kind == 0:
+        for j in range(m):
+            v = cur[j]
+            bad |= not (v - v == 0.0)
+            o[j] = v - base[j]
+    elif kind == 1:
+        for j in range(m):
+            v = cur[j]
+            b = base[j]
+            bad |= not (v - v == 0.0)
+            o[j] = ((v / b) - 1.0) * 100.0 if b != 0.0 else 0.0
+    elif kind == 2:
+        for j in range(m):
+            v = cur[j]
+            b = base[j]
+            bad |= not (v - v == 0.0)
+            o[j] = (v - b) / b if b != 0.0 else 0.0
+    elif kind == 3:
+        for j in range(m):
+            v = cur[j]
+            b = base[j]
+            bad |= not (v - v == 0.0)
+            o[j] = v / b if b != 0.0 else 0.0
+    else:
+        for j in range(m):
+            v = cur[j]
+            b = base[j]
+            bad |= not (v - v == 0.0)
+            o[j] = (v / b) * 100.0 if b != 0.0 else 0.0
+    return out, not bad
 
 
 @njit(cache=True)
@@ -361,12 +386,15 @@ def _macdfix(x, signal: int):
 
 
 @njit(cache=True)
-def _bop(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray) -> np.ndarray:
+def _bop(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray) -> tuple[np.ndarray, bool]:
     out = np.empty(cl.size)
+    bad = False
     for i in range(cl.size):
         r = h[i] - lo[i]
-        out[i] = (cl[i] - o[i]) / r if r > 0.0 else 0.0
-    return out
+        d = cl[i] - o[i]
+        bad |= not ((r + d) * 0.0 == 0.0)   # NaN iff an input is not finite (or r+d overflows)
+        out[i] = d / r if r > 0.0 else 0.0
+    return out, not bad
 
 
 # -- public batch functions -----------------------------------------------------------------
@@ -432,27 +460,32 @@ def mfi(high, low, close, volume, timeperiod: int = 14) -> np.ndarray:
 
 def mom(real, timeperiod: int = 10) -> np.ndarray:
     """real - real[timeperiod bars ago]."""
-    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 0))
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 0),
+                 fused=True)
 
 
 def roc(real, timeperiod: int = 10) -> np.ndarray:
     """Rate of change in percent: (real/prev - 1) * 100; 0 when prev is 0."""
-    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 1))
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 1),
+                 fused=True)
 
 
 def rocp(real, timeperiod: int = 10) -> np.ndarray:
     """Rate of change as a fraction: (real - prev) / prev."""
-    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 2))
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 2),
+                 fused=True)
 
 
 def rocr(real, timeperiod: int = 10) -> np.ndarray:
     """Rate of change ratio: real / prev."""
-    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 3))
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 3),
+                 fused=True)
 
 
 def rocr100(real, timeperiod: int = 10) -> np.ndarray:
     """Rate of change ratio times 100."""
-    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 4))
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 4),
+                 fused=True)
 
 
 def trix(real, timeperiod: int = 30) -> np.ndarray:
@@ -497,7 +530,7 @@ def macdfix(real, signalperiod: int = 9):
 
 def bop(open, high, low, close) -> np.ndarray:  # noqa: A002 (TA-Lib's argument name)
     """Balance of power: (close - open) / (high - low); 0 for a bar without range."""
-    return c.run(_bop, c.inputs(open=open, high=high, low=low, close=close), 1)
+    return c.run(_bop, c.inputs(open=open, high=high, low=low, close=close), 1, fused=True)
 
 
 __all__ = ["rsi", "cmo", "stoch", "stochf", "stochrsi", "willr", "cci", "mfi", "mom", "roc",
