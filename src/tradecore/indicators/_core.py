@@ -268,20 +268,27 @@ def ema(x: np.ndarray, p: int, k: float, skip: int) -> np.ndarray:
 
 @njit(cache=True)
 def ema_cascade(x: np.ndarray, p: int, k: float, levels: int, mode: int,
-                coef: np.ndarray) -> np.ndarray:
+                coef: np.ndarray) -> tuple[np.ndarray, bool]:
     """``levels`` chained EMAs (each seeded with the SMA of its first ``p`` inputs, exactly as
     :func:`ema` chained) in one pass, combined per bar: mode 0 DEMA, 1 TEMA, 2 T3 (``coef``
-    c1..c4), 3 TRIX. One read of the input and one output instead of one array per level."""
+    c1..c4), 3 TRIX; and the fused gap flag (see :func:`run`). One read of the input and
+    one output instead of one array per level.
+
+    The warm-up (until the last level is seeded) runs a generic loop over the levels; after
+    it, one loop per mode keeps every level in a local variable, so the levels' recurrences
+    overlap from bar to bar and a bar costs about one EMA's latency, not ``levels`` of them."""
     n = x.size
     out = np.full(n, NAN)
-    e = np.zeros(levels)       # current value of each level
+    e = np.zeros(6)            # current value of each level
     cnt = np.zeros(levels, dtype=np.int64)
-    tot = np.zeros(levels)
     buf = np.empty((levels, p))
     prev_trix = NAN
-    for i in range(n):
+    ok = True
+    i = 0
+    while i < n:
         v = x[i]
-        ok = True
+        ok &= v - v == 0.0
+        ready = True
         for j in range(levels):
             c_ = cnt[j]
             if c_ >= p:
@@ -290,37 +297,84 @@ def ema_cascade(x: np.ndarray, p: int, k: float, levels: int, mode: int,
                 buf[j, c_] = v
                 cnt[j] = c_ + 1
                 if c_ + 1 < p:
-                    ok = False
+                    ready = False
                     break
                 t = 0.0
                 for q in range(p):
                     t += buf[j, q]
                 e[j] = t / p
             v = e[j]  # the next level's input: this level's value of this bar
-        if not ok:
+        i += 1
+        if not ready:
             continue
         if mode == 0:
-            out[i] = 2.0 * e[0] - e[1]
+            out[i - 1] = 2.0 * e[0] - e[1]
         elif mode == 1:
-            out[i] = 3.0 * e[0] - 3.0 * e[1] + e[2]
+            out[i - 1] = 3.0 * e[0] - 3.0 * e[1] + e[2]
         elif mode == 2:
-            out[i] = coef[0] * e[5] + coef[1] * e[4] + coef[2] * e[3] + coef[3] * e[2]
+            out[i - 1] = coef[0] * e[5] + coef[1] * e[4] + coef[2] * e[3] + coef[3] * e[2]
         else:
             b = prev_trix
             prev_trix = e[2]
             if b == b:
-                out[i] = ((e[2] / b) - 1.0) * 100.0 if b != 0.0 else 0.0
-    return out
+                out[i - 1] = ((e[2] / b) - 1.0) * 100.0 if b != 0.0 else 0.0
+        if cnt[levels - 1] >= p and (mode != 3 or prev_trix == prev_trix):
+            break              # every level is seeded: the steady loops below take over
+    e0, e1, e2, e3, e4, e5 = e[0], e[1], e[2], e[3], e[4], e[5]
+    z = 0.0
+    if mode == 0:
+        for t in range(i, n):
+            v = x[t]
+            z += v - v
+            e0 = ((v - e0) * k) + e0
+            e1 = ((e0 - e1) * k) + e1
+            out[t] = 2.0 * e0 - e1
+    elif mode == 1:
+        for t in range(i, n):
+            v = x[t]
+            z += v - v
+            e0 = ((v - e0) * k) + e0
+            e1 = ((e0 - e1) * k) + e1
+            e2 = ((e1 - e2) * k) + e2
+            out[t] = 3.0 * e0 - 3.0 * e1 + e2
+    elif mode == 2:
+        c0, c1, c2, c3 = coef[0], coef[1], coef[2], coef[3]
+        for t in range(i, n):
+            v = x[t]
+            z += v - v
+            e0 = ((v - e0) * k) + e0
+            e1 = ((e0 - e1) * k) + e1
+            e2 = ((e1 - e2) * k) + e2
+            e3 = ((e2 - e3) * k) + e3
+            e4 = ((e3 - e4) * k) + e4
+            e5 = ((e4 - e5) * k) + e5
+            out[t] = c0 * e5 + c1 * e4 + c2 * e3 + c3 * e2
+    else:
+        for t in range(i, n):
+            v = x[t]
+            z += v - v
+            e0 = ((v - e0) * k) + e0
+            e1 = ((e0 - e1) * k) + e1
+            b = e2
+            e2 = ((e1 - e2) * k) + e2
+            out[t] = ((e2 / b) - 1.0) * 100.0 if b != 0.0 else 0.0
+    return out, ok and z == 0.0
 
 
 @njit(cache=True)
-def wma(x: np.ndarray, p: int) -> np.ndarray:
-    """TA-Lib's WMA: weights 1..p kept as a running weighted sum and a running plain sum."""
+def wma_fused(x: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
+    """TA-Lib's WMA (weights 1..p kept as a running weighted sum and a running plain sum),
+    and the fused gap flag (see :func:`run`).
+
+    Each running sum takes one addition per bar on its loop-carried chain: the plain sum
+    adds ``v - trailing`` and the weighted one ``v*p - plain``, each formed off the chain
+    (TA-Lib adds and subtracts in two steps, twice the latency; the values agree to
+    ~1e-15). The streaming Wma does the same operations."""
     n = x.size
     s = first_valid(x)
     out = nan_prefixed(n, s + p - 1)
     if n - s < p:
-        return out
+        return out, False
     divider = (p * (p + 1)) // 2
     period_sub = 0.0
     period_sum = 0.0
@@ -328,18 +382,26 @@ def wma(x: np.ndarray, p: int) -> np.ndarray:
         v = x[s + j]
         period_sub += v
         period_sum += v * (j + 1)
+    z = 0.0
     trailing_value = 0.0
-    trailing = s
-    for i in range(s + p - 1, n):
-        v = x[i]
-        period_sub += v
-        period_sub -= trailing_value
-        period_sum += v * p
-        trailing_value = x[trailing]
-        trailing += 1
-        out[i] = period_sum / divider
-        period_sum -= period_sub
-    return out
+    cur = x[s + p - 1:]
+    trail = x[s:]
+    o = out[s + p - 1:]
+    for j in range(n - s - p + 1):
+        v = cur[j]
+        z += v - v
+        period_sub += v - trailing_value
+        trailing_value = trail[j]
+        vp = v * p
+        o[j] = (period_sum + vp) / divider
+        period_sum += vp - period_sub
+    return out, s == 0 and z == 0.0 and finite_upto(x, p - 1)
+
+
+@njit(cache=True)
+def wma(x: np.ndarray, p: int) -> np.ndarray:
+    """:func:`wma_fused` without the flag (leading NaN are an upstream warm-up)."""
+    return wma_fused(x, p)[0]
 
 
 @njit(cache=True)

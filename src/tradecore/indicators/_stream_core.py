@@ -116,7 +116,7 @@ class Ema:
 
 
 class Wma:
-    """c.wma: TA-Lib's running weighted sum and plain sum."""
+    """c.wma_fused: TA-Lib's running weighted sum and plain sum, one addition each per bar."""
 
     __slots__ = ("p", "ring", "n", "sub", "sum", "trailing", "divider")
 
@@ -140,12 +140,11 @@ class Wma:
             self.sub += x
             self.sum += x * (n + 1)
             return NAN
-        self.sub += x
-        self.sub -= self.trailing
-        self.sum += x * p
+        self.sub += x - self.trailing
         self.trailing = self.ring[(n + 1) % p]
-        out = self.sum / self.divider
-        self.sum -= self.sub
+        vp = x * p
+        out = (self.sum + vp) / self.divider
+        self.sum += vp - self.sub
         return out
 
 

@@ -490,7 +490,8 @@ def rocr100(real, timeperiod: int = 10) -> np.ndarray:
 
 def trix(real, timeperiod: int = 30) -> np.ndarray:
     """One-bar rate of change (percent) of a triple EMA."""
-    return c.run(_trix, _one(real), 1, (c.period("timeperiod", timeperiod, 1),))
+    return c.run(_trix, _one(real), 1, (c.period("timeperiod", timeperiod, 1),),
+                 fused=True)
 
 
 def ultosc(high, low, close, timeperiod1: int = 7, timeperiod2: int = 14,

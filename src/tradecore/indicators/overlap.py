@@ -178,19 +178,19 @@ def ema(real, timeperiod: int = 30) -> np.ndarray:
 def wma(real, timeperiod: int = 30) -> np.ndarray:
     """Linearly weighted moving average (weight 1 for the oldest bar, timeperiod for the newest)."""
     (x,) = c.inputs(real=real)
-    return c.run(c.wma, (x,), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(c.wma_fused, (x,), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def dema(real, timeperiod: int = 30) -> np.ndarray:
     """Double EMA: 2*EMA - EMA(EMA)."""
     (x,) = c.inputs(real=real)
-    return c.run(_dema, (x,), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_dema, (x,), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def tema(real, timeperiod: int = 30) -> np.ndarray:
     """Triple EMA: 3*EMA - 3*EMA(EMA) + EMA(EMA(EMA))."""
     (x,) = c.inputs(real=real)
-    return c.run(_tema, (x,), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_tema, (x,), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def trima(real, timeperiod: int = 30) -> np.ndarray:
@@ -209,7 +209,7 @@ def t3(real, timeperiod: int = 5, vfactor: float = 0.7) -> np.ndarray:
     """Tillson T3 moving average."""
     (x,) = c.inputs(real=real)
     return c.run(_t3, (x,), 1, (c.period("timeperiod", timeperiod),
-                                c.real("vfactor", vfactor, 0.0, 1.0)))
+                                c.real("vfactor", vfactor, 0.0, 1.0)), fused=True)
 
 
 def hma(real, timeperiod: int = 30) -> np.ndarray:
