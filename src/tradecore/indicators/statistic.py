@@ -19,19 +19,6 @@ from tradecore.indicators._core import NAN
 
 
 @njit(cache=True)
-def _var(x: np.ndarray, p: int) -> np.ndarray:
-    return c.rolling_var(x, p)
-
-
-@njit(cache=True)
-def _stddev(x: np.ndarray, p: int, nbdev: float) -> np.ndarray:
-    out = c.rolling_var(x, p)
-    for i in range(out.size):
-        out[i] = np.sqrt(out[i]) * nbdev
-    return out
-
-
-@njit(cache=True)
 def _zscore(x: np.ndarray, p: int) -> np.ndarray:
     out = c.sma(x, p)  # the mean, turned into the z-score in place
     var = c.rolling_var(x, p)
@@ -155,13 +142,14 @@ def _one(real):
 def var(real, timeperiod: int = 5, nbdev: float = 1.0) -> np.ndarray:
     """Population variance; ``nbdev`` is accepted and ignored, as in TA-Lib."""
     c.real("nbdev", nbdev, -3e37)
-    return c.run(_var, _one(real), 1, (c.period("timeperiod", timeperiod, 1),))
+    return c.run(c.rolling_var_fused, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 0, 1.0),
+                 fused=True)
 
 
 def stddev(real, timeperiod: int = 5, nbdev: float = 1.0) -> np.ndarray:
     """Population standard deviation times nbdev."""
-    params = (c.period("timeperiod", timeperiod), c.real("nbdev", nbdev, -3e37))
-    return c.run(_stddev, _one(real), 1, params)
+    params = (c.period("timeperiod", timeperiod), 1, c.real("nbdev", nbdev, -3e37))
+    return c.run(c.rolling_var_fused, _one(real), 1, params, fused=True)
 
 
 def zscore(real, timeperiod: int = 20) -> np.ndarray:
