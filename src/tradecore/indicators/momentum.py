@@ -232,73 +232,79 @@ def _trix(x: np.ndarray, p: int) -> np.ndarray:
     return c.ema_cascade(x, p, 2.0 / (p + 1), 3, 3, np.zeros(4))
 
 
-@njit(cache=True)
-def _bp_tr(high: np.ndarray, low: np.ndarray, close: np.ndarray, i: int) -> tuple[float, float]:
-    """Buying pressure and true range of bar i (i >= 1)."""
-    pc = close[i - 1]
-    true_low = low[i] if low[i] < pc else pc
-    return close[i] - true_low, (high[i] if high[i] > pc else pc) - true_low
-
-
-@njit(cache=True)
-def _window_sums(high, low, close, i: int, p: int) -> tuple[float, float]:
-    """Exact sums of buying pressure and true range over bars i-p+1..i, oldest first."""
-    a = 0.0
-    b = 0.0
-    for j in range(i - p + 1, i + 1):
-        u, v = _bp_tr(high, low, close, j)
-        a += u
-        b += v
-    return a, b
+@njit(cache=True, inline="always")
+def _uo_window(tot_a: float, tot_b: float, cd: int, u: float, v: float, ru: np.ndarray,
+               rv: np.ndarray, cur: int, p: int, big: int):
+    """One window of the Ultimate Oscillator at a bar whose term is in ring slot ``cur`` (the
+    window is ready): its sums of buying pressure and true range, c.rolling_sum's arithmetic
+    (exact recomputation from the ring every p outputs, oldest first; else add the new
+    term), and the state for the next bar (the leaving term subtracted). No modulo per bar:
+    an integer division costs more than the whole update."""
+    k = cur - p + 1            # ring slot of the window's oldest term
+    if k < 0:
+        k += big
+    if cd == 0:
+        ra = 0.0
+        rb = 0.0
+        j = k
+        for _ in range(p):
+            ra += ru[j]
+            rb += rv[j]
+            j = j + 1 if j + 1 < big else 0
+        cd = p
+    else:
+        ra = tot_a + u
+        rb = tot_b + v
+    return ra, rb, ra - ru[k], rb - rv[k], cd - 1
 
 
 @njit(cache=True)
 def _ultosc(high: np.ndarray, low: np.ndarray, close: np.ndarray, p1: int, p2: int,
-            p3: int) -> np.ndarray:
+            p3: int) -> tuple[np.ndarray, bool]:
     """Three running window sums of buying pressure and true range (c.rolling_sum's
-    arithmetic, exact recomputation every p outputs), recomputing a leaving bar's terms from
-    the inputs instead of storing them: one output array."""
+    arithmetic, exact recomputation every p outputs) over one ring of the last p3 terms, the
+    three windows in scalars; and the fused gap flag (c.run). Periods sorted, p3 largest."""
     n = close.size
     out = c.nan_prefixed(n, p3)
     if n <= p3:
-        return out
-    ps = (p1, p2, p3)
-    tot_a = np.zeros(3)
-    tot_b = np.zeros(3)
-    cd = np.zeros(3, dtype=np.int64)
-    res_a = np.zeros(3)
-    res_b = np.zeros(3)
+        return out, False
+    big = p3
+    ru = np.empty(big)
+    rv = np.empty(big)
+    a1 = b1 = a2 = b2 = a3 = b3 = 0.0
+    cd1 = cd2 = cd3 = 0
+    r1a = r1b = r2a = r2b = r3a = r3b = 0.0
+    z = (high[0] + low[0] + close[0]) * 0.0
+    slot = 1 % big
     for i in range(1, n):
-        u, v = _bp_tr(high, low, close, i)
-        ready = True
-        for q in range(3):
-            p = ps[q]
-            if i < p:              # bar i is the (i)-th term: the window needs p of them
-                ready = False
-                continue
-            if cd[q] == 0:
-                ta_, tb_ = _window_sums(high, low, close, i, p)
-                cd[q] = p
-            else:
-                ta_ = tot_a[q] + u
-                tb_ = tot_b[q] + v
-            res_a[q] = ta_
-            res_b[q] = tb_
-            ou, ov = _bp_tr(high, low, close, i - p + 1)
-            tot_a[q] = ta_ - ou
-            tot_b[q] = tb_ - ov
-            cd[q] -= 1
-        if not ready:
+        pc = close[i - 1]
+        hi = high[i]
+        lo = low[i]
+        cl = close[i]
+        z += (hi + lo + cl) * 0.0
+        tl = lo if lo < pc else pc
+        u = cl - tl
+        v = (hi if hi > pc else pc) - tl
+        cur = slot
+        ru[cur] = u
+        rv[cur] = v
+        slot = slot + 1 if slot + 1 < big else 0
+        if i >= p1:
+            r1a, r1b, a1, b1, cd1 = _uo_window(a1, b1, cd1, u, v, ru, rv, cur, p1, big)
+        if i >= p2:
+            r2a, r2b, a2, b2, cd2 = _uo_window(a2, b2, cd2, u, v, ru, rv, cur, p2, big)
+        if i < p3:
             continue
+        r3a, r3b, a3, b3, cd3 = _uo_window(a3, b3, cd3, u, v, ru, rv, cur, p3, big)
         val = 0.0
-        if res_b[0] != 0.0:
-            val += 4.0 * (res_a[0] / res_b[0])
-        if res_b[1] != 0.0:
-            val += 2.0 * (res_a[1] / res_b[1])
-        if res_b[2] != 0.0:
-            val += res_a[2] / res_b[2]
+        if r1b != 0.0:
+            val += 4.0 * (r1a / r1b)
+        if r2b != 0.0:
+            val += 2.0 * (r2a / r2b)
+        if r3b != 0.0:
+            val += r3a / r3b
         out[i] = 100.0 * (val / 7.0)
-    return out
+    return out, z == 0.0
 
 
 def _po(x, fast: int, slow: int, kind: int):
@@ -500,7 +506,7 @@ def ultosc(high, low, close, timeperiod1: int = 7, timeperiod2: int = 14,
     arrays = c.inputs(high=high, low=low, close=close)
     ps = sorted((c.period("timeperiod1", timeperiod1, 1), c.period("timeperiod2", timeperiod2, 1),
                  c.period("timeperiod3", timeperiod3, 1)))
-    return c.run(_ultosc, arrays, 1, tuple(ps))
+    return c.run(_ultosc, arrays, 1, tuple(ps), fused=True)
 
 
 def apo(real, fastperiod: int = 12, slowperiod: int = 26, matype: int = 1) -> np.ndarray:
