@@ -21,6 +21,7 @@ FAST_MODULES = [
     "riskgate",   # the pre-trade risk gate
     "arb",        # cross-venue and triangular arbitrage detectors
     "amm",        # Uniswap V2 quotes, 256-bit-safe (MEV sizing)
+    "streamk",    # building blocks of the streaming indicators (rolling sums, deques, ...)
 ]
 
 DEBUG = os.environ.get("TRADECORE_DEBUG") == "1"
