@@ -307,6 +307,44 @@ def _ultosc(high: np.ndarray, low: np.ndarray, close: np.ndarray, p1: int, p2: i
     return out, z == 0.0
 
 
+@njit(cache=True)
+def _po_ema(x: np.ndarray, fast: int, slow: int, ppo: bool) -> tuple[np.ndarray, bool]:
+    """APO (or PPO) with EMAs in one pass: both EMAs exactly as c.ema (each seeded with the
+    SMA of its first p values at bar p-1), the difference (or its percentage of the slow
+    EMA, 0 when that is 0) written from bar slow-1; and the fused gap flag (c.run).
+    One output array instead of three."""
+    if slow < fast:
+        fast, slow = slow, fast
+    n = x.size
+    out = c.nan_prefixed(n, slow - 1)
+    if n < slow:
+        return out, False
+    kf = 2.0 / (fast + 1)
+    ks = 2.0 / (slow + 1)
+    total = 0.0
+    for i in range(fast):
+        total += x[i]
+    fe = total / fast
+    for i in range(fast, slow):
+        fe = ((x[i] - fe) * kf) + fe
+    total = 0.0
+    for i in range(slow):
+        total += x[i]
+    se = total / slow
+    z = total - total
+    for i in range(slow - 1, n):
+        if i >= slow:
+            v = x[i]
+            z += v - v
+            fe = ((v - fe) * kf) + fe
+            se = ((v - se) * ks) + se
+        if ppo:
+            out[i] = ((fe - se) / se) * 100.0 if se != 0.0 else 0.0
+        else:
+            out[i] = fe - se
+    return out, z == 0.0
+
+
 def _po(x, fast: int, slow: int, kind: int):
     if slow < fast:
         fast, slow = slow, fast
@@ -347,7 +385,7 @@ def _macd_k(x: np.ndarray, fast: int, slow: int, signal: int, kf: float, ks: flo
     s_out = c.nan_prefixed(n, out_first)
     h_out = c.nan_prefixed(n, out_first)
     if out_first >= n:
-        return m_out, s_out, h_out
+        return m_out, s_out, h_out, False
     total = 0.0
     for i in range(first - fast + 1, first + 1):
         total += x[i]
@@ -357,30 +395,32 @@ def _macd_k(x: np.ndarray, fast: int, slow: int, signal: int, kf: float, ks: flo
         total += x[i]
     se = total / slow
     k = 2.0 / (signal + 1)
-    buf = np.empty(signal)
-    sig = 0.0
-    for i in range(first, n):
+    z = total - total              # the gap flag (c.run): x[0..first] are in this sum
+    # warm-up: the signal EMA's seed, the SMA of the first `signal` MACD values
+    t = 0.0
+    for i in range(first, out_first + 1):
         if i > first:
             v = x[i]
+            z += v - v
             fe = ((v - fe) * kf) + fe
             se = ((v - se) * ks) + se
+        t += fe - se
+    sig = t / signal
+    m = fe - se
+    m_out[out_first] = m
+    s_out[out_first] = sig
+    h_out[out_first] = m - sig
+    for i in range(out_first + 1, n):
+        v = x[i]
+        z += v - v
+        fe = ((v - fe) * kf) + fe
+        se = ((v - se) * ks) + se
         m = fe - se
-        j = i - first
-        if j < signal - 1:
-            buf[j] = m
-            continue
-        if j == signal - 1:
-            buf[j] = m
-            t = 0.0
-            for q in range(signal):
-                t += buf[q]
-            sig = t / signal
-        else:
-            sig = ((m - sig) * k) + sig
+        sig = ((m - sig) * k) + sig
         m_out[i] = m
         s_out[i] = sig
         h_out[i] = m - sig
-    return m_out, s_out, h_out
+    return m_out, s_out, h_out, z == 0.0
 
 
 def _macd(x, fast: int, slow: int, signal: int):
@@ -513,6 +553,8 @@ def apo(real, fastperiod: int = 12, slowperiod: int = 26, matype: int = 1) -> np
     """Absolute price oscillator: MA(fast) - MA(slow)."""
     params = (c.period("fastperiod", fastperiod), c.period("slowperiod", slowperiod),
               c.matype("matype", matype))
+    if params[2] == 1:
+        return c.run(_po_ema, _one(real), 1, (params[0], params[1], False), fused=True)
     return c.run(_apo, _one(real), 1, params)
 
 
@@ -520,6 +562,8 @@ def ppo(real, fastperiod: int = 12, slowperiod: int = 26, matype: int = 1) -> np
     """Percentage price oscillator: (MA(fast) - MA(slow)) / MA(slow) * 100."""
     params = (c.period("fastperiod", fastperiod), c.period("slowperiod", slowperiod),
               c.matype("matype", matype))
+    if params[2] == 1:
+        return c.run(_po_ema, _one(real), 1, (params[0], params[1], True), fused=True)
     return c.run(_ppo, _one(real), 1, params)
 
 
@@ -527,12 +571,13 @@ def macd(real, fastperiod: int = 12, slowperiod: int = 26, signalperiod: int = 9
     """MACD (macd, macdsignal, macdhist)."""
     params = (c.period("fastperiod", fastperiod), c.period("slowperiod", slowperiod),
               c.period("signalperiod", signalperiod, 1))
-    return c.run(_macd, _one(real), 3, params)
+    return c.run(_macd, _one(real), 3, params, fused=True)
 
 
 def macdfix(real, signalperiod: int = 9):
     """MACD with TA-Lib's fixed 12/26 constants 0.15 and 0.075 (macd, macdsignal, macdhist)."""
-    return c.run(_macdfix, _one(real), 3, (c.period("signalperiod", signalperiod, 1),))
+    return c.run(_macdfix, _one(real), 3, (c.period("signalperiod", signalperiod, 1),),
+                 fused=True)
 
 
 def bop(open, high, low, close) -> np.ndarray:  # noqa: A002 (TA-Lib's argument name)
