@@ -483,16 +483,17 @@ def rolling_min(x: np.ndarray, p: int) -> np.ndarray:
 
 @njit(cache=True)
 def high_low_window(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int,
-                    mode: int) -> np.ndarray:
+                    mode: int) -> tuple[np.ndarray, bool]:
     """One output from the highest ``high`` and lowest ``low`` of the window, both found by
     the block scheme of :func:`_block_extreme` in the same pass, so only the output array is
     allocated: mode 0 the midpoint (hh+ll)/2, 1 the stochastic %K, 2 Williams %R (a range
-    below NOISE_RTOL of the price is none: 0)."""
+    below NOISE_RTOL of the price is none: 0); and the fused gap flag (see :func:`run`)."""
     n = high.size
     s = max(first_valid(high), first_valid(low))
     out = nan_prefixed(n, s + p - 1)
     if n - s < p:
-        return out
+        return out, False
+    z = 0.0
     hs_prev = np.empty(p)
     hs_cur = np.empty(p)
     ls_prev = np.empty(p)
@@ -514,9 +515,10 @@ def high_low_window(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int
         ml = low[b0]
         for i in range(b0, e):
             v = high[i]
+            w = low[i]
+            z += (v + w + close[i]) * 0.0
             mh = v if v > mh else mh
-            v = low[i]
-            ml = v if v < ml else ml
+            ml = w if w < ml else ml
             j = i - p + 1
             if j < s:
                 continue
@@ -539,7 +541,7 @@ def high_low_window(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int
                 out[i] = 0.0
         hs_prev, hs_cur = hs_cur, hs_prev
         ls_prev, ls_cur = ls_cur, ls_prev
-    return out
+    return out, s == 0 and z == 0.0
 
 
 @njit(cache=True)

@@ -74,40 +74,50 @@ def _cmo(x: np.ndarray, p: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _fastk(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.ndarray:
+def _fastk(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int):
     return c.high_low_window(high, low, close, p, 1)
 
 
 @njit(cache=True)
-def _mask_like(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a`` with NaN wherever ``b`` is NaN: multi-output indicators start all outputs at
-    the same bar, as TA-Lib does."""
-    out = a.copy()
+def _mask_until(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a`` with NaN wherever ``b`` is NaN, in place: multi-output indicators start all
+    outputs at the same bar, as TA-Lib does (``b``'s NaN are its warm-up prefix)."""
     for i in range(a.size):
-        if b[i] != b[i]:
-            out[i] = NAN
-    return out
-
-
-def _stoch(h, lo, cl, fk: int, sk: int, skt: int, sd: int, sdt: int):
-    slowk = _ma(_fastk(h, lo, cl, fk), sk, skt)
-    slowd = _ma(slowk, sd, sdt)
-    return _mask_like(slowk, slowd), slowd
-
-
-def _stochf(h, lo, cl, fk: int, fd: int, fdt: int):
-    fastk = _fastk(h, lo, cl, fk)
-    fastd = _ma(fastk, fd, fdt)
-    return _mask_like(fastk, fastd), fastd
-
-
-def _stochrsi(x, p: int, fk: int, fd: int, fdt: int):
-    r = _rsi(x, p)
-    return _stochf(r, r, r, fk, fd, fdt)
+        if b[i] == b[i]:
+            break
+        a[i] = NAN
+    return a
 
 
 @njit(cache=True)
-def _willr(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.ndarray:
+def _ma_k(x: np.ndarray, p: int, kind: int) -> np.ndarray:
+    return c.sma(x, p) if kind == 0 else c.ema(x, p, 2.0 / (p + 1), 0)
+
+
+@njit(cache=True)
+def _stoch(h, lo, cl, fk: int, sk: int, skt: int, sd: int, sdt: int):
+    fastk, ok = _fastk(h, lo, cl, fk)
+    slowk = _ma_k(fastk, sk, skt)
+    slowd = _ma_k(slowk, sd, sdt)
+    return _mask_until(slowk, slowd), slowd, ok
+
+
+@njit(cache=True)
+def _stochf(h, lo, cl, fk: int, fd: int, fdt: int):
+    fastk, ok = _fastk(h, lo, cl, fk)
+    fastd = _ma_k(fastk, fd, fdt)
+    return _mask_until(fastk, fastd), fastd, ok
+
+
+@njit(cache=True)
+def _stochrsi(x, p: int, fk: int, fd: int, fdt: int):
+    r = _rsi(x, p)
+    k, d, _ = _stochf(r, r, r, fk, fd, fdt)
+    return k, d, c.finite_upto(x, x.size)
+
+
+@njit(cache=True)
+def _willr(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int):
     return c.high_low_window(high, low, close, p, 2)
 
 
@@ -466,7 +476,7 @@ def stoch(high, low, close, fastk_period: int = 5, slowk_period: int = 3,
     params = (c.period("fastk_period", fastk_period, 1), c.period("slowk_period", slowk_period, 1),
               c.matype("slowk_matype", slowk_matype), c.period("slowd_period", slowd_period, 1),
               c.matype("slowd_matype", slowd_matype))
-    return c.run(_stoch, arrays, 2, params)
+    return c.run(_stoch, arrays, 2, params, fused=True)
 
 
 def stochf(high, low, close, fastk_period: int = 5, fastd_period: int = 3,
@@ -475,7 +485,7 @@ def stochf(high, low, close, fastk_period: int = 5, fastd_period: int = 3,
     arrays = c.inputs(high=high, low=low, close=close)
     params = (c.period("fastk_period", fastk_period, 1), c.period("fastd_period", fastd_period, 1),
               c.matype("fastd_matype", fastd_matype))
-    return c.run(_stochf, arrays, 2, params)
+    return c.run(_stochf, arrays, 2, params, fused=True)
 
 
 def stochrsi(real, timeperiod: int = 14, fastk_period: int = 5, fastd_period: int = 3,
@@ -483,13 +493,13 @@ def stochrsi(real, timeperiod: int = 14, fastk_period: int = 5, fastd_period: in
     """Fast stochastic of the RSI (fastk, fastd)."""
     params = (c.period("timeperiod", timeperiod), c.period("fastk_period", fastk_period, 1),
               c.period("fastd_period", fastd_period, 1), c.matype("fastd_matype", fastd_matype))
-    return c.run(_stochrsi, _one(real), 2, params)
+    return c.run(_stochrsi, _one(real), 2, params, fused=True)
 
 
 def willr(high, low, close, timeperiod: int = 14) -> np.ndarray:
     """Williams %R in [-100, 0]."""
     arrays = c.inputs(high=high, low=low, close=close)
-    return c.run(_willr, arrays, 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_willr, arrays, 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def cci(high, low, close, timeperiod: int = 14) -> np.ndarray:

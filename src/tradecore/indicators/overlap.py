@@ -250,13 +250,13 @@ def hma(real, timeperiod: int = 30) -> np.ndarray:
 def midpoint(real, timeperiod: int = 14) -> np.ndarray:
     """(highest + lowest) / 2 of ``real`` over the period."""
     (x,) = c.inputs(real=real)
-    return c.run(_midpoint, (x,), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_midpoint, (x,), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def midprice(high, low, timeperiod: int = 14) -> np.ndarray:
     """(highest high + lowest low) / 2 over the period."""
     arrays = c.inputs(high=high, low=low)
-    return c.run(_midprice, arrays, 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_midprice, arrays, 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def bbands(real, timeperiod: int = 20, nbdevup: float = 2.0, nbdevdn: float = 2.0,
