@@ -84,6 +84,8 @@ def main() -> int:
 
     import tradecore.indicators as ta
 
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min)")
     cold, warm = compile_times(not opts.no_cold)
     t0 = time.perf_counter()
     ta.warmup()
@@ -150,6 +152,7 @@ def main() -> int:
         print(f"  {spec.name:<20}{ns:>10.0f}  {'ok' if ok else 'OVER'}")
     print(f"  within budget: {len(specs) - len(slow)}/{len(specs)}"
           + (f"; over: {', '.join(slow)}" if slow else ""))
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 
