@@ -421,7 +421,7 @@ def rolling_extreme(x: np.ndarray, p: int, want_max: bool) -> tuple[np.ndarray, 
 
 
 @njit(cache=True)
-def _block_extreme(x: np.ndarray, p: int, want_max: bool, out: np.ndarray) -> None:
+def _block_extreme(x: np.ndarray, p: int, want_max: bool, out: np.ndarray) -> bool:
     """Rolling max/min values by van Herk / Gil-Werman: cut the series into blocks of p; a
     window ending at i is the suffix of the previous block from i-p+1 plus the prefix of the
     current block up to i. Three comparisons per bar whatever the data (no rescans, no
@@ -430,9 +430,10 @@ def _block_extreme(x: np.ndarray, p: int, want_max: bool, out: np.ndarray) -> No
     n = x.size
     s = first_valid(x)
     if n - s < p:
-        return
+        return False
     suf_prev = np.empty(p)
     suf_cur = np.empty(p)
+    z = 0.0        # the fused gap flag (see run)
     for b0 in range(s, n, p):
         e = min(b0 + p, n)
         m = x[e - 1]
@@ -447,6 +448,7 @@ def _block_extreme(x: np.ndarray, p: int, want_max: bool, out: np.ndarray) -> No
         m = x[b0]
         for i in range(b0, e):
             v = x[i]
+            z += v - v
             if want_max:
                 m = v if v > m else m
             else:
@@ -463,6 +465,15 @@ def _block_extreme(x: np.ndarray, p: int, want_max: bool, out: np.ndarray) -> No
                 else:
                     out[i] = w if w < m else m
         suf_prev, suf_cur = suf_cur, suf_prev
+    return s == 0 and z == 0.0
+
+
+@njit(cache=True)
+def extreme_fused(x: np.ndarray, p: int, want_max: bool) -> tuple[np.ndarray, bool]:
+    """Rolling max (or min) values and the fused gap flag (see :func:`run`)."""
+    out = nan_prefixed(x.size, first_valid(x) + p - 1)
+    ok = _block_extreme(x, p, want_max, out)
+    return out, ok
 
 
 @njit(cache=True)
@@ -674,6 +685,12 @@ def linreg_fit(x: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True)
 def linreg(x: np.ndarray, p: int, kind: int) -> np.ndarray:
+    """:func:`linreg_fused` without the flag."""
+    return linreg_fused(x, p, kind)[0]
+
+
+@njit(cache=True)
+def linreg_fused(x: np.ndarray, p: int, kind: int) -> tuple[np.ndarray, bool]:
     """One output of the least-squares line through the last ``p`` values: 0 its value at
     the newest bar, 1 the slope per bar, 2 its value at the oldest bar (TA-Lib's intercept),
     3 the angle atan(slope) in degrees, 4 its value one bar after the window (TA-Lib's TSF).
@@ -683,7 +700,8 @@ def linreg(x: np.ndarray, p: int, kind: int) -> np.ndarray:
     s = first_valid(x)
     out = nan_prefixed(n, s + p - 1)
     if n - s < p:
-        return out
+        return out, False
+    z = 0.0       # the fused gap flag (see run): every value enters a recomputed sum
     sum_x = p * (p - 1) * 0.5
     sum_x2 = p * (p - 1) * (2.0 * p - 1.0) / 6.0
     divisor = sum_x * sum_x - p * sum_x2
@@ -702,6 +720,7 @@ def linreg(x: np.ndarray, p: int, kind: int) -> np.ndarray:
                 d = x[i - lag] - anchor
                 sy += d
                 sxy += lag * d
+            z += sy - sy
         else:
             countdown -= 1
             dn = x[i] - anchor
@@ -722,4 +741,4 @@ def linreg(x: np.ndarray, p: int, kind: int) -> np.ndarray:
             out[i] = b
         else:
             out[i] = b + m * p
-    return out
+    return out, s == 0 and z == 0.0 and sy - sy == 0.0

@@ -125,8 +125,13 @@ def _willr(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int):
 def _cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.ndarray:
     """Mean absolute deviation has no O(1) update: O(p) per bar, as in TA-Lib."""
     n = close.size
-    out = np.full(n, NAN)
-    tp = (high + low + close) / 3.0
+    out = c.nan_prefixed(n, p - 1)
+    tp = np.empty(n)
+    z = 0.0        # the fused gap flag (c.run)
+    for i in range(n):
+        v = (high[i] + low[i] + close[i]) / 3.0
+        tp[i] = v
+        z += v - v
     for i in range(p - 1, n):
         total = 0.0
         for j in range(i - p + 1, i + 1):
@@ -140,7 +145,7 @@ def _cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.nda
             out[i] = num / (0.015 * (dev / p))
         else:
             out[i] = 0.0
-    return out
+    return out, z == 0.0
 
 
 @njit(cache=True)
@@ -505,7 +510,7 @@ def willr(high, low, close, timeperiod: int = 14) -> np.ndarray:
 def cci(high, low, close, timeperiod: int = 14) -> np.ndarray:
     """Commodity channel index (typical price against its mean absolute deviation)."""
     arrays = c.inputs(high=high, low=low, close=close)
-    return c.run(_cci, arrays, 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_cci, arrays, 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def mfi(high, low, close, volume, timeperiod: int = 14) -> np.ndarray:

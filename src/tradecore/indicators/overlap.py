@@ -46,19 +46,22 @@ def _trima(x: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
 
 
 @njit(cache=True)
-def _kama(x: np.ndarray, p: int) -> np.ndarray:
-    """TA-Lib's KAMA: efficiency ratio over ``p`` changes, fast 2 / slow 30 constants."""
+def _kama(x: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
+    """TA-Lib's KAMA: efficiency ratio over ``p`` changes, fast 2 / slow 30 constants; and
+    the fused gap flag (c.run)."""
     n = x.size
-    out = np.full(n, NAN)
+    out = c.nan_prefixed(n, p)
     if n <= p:
-        return out
+        return out, False
     const_max = 2.0 / (30.0 + 1.0)
     const_diff = 2.0 / (2.0 + 1.0) - const_max
     sum_roc1 = 0.0
     for i in range(p):
         sum_roc1 += abs(x[i] - x[i + 1])
     prev = x[p - 1]
+    z = sum_roc1 - sum_roc1       # x[0..p] are in this sum
     for today in range(p, n):
+        z += x[today] - x[today]
         if today > p:
             sum_roc1 -= abs(x[today - p - 1] - x[today - p])
             sum_roc1 += abs(x[today] - x[today - 1])
@@ -71,7 +74,7 @@ def _kama(x: np.ndarray, p: int) -> np.ndarray:
         sc *= sc
         prev = ((x[today] - prev) * sc) + prev
         out[today] = prev
-    return out
+    return out, z == 0.0
 
 
 @njit(cache=True)
@@ -231,7 +234,7 @@ def trima(real, timeperiod: int = 30) -> np.ndarray:
 def kama(real, timeperiod: int = 30) -> np.ndarray:
     """Kaufman adaptive moving average."""
     (x,) = c.inputs(real=real)
-    return c.run(_kama, (x,), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_kama, (x,), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def t3(real, timeperiod: int = 5, vfactor: float = 0.7) -> np.ndarray:
