@@ -608,7 +608,7 @@ cdef class LinReg:
             anchor = ring[(n - p + 1) % q]
             sy = 0.0
             sxy = 0.0
-            for lag in range(p):
+            for lag in range(p - 1, -1, -1):      # oldest first, as c.linreg_fused
                 d = ring[(n - lag) % q] - anchor
                 sy += d
                 sxy += lag * d

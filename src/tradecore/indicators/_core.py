@@ -695,7 +695,12 @@ def linreg_fused(x: np.ndarray, p: int, kind: int) -> tuple[np.ndarray, bool]:
     the newest bar, 1 the slope per bar, 2 its value at the oldest bar (TA-Lib's intercept),
     3 the angle atan(slope) in degrees, 4 its value one bar after the window (TA-Lib's TSF).
     Sums on anchored values, updated in O(1) and recomputed exactly every ``p`` bars; one
-    output array (each fresh array costs page faults)."""
+    output array (each fresh array costs page faults). The exact sums of the next window
+    (anchored at its oldest value, added oldest first) are accumulated as its values arrive,
+    on chains of their own: the recomputation costs no loop over the window (that loop was
+    half the kernel's time). The streaming LinReg adds in the same order.
+
+    ``sxy`` weights each value by its lag: 0 for the newest, p-1 for the oldest."""
     n = x.size
     s = first_valid(x)
     out = nan_prefixed(n, s + p - 1)
@@ -706,27 +711,39 @@ def linreg_fused(x: np.ndarray, p: int, kind: int) -> tuple[np.ndarray, bool]:
     sum_x2 = p * (p - 1) * (2.0 * p - 1.0) / 6.0
     divisor = sum_x * sum_x - p * sum_x2
     deg = 180.0 / np.pi
-    anchor = 0.0
+    anchor = x[s]
     sy = 0.0
-    sxy = 0.0  # weights are lags: 0 for the newest value, p-1 for the oldest
+    sxy = 0.0
+    for j in range(s, s + p):          # the first window, oldest first
+        d = x[j] - anchor
+        sy += d
+        sxy += (p - 1 - (j - s)) * d
+    na = 0.0       # the next window's anchor and its sums so far
+    bsy = 0.0
+    bsxy = 0.0
     countdown = 0  # bars until the next exact recomputation
     for i in range(s + p - 1, n):
         if countdown == 0:
             countdown = p - 1
-            anchor = x[i - p + 1]
-            sy = 0.0
-            sxy = 0.0
-            for lag in range(p):
-                d = x[i - lag] - anchor
-                sy += d
-                sxy += lag * d
+            if i > s + p - 1:            # the window i-p+1..i, accumulated since then
+                d = x[i] - na
+                sy = bsy + d
+                sxy = bsxy + 0 * d
+                anchor = na
             z += sy - sy
+            na = x[i + 1] if i + 1 < n else 0.0
+            bsy = 0.0
+            bsxy = 0.0
         else:
             countdown -= 1
-            dn = x[i] - anchor
+            v = x[i]
+            dn = v - anchor
             do = x[i - p] - anchor
             sxy += sy - p * do
             sy += dn - do
+            d = v - na
+            bsy += d
+            bsxy += (countdown + 1) * d
         m = (p * sxy - sum_x * sy) / divisor
         if kind == 1:
             out[i] = m
