@@ -636,21 +636,36 @@ def rolling_var_fused(x: np.ndarray, p: int, kind: int, scale: float) -> tuple[n
     s2 = 0.0
     changes = 0
     z = 0.0
+    na = 0.0        # the next window's anchor (its oldest value) and its sums so far,
+    b1 = 0.0        # accumulated as its values arrive, in the order of a loop over the
+    b2 = 0.0        # window: the recomputation costs no loop (measured: a third of the
+    bc = 0          # kernel at the default p=5)
     countdown = 0  # bars until the next exact recomputation (a modulo per bar is slow)
     for i in range(s + p - 1, n):
         if countdown == 0:
             countdown = p - 1
-            anchor = x[i - p + 1]
-            s1 = 0.0
-            s2 = 0.0
-            changes = 0
-            for j in range(i - p + 1, i + 1):
-                d = x[j] - anchor
-                s1 += d
-                s2 += d * d
-                if j > i - p + 1 and x[j] != x[j - 1]:
-                    changes += 1
+            if i == s + p - 1:
+                anchor = x[i - p + 1]
+                s1 = 0.0
+                s2 = 0.0
+                changes = 0
+                for j in range(i - p + 1, i + 1):
+                    d = x[j] - anchor
+                    s1 += d
+                    s2 += d * d
+                    if j > i - p + 1 and x[j] != x[j - 1]:
+                        changes += 1
+            else:
+                anchor = na
+                d = x[i] - na
+                s1 = b1 + d
+                s2 = b2 + d * d
+                changes = bc + int(p > 1 and x[i] != x[i - 1])
             z += s1 - s1
+            na = x[i + 1] if i + 1 < n else 0.0
+            b1 = 0.0
+            b2 = 0.0
+            bc = 0
         else:
             countdown -= 1
             v = x[i]
@@ -659,7 +674,12 @@ def rolling_var_fused(x: np.ndarray, p: int, kind: int, scale: float) -> tuple[n
             do = w - anchor
             s1 += dn - do
             s2 += dn * dn - do * do
-            changes += int(v != x[i - 1]) - int(x[i - p + 1] != w)
+            moved = v != x[i - 1]
+            changes += int(moved) - int(x[i - p + 1] != w)
+            d = v - na
+            b1 += d
+            b2 += d * d
+            bc += int(moved and countdown < p - 2)
         if changes == 0:
             r = 0.0
         else:
