@@ -82,6 +82,20 @@ def test_cci_and_directional_movement_equal_their_python_reference(hs, ls, p):
 
 
 @settings(max_examples=60, deadline=None)
+@given(xs=series, p=periods)
+def test_wma_equals_its_python_reference(xs, p):
+    rows = [(x,) for x in xs] + [(math.nan,)] + [(x,) for x in xs[:5]]
+    run_pairs(sk.Wma(p).update, ref.Wma(p).update, rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hs=series, ls=series, p=periods)
+def test_wilder_atr_equals_its_python_reference(hs, ls, p):
+    rows = [(max(h, lo), min(h, lo), (h + lo) / 2.0) for h, lo in zip(hs, ls)]
+    run_pairs(sk.WilderAtr(p).update, ref.WilderAtr(p).update, rows)
+
+
+@settings(max_examples=60, deadline=None)
 @given(xs=series, ys=series, p=periods)
 def test_correlation_and_beta_equal_their_python_reference(xs, ys, p):
     rows = list(zip(xs, ys))

@@ -695,3 +695,81 @@ cdef class Beta:
         if self.moving > 0 and den != 0.0:
             return (p * self.s_xy - self.s_x * self.s_y) / den
         return 0.0
+
+
+cdef class Wma:
+    """_stream_core.Wma (c.wma_fused): TA-Lib's running weighted sum and plain sum, one
+    addition each per bar."""
+
+    cdef readonly long p
+    cdef double* ring
+    cdef long n
+    cdef double sub, sum, trailing
+    cdef long divider
+
+    def __cinit__(self, long p):
+        self.p = p
+        self.ring = _alloc(p)
+        self.n = 0
+        self.sub = 0.0
+        self.sum = 0.0
+        self.trailing = 0.0
+        self.divider = (p * (p + 1)) // 2
+
+    def __dealloc__(self):
+        free(self.ring)
+
+    cpdef double update(self, double x):
+        if x != x:
+            return NAN
+        cdef long p = self.p
+        cdef long n = self.n
+        cdef double vp, out
+        self.ring[n % p] = x
+        self.n = n + 1
+        if n < p - 1:
+            self.sub += x
+            self.sum += x * <double> (n + 1)
+            return NAN
+        self.sub += x - self.trailing
+        self.trailing = self.ring[(n + 1) % p]
+        vp = x * <double> p
+        out = (self.sum + vp) / <double> self.divider
+        self.sum += vp - self.sub
+        return out
+
+
+cdef class WilderAtr:
+    """streaming._WilderAtr (trend._wilder_atr): the mean of the first p true ranges, then
+    atr * ((p-1)/p) + tr * (1/p); NaN before bar p. Inputs are not NaN (gap test above)."""
+
+    cdef readonly long p
+    cdef long n
+    cdef double pc, total, atr
+
+    def __cinit__(self, long p):
+        self.p = p
+        self.n = 0
+        self.pc = NAN
+        self.total = 0.0
+        self.atr = NAN
+
+    cpdef double update(self, double high, double low, double close):
+        cdef long n = self.n
+        cdef long p = self.p
+        cdef double pc = self.pc
+        cdef double tr
+        self.n = n + 1
+        self.pc = close
+        if n == 0:
+            return NAN
+        tr = (high if high > pc else pc) - (low if low < pc else pc)
+        if n < p:
+            self.total += tr
+            return NAN
+        if n == p:
+            self.total += tr
+            self.atr = self.total / <double> p
+        else:
+            self.atr = self.atr * (<double> (p - 1) / <double> p) + tr * (1.0 / <double> p)
+        return self.atr

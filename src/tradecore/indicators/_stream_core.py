@@ -543,6 +543,38 @@ class Beta:
         return (p * s_xy - s_x * s_y) / den if (self.moving > 0 and den != 0.0) else 0.0
 
 
+class WilderAtr:
+    """Reference for streamk.WilderAtr (trend._wilder_atr)."""
+
+    __slots__ = ("p", "n", "pc", "total", "atr")
+
+    def __init__(self, p: int) -> None:
+        self.p = p
+        self.n = 0
+        self.pc = NAN
+        self.total = 0.0
+        self.atr = NAN
+
+    def update(self, high: float, low: float, close: float) -> float:
+        n = self.n
+        self.n = n + 1
+        pc = self.pc
+        self.pc = close
+        if n == 0:
+            return NAN
+        tr = (high if high > pc else pc) - (low if low < pc else pc)
+        p = self.p
+        if n < p:
+            self.total += tr
+            return NAN
+        if n == p:
+            self.total += tr
+            self.atr = self.total / p
+        else:
+            self.atr = self.atr * ((p - 1) / p) + tr * (1.0 / p)
+        return self.atr
+
+
 def linreg_output(lr: LinReg, kind: int, x: float) -> float:
     """Reference for streamk.LinReg(p, kind).update: LinReg's fit turned into output kind
     (0 line at the newest bar, 1 slope, 2 intercept, 3 angle in degrees, 4 TSF)."""

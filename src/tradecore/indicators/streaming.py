@@ -65,7 +65,7 @@ class WMA(Indicator):
 
     def __init__(self, timeperiod: int = 30) -> None:
         self._args = (timeperiod,)
-        self._b = s.Wma(s.period("timeperiod", timeperiod))
+        self._b = sk.Wma(s.period("timeperiod", timeperiod))
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -208,7 +208,7 @@ class HMA(Indicator):
     def __init__(self, timeperiod: int = 30) -> None:
         self._args = (timeperiod,)
         p = s.period("timeperiod", timeperiod)
-        self._half, self._full, self._out = s.Wma(p // 2), s.Wma(p), s.Wma(int(math.sqrt(p)))
+        self._half, self._full, self._out = sk.Wma(p // 2), sk.Wma(p), sk.Wma(int(math.sqrt(p)))
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -1054,44 +1054,12 @@ class SAR(Indicator):
         return out
 
 
-class _WilderAtr:
-    """trend._wilder_atr."""
-
-    __slots__ = ("p", "n", "pc", "total", "atr")
-
-    def __init__(self, p: int) -> None:
-        self.p = p
-        self.n = 0
-        self.pc = NAN
-        self.total = 0.0
-        self.atr = NAN
-
-    def update(self, high: float, low: float, close: float) -> float:
-        n = self.n
-        self.n = n + 1
-        pc = self.pc
-        self.pc = close
-        if n == 0:
-            return NAN
-        tr = (high if high > pc else pc) - (low if low < pc else pc)
-        p = self.p
-        if n < p:
-            self.total += tr
-            return NAN
-        if n == p:
-            self.total += tr
-            self.atr = self.total / p
-        else:
-            self.atr = self.atr * ((p - 1) / p) + tr * (1.0 / p)
-        return self.atr
-
-
 class SUPERTREND(Indicator):
     __slots__ = ("_atr", "_mult", "_up", "_dn", "_d", "_pc", "_started")
 
     def __init__(self, timeperiod: int = 10, multiplier: float = 3.0) -> None:
         self._args = (timeperiod, multiplier)
-        self._atr = _WilderAtr(s.period("timeperiod", timeperiod, 1))
+        self._atr = sk.WilderAtr(s.period("timeperiod", timeperiod, 1))
         self._mult = s.real("multiplier", multiplier)
         self._up = self._dn = NAN
         self._d = 1.0
@@ -1177,7 +1145,7 @@ class ATR(Indicator):
 
     def __init__(self, timeperiod: int = 14) -> None:
         self._args = (timeperiod,)
-        self._atr = _WilderAtr(s.period("timeperiod", timeperiod, 1))
+        self._atr = sk.WilderAtr(s.period("timeperiod", timeperiod, 1))
 
     def update(self, high: float, low: float, close: float) -> float:
         if high - high + low - low + close - close != 0.0:
@@ -1207,7 +1175,7 @@ class KELTNER(Indicator):
         p = s.period("timeperiod", timeperiod)
         self._mult = s.real("multiplier", multiplier)
         self._ema = sk.Ema(p, 2.0 / (p + 1))
-        self._atr = _WilderAtr(s.period("atr_period", atr_period, 1))
+        self._atr = sk.WilderAtr(s.period("atr_period", atr_period, 1))
 
     def update(self, high: float, low: float, close: float) -> tuple[float, float, float]:
         if high - high + low - low + close - close != 0.0:
