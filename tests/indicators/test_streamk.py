@@ -103,6 +103,15 @@ def test_correlation_and_beta_equal_their_python_reference(xs, ys, p):
     run_pairs(sk.Beta(p).update, ref.Beta(p).update, rows)
 
 
+@settings(max_examples=60, deadline=None)
+@given(hs=series, ls=series, vs=st.lists(st.sampled_from([0.0, 0.0, 1.0, 2.5]), max_size=120),
+       p=periods)
+def test_money_flow_blocks_equal_their_python_reference(hs, ls, vs, p):
+    rows = [(max(h, lo), min(h, lo), (h + lo) / 2.0, v) for h, lo, v in zip(hs, ls, vs)]
+    run_pairs(sk.Mfi(p, 1e-12).update, ref.Mfi(p, 1e-12).update, rows)
+    run_pairs(sk.Cmf(p).update, ref.Cmf(p).update, rows)
+
+
 def test_blocks_give_the_same_values_on_a_long_random_walk():
     """Long enough for many exact recomputations and deque wrap-arounds."""
     rng = np.random.default_rng(3)

@@ -773,3 +773,129 @@ cdef class WilderAtr:
         else:
             self.atr = self.atr * (<double> (p - 1) / <double> p) + tr * (1.0 / <double> p)
         return self.atr
+
+
+cdef class Mfi:
+    """streaming.MFI after its gap test (momentum._mfi): money flow index over p flows; two
+    typical prices within ``tie_rtol`` (relative) are no change; a window without flow in a
+    direction has exactly 0 there (counted)."""
+
+    cdef readonly long p
+    cdef double tie_rtol
+    cdef long n
+    cdef double prev
+    cdef double* pos
+    cdef double* neg
+    cdef double ps, ns
+    cdef long np_, nn
+
+    def __cinit__(self, long p, double tie_rtol):
+        self.p = p
+        self.tie_rtol = tie_rtol
+        self.n = 0
+        self.prev = NAN
+        self.pos = _alloc(p + 1)
+        self.neg = _alloc(p + 1)
+        self.ps = 0.0
+        self.ns = 0.0
+        self.np_ = 0
+        self.nn = 0
+
+    def __dealloc__(self):
+        free(self.pos)
+        free(self.neg)
+
+    cpdef double update(self, double high, double low, double close, double volume):
+        cdef double tp = (high + low + close) / 3.0
+        cdef long i = self.n
+        cdef long p = self.p
+        cdef long q = p + 1
+        cdef double flow, prev, tol, pos, neg, old_p, old_n, t
+        self.n = i + 1
+        if i == 0:
+            self.prev = tp
+            return NAN
+        flow = tp * volume
+        prev = self.prev
+        tol = self.tie_rtol * fabs(prev)
+        if tp - prev > tol:
+            pos = flow
+            neg = 0.0
+        elif prev - tp > tol:
+            pos = 0.0
+            neg = flow
+        else:
+            pos = 0.0
+            neg = 0.0
+        self.prev = tp
+        if i > p:
+            old_p = self.pos[(i - p) % q]
+            old_n = self.neg[(i - p) % q]
+            self.ps -= old_p
+            self.ns -= old_n
+            self.np_ -= old_p != 0.0
+            self.nn -= old_n != 0.0
+        self.pos[i % q] = pos
+        self.neg[i % q] = neg
+        self.ps += pos
+        self.ns += neg
+        self.np_ += pos != 0.0
+        self.nn += neg != 0.0
+        if self.np_ == 0:
+            self.ps = 0.0
+        if self.nn == 0:
+            self.ns = 0.0
+        if i < p:
+            return NAN
+        t = self.ps + self.ns
+        return 100.0 * (self.ps / t) if t > 0.0 else 0.0
+
+
+cdef class Cmf:
+    """streaming.CMF after its gap test (volume._cmf): sum of money-flow volume / sum of
+    volume over p bars, 0 (and both sums reset) for a window without volume."""
+
+    cdef readonly long p
+    cdef double* rm
+    cdef double* rv
+    cdef long n
+    cdef double sm, sv
+    cdef long traded
+
+    def __cinit__(self, long p):
+        self.p = p
+        self.rm = _alloc(p)
+        self.rv = _alloc(p)
+        self.n = 0
+        self.sm = 0.0
+        self.sv = 0.0
+        self.traded = 0
+
+    def __dealloc__(self):
+        free(self.rm)
+        free(self.rv)
+
+    cpdef double update(self, double high, double low, double close, double volume):
+        cdef double r = high - low
+        cdef double mfv = (((close - low) - (high - close)) / r) * volume if r > 0.0 else 0.0
+        cdef long p = self.p
+        cdef long n = self.n
+        cdef double om, ov
+        self.n = n + 1
+        self.sm += mfv
+        self.sv += volume
+        self.traded += volume != 0.0
+        if n >= p:
+            om = self.rm[n % p]
+            ov = self.rv[n % p]
+            self.sm -= om
+            self.sv -= ov
+            self.traded -= ov != 0.0
+        self.rm[n % p] = mfv
+        self.rv[n % p] = volume
+        if self.traded == 0:
+            self.sm = 0.0
+            self.sv = 0.0
+        if n < p - 1:
+            return NAN
+        return self.sm / self.sv if self.traded > 0 else 0.0

@@ -575,6 +575,97 @@ class WilderAtr:
         return self.atr
 
 
+class Mfi:
+    """Reference for streamk.Mfi (momentum._mfi), after the gap test."""
+
+    __slots__ = ("p", "tie_rtol", "n", "prev", "pos", "neg", "ps", "ns", "np", "nn")
+
+    def __init__(self, p: int, tie_rtol: float) -> None:
+        self.p = p
+        self.tie_rtol = tie_rtol
+        self.n = 0
+        self.prev = NAN
+        self.pos = [0.0] * (p + 1)
+        self.neg = [0.0] * (p + 1)
+        self.ps = self.ns = 0.0
+        self.np = self.nn = 0
+
+    def update(self, high: float, low: float, close: float, volume: float) -> float:
+        tp = (high + low + close) / 3.0
+        i = self.n
+        self.n = i + 1
+        if i == 0:
+            self.prev = tp
+            return NAN
+        p = self.p
+        q = p + 1
+        flow = tp * volume
+        prev = self.prev
+        tol = self.tie_rtol * abs(prev)
+        if tp - prev > tol:
+            pos, neg = flow, 0.0
+        elif prev - tp > tol:
+            pos, neg = 0.0, flow
+        else:
+            pos = neg = 0.0
+        self.prev = tp
+        if i > p:
+            old_p = self.pos[(i - p) % q]
+            old_n = self.neg[(i - p) % q]
+            self.ps -= old_p
+            self.ns -= old_n
+            self.np -= old_p != 0.0
+            self.nn -= old_n != 0.0
+        self.pos[i % q] = pos
+        self.neg[i % q] = neg
+        self.ps += pos
+        self.ns += neg
+        self.np += pos != 0.0
+        self.nn += neg != 0.0
+        if self.np == 0:
+            self.ps = 0.0
+        if self.nn == 0:
+            self.ns = 0.0
+        if i < p:
+            return NAN
+        t = self.ps + self.ns
+        return 100.0 * (self.ps / t) if t > 0.0 else 0.0
+
+
+class Cmf:
+    """Reference for streamk.Cmf (volume._cmf), after the gap test."""
+
+    __slots__ = ("p", "ring", "n", "sm", "sv", "traded")
+
+    def __init__(self, p: int) -> None:
+        self.p = p
+        self.ring = [(0.0, 0.0)] * p
+        self.n = 0
+        self.sm = self.sv = 0.0
+        self.traded = 0
+
+    def update(self, high: float, low: float, close: float, volume: float) -> float:
+        r = high - low
+        mfv = (((close - low) - (high - close)) / r) * volume if r > 0.0 else 0.0
+        p = self.p
+        n = self.n
+        self.n = n + 1
+        self.sm += mfv
+        self.sv += volume
+        self.traded += volume != 0.0
+        if n >= p:
+            om, ov = self.ring[n % p]
+            self.sm -= om
+            self.sv -= ov
+            self.traded -= ov != 0.0
+        self.ring[n % p] = (mfv, volume)
+        if self.traded == 0:
+            self.sm = self.sv = 0.0
+        if n < p - 1:
+            return NAN
+        return self.sm / self.sv if self.traded > 0 else 0.0
+
+
 def linreg_output(lr: LinReg, kind: int, x: float) -> float:
     """Reference for streamk.LinReg(p, kind).update: LinReg's fit turned into output kind
     (0 line at the newest bar, 1 slope, 2 intercept, 3 angle in degrees, 4 TSF)."""

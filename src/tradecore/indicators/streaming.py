@@ -486,61 +486,17 @@ class CCI(Indicator):
 
 
 class MFI(Indicator):
-    __slots__ = ("_p", "_n", "_prev", "_pos", "_neg", "_ps", "_ns", "_np", "_nn")
+    __slots__ = ("_m",)
 
     def __init__(self, timeperiod: int = 14) -> None:
         self._args = (timeperiod,)
-        self._p = s.period("timeperiod", timeperiod)
-        self._n = 0
-        self._prev = NAN
-        self._pos = [0.0] * (self._p + 1)
-        self._neg = [0.0] * (self._p + 1)
-        self._ps = self._ns = 0.0
-        self._np = self._nn = 0
+        self._m = sk.Mfi(s.period("timeperiod", timeperiod), TIE_RTOL)
 
     def update(self, high: float, low: float, close: float, volume: float) -> float:
         if high - high + low - low + close - close + volume - volume != 0.0:
             self.reset()
             return NAN
-        tp = (high + low + close) / 3.0
-        i = self._n
-        self._n = i + 1
-        if i == 0:
-            self._prev = tp
-            return NAN
-        p = self._p
-        q = p + 1
-        flow = tp * volume
-        prev = self._prev
-        tol = TIE_RTOL * abs(prev)
-        if tp - prev > tol:
-            pos, neg = flow, 0.0
-        elif prev - tp > tol:
-            pos, neg = 0.0, flow
-        else:
-            pos = neg = 0.0
-        self._prev = tp
-        if i > p:
-            old_p = self._pos[(i - p) % q]
-            old_n = self._neg[(i - p) % q]
-            self._ps -= old_p
-            self._ns -= old_n
-            self._np -= old_p != 0.0
-            self._nn -= old_n != 0.0
-        self._pos[i % q] = pos
-        self._neg[i % q] = neg
-        self._ps += pos
-        self._ns += neg
-        self._np += pos != 0.0
-        self._nn += neg != 0.0
-        if self._np == 0:
-            self._ps = 0.0
-        if self._nn == 0:
-            self._ns = 0.0
-        if i < p:
-            return NAN
-        t = self._ps + self._ns
-        return 100.0 * (self._ps / t) if t > 0.0 else 0.0
+        return self._m.update(high, low, close, volume)
 
 
 class _Lagged(Indicator):
@@ -1349,39 +1305,17 @@ class ADOSC(Indicator):
 
 
 class CMF(Indicator):
-    __slots__ = ("_p", "_ring", "_n", "_sm", "_sv", "_traded")
+    __slots__ = ("_c",)
 
     def __init__(self, timeperiod: int = 20) -> None:
         self._args = (timeperiod,)
-        self._p = s.period("timeperiod", timeperiod, 1)
-        self._ring = [(0.0, 0.0)] * self._p
-        self._n = 0
-        self._sm = self._sv = 0.0
-        self._traded = 0
+        self._c = sk.Cmf(s.period("timeperiod", timeperiod, 1))
 
     def update(self, high: float, low: float, close: float, volume: float) -> float:
         if high - high + low - low + close - close + volume - volume != 0.0:
             self.reset()
             return NAN
-        r = high - low
-        mfv = (((close - low) - (high - close)) / r) * volume if r > 0.0 else 0.0
-        p = self._p
-        n = self._n
-        self._n = n + 1
-        self._sm += mfv
-        self._sv += volume
-        self._traded += volume != 0.0
-        if n >= p:
-            om, ov = self._ring[n % p]
-            self._sm -= om
-            self._sv -= ov
-            self._traded -= ov != 0.0
-        self._ring[n % p] = (mfv, volume)
-        if self._traded == 0:
-            self._sm = self._sv = 0.0
-        if n < p - 1:
-            return NAN
-        return self._sm / self._sv if self._traded > 0 else 0.0
+        return self._c.update(high, low, close, volume)
 
 
 class VWAP(Indicator):
