@@ -89,6 +89,12 @@ def test_wma_equals_its_python_reference(xs, p):
 
 
 @settings(max_examples=60, deadline=None)
+@given(xs=series, p=periods)
+def test_kama_equals_its_python_reference(xs, p):
+    run_pairs(sk.Kama(p).update, ref.Kama(p).update, [(x,) for x in xs])
+
+
+@settings(max_examples=60, deadline=None)
 @given(hs=series, ls=series, p=periods)
 def test_wilder_atr_equals_its_python_reference(hs, ls, p):
     rows = [(max(h, lo), min(h, lo), (h + lo) / 2.0) for h, lo in zip(hs, ls)]

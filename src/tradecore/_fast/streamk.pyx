@@ -899,3 +899,56 @@ cdef class Cmf:
         if n < p - 1:
             return NAN
         return self.sm / self.sv if self.traded > 0 else 0.0
+
+
+cdef class Kama:
+    """streaming.KAMA after its gap test (overlap._kama): TA-Lib's Kaufman adaptive moving
+    average, efficiency ratio over p changes, fast 2 / slow 30 constants."""
+
+    cdef readonly long p
+    cdef double* ring      # x_j at ring[j % (p + 2)]
+    cdef long n
+    cdef double sum_roc, prev
+
+    def __cinit__(self, long p):
+        self.p = p
+        self.ring = _alloc(p + 2)
+        self.n = 0
+        self.sum_roc = 0.0
+        self.prev = NAN
+
+    def __dealloc__(self):
+        free(self.ring)
+
+    cpdef double update(self, double x):
+        cdef long p = self.p
+        cdef long q = p + 2
+        cdef long n = self.n
+        cdef double* r = self.ring
+        cdef double total, period_roc, er, sc
+        cdef double cmax = 2.0 / (30.0 + 1.0)
+        cdef double cdiff = 2.0 / (2.0 + 1.0) - 2.0 / (30.0 + 1.0)
+        cdef long i
+        r[n % q] = x
+        self.n = n + 1
+        if n < p:
+            return NAN
+        if n == p:
+            total = 0.0
+            for i in range(p):
+                total += fabs(r[i % q] - r[(i + 1) % q])
+            self.sum_roc = total
+            self.prev = r[(p - 1) % q]
+        else:
+            self.sum_roc -= fabs(r[(n - p - 1) % q] - r[(n - p) % q])
+            self.sum_roc += fabs(r[n % q] - r[(n - 1) % q])
+        period_roc = x - r[(n - p) % q]
+        total = self.sum_roc
+        if total <= period_roc or total == 0.0:
+            er = 1.0
+        else:
+            er = fabs(period_roc / total)
+        sc = er * cdiff + cmax
+        sc *= sc
+        self.prev = ((x - self.prev) * sc) + self.prev
+        return self.prev

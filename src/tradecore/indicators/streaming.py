@@ -127,48 +127,17 @@ class TRIMA(Indicator):
 
 
 class KAMA(Indicator):
-    __slots__ = ("_p", "_win", "_sum", "_prev")
-
-    _MAX = 2.0 / (30.0 + 1.0)
-    _DIFF = 2.0 / (2.0 + 1.0) - 2.0 / (30.0 + 1.0)
+    __slots__ = ("_k",)
 
     def __init__(self, timeperiod: int = 30) -> None:
         self._args = (timeperiod,)
-        self._p = s.period("timeperiod", timeperiod)
-        self._win: deque[float] = deque(maxlen=self._p + 2)
-        self._sum = 0.0
-        self._prev = NAN
+        self._k = sk.Kama(s.period("timeperiod", timeperiod))
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
             self.reset()
             return NAN
-        p = self._p
-        win = self._win
-        win.append(real)
-        size = len(win)
-        if size <= p:
-            return NAN
-        if size == p + 1 and self._prev != self._prev:
-            total = 0.0
-            for i in range(p):
-                total += abs(win[i] - win[i + 1])
-            self._sum = total
-            self._prev = win[p - 1]
-        else:
-            # window of p+2: [x[t-p-1], x[t-p], ..., x[t]]
-            self._sum -= abs(win[0] - win[1])
-            self._sum += abs(win[-1] - win[-2])
-        period_roc = real - win[-1 - p]
-        total = self._sum
-        if total <= period_roc or total == 0.0:
-            er = 1.0
-        else:
-            er = abs(period_roc / total)
-        sc = er * self._DIFF + self._MAX
-        sc *= sc
-        self._prev = ((real - self._prev) * sc) + self._prev
-        return self._prev
+        return self._k.update(real)
 
 
 class T3(Indicator):
