@@ -31,7 +31,7 @@ cdef inline double* _alloc(Py_ssize_t n) except NULL:
 
 
 cdef class RollingSum:
-    """_stream_core.RollingSum (``mean``: _stream_core.Sma, the sum divided by p)."""
+    """_stream_core.RollingSum (``mean``: _stream_core.Sma, the sum times 1/p)."""
 
     cdef readonly long p
     cdef readonly bint mean
@@ -73,7 +73,7 @@ cdef class RollingSum:
         self.total = total - ring[(n + 1) % p]
         self.countdown -= 1
         if self.mean:
-            return total / <double> p
+            return total * (1.0 / <double> p)
         return total
 
 

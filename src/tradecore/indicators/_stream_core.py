@@ -74,12 +74,12 @@ class RollingSum:
 
 
 class Sma(RollingSum):
-    """c.sma: the rolling sum divided by p."""
+    """c.sma: the rolling sum times 1/p."""
 
     __slots__ = ()
 
     def update(self, x: float) -> float:
-        return RollingSum.update(self, x) / self.p
+        return RollingSum.update(self, x) * (1.0 / self.p)
 
 
 class Ema:

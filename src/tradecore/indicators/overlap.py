@@ -136,6 +136,7 @@ def _bbands_sma(x: np.ndarray, p: int, up: float, dn: float):
     if n < p:
         return upper, mid, lower, False
     ok = c.finite_upto(x, p - 1)
+    inv_p = 1.0 / p   # the SMA's mean, as c.window_sum
     total = 0.0
     anchor = 0.0
     s1 = 0.0
@@ -170,7 +171,7 @@ def _bbands_sma(x: np.ndarray, p: int, up: float, dn: float):
             s1 += dn_ - do
             s2 += dn_ * dn_ - do * do
             changes += int(v != x[i - 1]) - int(x[i - p + 1] != w)
-        m_ = total / p
+        m_ = total * inv_p
         total -= x[i - p + 1]
         if changes == 0:
             r = 0.0
