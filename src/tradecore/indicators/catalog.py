@@ -134,7 +134,7 @@ def retain_freed_memory() -> bool:
     Why: batch indicators allocate their outputs and a few temporaries (8 MB each at one
     million bars). By default glibc serves such a block with a fresh mmap, or trims the
     heap once a few are freed, and the next call then page-faults on every 4 KiB of it:
-    measured here (a KVM guest) at 1.5-3 us per fault, a two-temporary indicator spent 7 ms
+    measured here (a KVM guest) at about 1.7 us per fault, a two-temporary indicator spent 7 ms
     of its 9 ms in page faults. With the freed memory retained, repeated calls reuse
     already-mapped pages. The cost is a process that keeps its peak heap. It is a
     process-wide setting (every allocation by numpy, Numba, TA-Lib...), so it is made at
