@@ -22,6 +22,7 @@ FAST_MODULES = [
     "arb",        # cross-venue and triangular arbitrage detectors
     "amm",        # Uniswap V2 quotes, 256-bit-safe (MEV sizing)
     "replay",     # the gated backtest replay loop (calls Python only when a listener cares)
+    "streamk",    # building blocks of the streaming indicators (rolling sums, deques, ...)
 ]
 
 DEBUG = os.environ.get("TRADECORE_DEBUG") == "1"

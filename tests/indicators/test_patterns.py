@@ -44,10 +44,11 @@ def rich_candles(seed: int, n: int = 4000) -> tuple[np.ndarray, ...]:
     return o, h, lo, c
 
 
-def test_there_are_at_least_20_patterns_and_53_are_checked_against_talib():
+def test_there_are_at_least_20_patterns_and_all_61_of_talibs_are_checked_against_it():
     assert len(P.pattern_names()) >= 20
     assert all(hasattr(talib, nm.upper()) for nm in TALIB_PATTERNS)
-    assert len(TALIB_PATTERNS) == 53
+    assert len(TALIB_PATTERNS) == 61
+    assert set(TALIB_PATTERNS) == {f.lower() for f in talib.get_function_groups()["Pattern Recognition"]}
 
 
 def test_every_talib_pattern_fires_somewhere_in_the_checked_data():
@@ -88,7 +89,8 @@ def test_every_pattern_equals_talib_when_run_on_pattern_rich_random_candles(seed
 
 def test_penetration_parameter_changes_the_result_like_talib():
     o, h, lo, c = load_ohlc(REAL[0])
-    for nm in ("cdlmorningstar", "cdleveningstar", "cdldarkcloudcover", "cdlabandonedbaby"):
+    for nm in ("cdlmorningstar", "cdleveningstar", "cdldarkcloudcover", "cdlabandonedbaby",
+               "cdlmathold"):
         for pen in (0.0, 0.1, 0.9):
             ours = getattr(P, nm)(o, h, lo, c, penetration=pen)
             ref = getattr(talib, nm.upper())(o, h, lo, c, penetration=pen)
@@ -125,7 +127,25 @@ EXAMPLES = {
                              (99.0, 100.5, 97.8, 98.0), (100.8, 101.0, 96.5, 97.0)], 100),
     "cdlupsidegap2crows": ([(100.0, 104.1, 99.9, 104.0), (105.5, 105.6, 104.9, 105.0),
                             (106.0, 106.1, 104.4, 104.5)], -100),
+    # long black with a long lower shadow, a smaller black inside it with a lower shadow, a
+    # small black marubozu inside the second: never happens in the recorded data
+    "cdl3starsinsouth": ([(104.0, 104.2, 97.0, 101.0), (102.5, 102.8, 99.0, 101.5),
+                          (101.0, 101.05, 100.45, 100.5)], 100),
 }
+
+
+def test_hikkake_reports_the_setup_then_its_confirmation_within_three_bars_like_talib():
+    # inside bar (lower high, higher low), a bar breaking out upwards on both ends (-100),
+    # then a close below the inside bar's low two bars later confirms it (-200)
+    o, h, lo, c = build((100.0, 101.5, 99.5, 101.0), (101.0, 101.2, 100.0, 100.2),
+                        (100.5, 101.4, 100.3, 101.3), (101.2, 101.5, 100.4, 100.9),
+                        (100.8, 100.9, 99.0, 99.2))
+    ours = P.cdlhikkake(o, h, lo, c)
+    assert list(ours[-3:]) == [-100, 0, -200]
+    assert np.array_equal(ours, talib.CDLHIKKAKE(o, h, lo, c))
+    # the same bars live, one at a time: the confirmation needs the state of bars before
+    s = P.PatternStream(["cdlhikkake"])
+    assert [int(s.update(*bar)[0]) for bar in zip(o, h, lo, c)][-3:] == [-100, 0, -200]
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

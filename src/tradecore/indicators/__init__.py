@@ -11,7 +11,7 @@ names in upper case) whose ``update`` returns the batch value of the same bar in
 ``catalog.SPECS`` lists every indicator with its inputs and TA-Lib counterpart;
 docs/indicators.md lists them with every documented difference from TA-Lib.
 """
-from tradecore.indicators.catalog import BY_NAME, SPECS, Spec, warmup
+from tradecore.indicators.catalog import BY_NAME, SPECS, Spec, retain_freed_memory, warmup
 from tradecore.indicators.momentum import (apo, bop, cci, cmo, macd, macdfix, mfi, mom, ppo, roc,
                                            rocp, rocr, rocr100, rsi, stoch, stochf, stochrsi,
                                            trix, ultosc, willr)
@@ -52,7 +52,7 @@ from tradecore.indicators.patterns import PatternStream, pattern_names
 
 globals().update({_n: getattr(_patterns, _n) for _n in pattern_names()})
 
-__all__ = ["SPECS", "BY_NAME", "Spec", "warmup", "Indicator",
+__all__ = ["SPECS", "BY_NAME", "Spec", "warmup", "retain_freed_memory", "Indicator",
            *(s.name for s in SPECS), *(s.name.upper() for s in SPECS),
            "PatternStream", "pattern_names", *pattern_names(),
            "pivots", "period_pivots", "fractals", "cluster_levels", "range_volume_profile",

@@ -123,13 +123,22 @@ def _runs(ok: np.ndarray) -> np.ndarray:
 
 
 def run(impl: Callable[..., object], arrays: Sequence[np.ndarray], n_out: int,
-        params: Sequence[object] = (), aux: Sequence[np.ndarray] = ()):
+        params: Sequence[object] = (), aux: Sequence[np.ndarray] = (), fused: bool = False):
     """Apply ``impl(*arrays, *aux, *params)`` to every gap-free run of rows (all ``arrays``
-    finite); NaN elsewhere. The common case (no gap) is one call on the whole arrays."""
-    # Fast path: a sum is finite only if every term is (numpy's SIMD sum reads the array at
+    finite); NaN elsewhere. The common case (no gap) is one call on the whole arrays.
+
+    A *fused* kernel returns its outputs followed by a flag, True when every input it read
+    was finite: the gap test rides along in the kernel's own pass (a separate pass costs
+    as much as a whole memory-bound indicator), and only a False flag sends the arrays down
+    the gap path below, where the flag is dropped."""
+    if fused:
+        res = impl(*arrays, *aux, *params)
+        if res[-1]:
+            return res[0] if n_out == 1 else res[:-1]
+    # Unfused: a sum is finite only if every term is (numpy's SIMD sum reads the array at
     # memory speed, about twice as fast as a scalar finiteness loop); a sum that overflows
     # on finite data only sends us down the exact path below, which then finds no gap.
-    if all(np.isfinite(np.add.reduce(a)) for a in arrays):
+    elif all(np.isfinite(np.add.reduce(a)) for a in arrays):
         return impl(*arrays, *aux, *params)
     n = arrays[0].size
     ok = np.ones(n, dtype=np.bool_)
@@ -138,12 +147,24 @@ def run(impl: Callable[..., object], arrays: Sequence[np.ndarray], n_out: int,
     outs = [np.full(n, NAN) for _ in range(n_out)]
     for s, e in _runs(ok):
         res = impl(*(a[s:e] for a in arrays), *(x[s:e] for x in aux), *params)
+        if fused:
+            res = res[0] if n_out == 1 else res[:-1]
         if n_out == 1:
             outs[0][s:e] = res
         else:
             for o, r in zip(outs, res):
                 o[s:e] = r
     return outs[0] if n_out == 1 else tuple(outs)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def finite_upto(x: np.ndarray, k: int) -> bool:
+    """Every x[:k] finite (x - x is 0.0 for a finite float, NaN otherwise): the part of a
+    fused kernel's gap test its main loop does not cover (the warm-up bars)."""
+    z = 0.0
+    for i in range(min(k, x.size)):
+        z += x[i] - x[i]
+    return z == 0.0
 
 
 # -- primitive kernels ----------------------------------------------------------------------
@@ -166,68 +187,109 @@ def first_valid(x: np.ndarray) -> int:
 
 
 @njit(cache=True)
-def sma(x: np.ndarray, p: int) -> np.ndarray:
-    """TA-Lib's running-sum SMA (add the new value, emit, subtract the trailing one), with
-    the sum recomputed exactly from the window every ``p`` bars, so that a huge value or a
-    long history leaves no residue (a window of zeros averages to exactly 0)."""
+def window_sum(x: np.ndarray, p: int, mean: bool) -> tuple[np.ndarray, bool]:
+    """TA-Lib's running window sum (add the new value, emit, subtract the trailing one),
+    times 1/p when ``mean`` (the SMA; TA-Lib's build evidently does the same: its SMA costs
+    what its SUM costs), and the fused gap flag (see :func:`run`).
+
+    The sum is recomputed exactly from the window every ``p`` bars, so that a huge value or
+    a long history leaves no residue (a window of zeros averages to exactly 0). The loop
+    runs block by block (no per-bar countdown branch), and the recomputed sum is
+    accumulated as the block's values arrive (``block``, in the same order as a loop over
+    the window, so the same float) on a dependency chain of its own. The gap flag costs no
+    pass of its own either: every value enters exactly one recomputed sum (or the last,
+    partial block), so they are all finite iff those sums are."""
     n = x.size
     s = first_valid(x)
     out = nan_prefixed(n, s + p - 1)
     if n - s < p:
-        return out
+        return out, False
+    inv = 1.0 / p    # the mean multiplies by 1/p: a divide per bar was 40% of SMA's time
     total = 0.0
-    countdown = 0
-    for i in range(s + p - 1, n):  # rolling_sum's loop, dividing as it goes (one pass)
-        if countdown == 0:
-            total = 0.0
-            for j in range(i - p + 1, i + 1):
-                total += x[j]
-            countdown = p
-        else:
-            total += x[i]
-        out[i] = total / p
+    for j in range(s, s + p):
+        total += x[j]
+    z = 0.0
+    i = s + p - 1
+    while i < n:
+        e = min(i + p, n)         # the next exact recomputation is at bar e
+        z += total - total
+        out[i] = total * inv if mean else total
         total -= x[i - p + 1]
-        countdown -= 1
-    return out
+        block = 0.0
+        for k in range(i + 1, e):
+            v = x[k]
+            block += v
+            total += v
+            out[k] = total * inv if mean else total
+            total -= x[k - p + 1]
+        if e < n:
+            total = block + x[e]  # = the sum of x[e-p+1..e], oldest first
+        else:
+            z += block - block
+        i = e
+    return out, s == 0 and z == 0.0
 
 
 @njit(cache=True)
-def ema(x: np.ndarray, p: int, k: float, skip: int) -> np.ndarray:
+def sma(x: np.ndarray, p: int) -> np.ndarray:
+    """Simple moving average (:func:`window_sum` / p); leading NaN are an upstream warm-up."""
+    return window_sum(x, p, True)[0]
+
+
+@njit(cache=True)
+def ema_fused(x: np.ndarray, p: int, k: float, skip: int) -> tuple[np.ndarray, bool]:
     """EMA seeded with the SMA of the ``p`` values ending ``skip`` bars after the earliest
-    possible seed (TA-Lib's MACD seeds its fast EMA late, with skip = slow - fast)."""
+    possible seed (TA-Lib's MACD seeds its fast EMA late, with skip = slow - fast), and the
+    fused gap flag (see :func:`run`)."""
     n = x.size
     s = first_valid(x)
     first = s + p - 1 + skip
     out = nan_prefixed(n, first)
     if first >= n:
-        return out
+        return out, False
     total = 0.0
     for i in range(first - p + 1, first + 1):
         total += x[i]
     prev = total / p
     out[first] = prev
+    z = 0.0
     for i in range(first + 1, n):
-        prev = ((x[i] - prev) * k) + prev
+        v = x[i]
+        z += v - v
+        prev = ((v - prev) * k) + prev
         out[i] = prev
-    return out
+    return out, s == 0 and z == 0.0 and finite_upto(x, first + 1)
+
+
+@njit(cache=True)
+def ema(x: np.ndarray, p: int, k: float, skip: int) -> np.ndarray:
+    """:func:`ema_fused` without the flag (leading NaN are an upstream warm-up)."""
+    return ema_fused(x, p, k, skip)[0]
 
 
 @njit(cache=True)
 def ema_cascade(x: np.ndarray, p: int, k: float, levels: int, mode: int,
-                coef: np.ndarray) -> np.ndarray:
+                coef: np.ndarray) -> tuple[np.ndarray, bool]:
     """``levels`` chained EMAs (each seeded with the SMA of its first ``p`` inputs, exactly as
     :func:`ema` chained) in one pass, combined per bar: mode 0 DEMA, 1 TEMA, 2 T3 (``coef``
-    c1..c4), 3 TRIX. One read of the input and one output instead of one array per level."""
+    c1..c4), 3 TRIX; and the fused gap flag (see :func:`run`). One read of the input and
+    one output instead of one array per level.
+
+    The warm-up (until the last level is seeded) runs a generic loop over the levels; after
+    it, one loop per mode keeps every level in a local variable, so the levels' recurrences
+    overlap from bar to bar and a bar costs about one EMA's latency, not ``levels`` of them."""
     n = x.size
     out = np.full(n, NAN)
-    e = np.zeros(levels)       # current value of each level
+    e = np.zeros(6)            # current value of each level
     cnt = np.zeros(levels, dtype=np.int64)
-    tot = np.zeros(levels)
     buf = np.empty((levels, p))
     prev_trix = NAN
-    for i in range(n):
+    ok = True
+    i = 0
+    while i < n:
         v = x[i]
-        ok = True
+        ok &= v - v == 0.0
+        ready = True
         for j in range(levels):
             c_ = cnt[j]
             if c_ >= p:
@@ -236,37 +298,84 @@ def ema_cascade(x: np.ndarray, p: int, k: float, levels: int, mode: int,
                 buf[j, c_] = v
                 cnt[j] = c_ + 1
                 if c_ + 1 < p:
-                    ok = False
+                    ready = False
                     break
                 t = 0.0
                 for q in range(p):
                     t += buf[j, q]
                 e[j] = t / p
             v = e[j]  # the next level's input: this level's value of this bar
-        if not ok:
+        i += 1
+        if not ready:
             continue
         if mode == 0:
-            out[i] = 2.0 * e[0] - e[1]
+            out[i - 1] = 2.0 * e[0] - e[1]
         elif mode == 1:
-            out[i] = 3.0 * e[0] - 3.0 * e[1] + e[2]
+            out[i - 1] = 3.0 * e[0] - 3.0 * e[1] + e[2]
         elif mode == 2:
-            out[i] = coef[0] * e[5] + coef[1] * e[4] + coef[2] * e[3] + coef[3] * e[2]
+            out[i - 1] = coef[0] * e[5] + coef[1] * e[4] + coef[2] * e[3] + coef[3] * e[2]
         else:
             b = prev_trix
             prev_trix = e[2]
             if b == b:
-                out[i] = ((e[2] / b) - 1.0) * 100.0 if b != 0.0 else 0.0
-    return out
+                out[i - 1] = ((e[2] / b) - 1.0) * 100.0 if b != 0.0 else 0.0
+        if cnt[levels - 1] >= p and (mode != 3 or prev_trix == prev_trix):
+            break              # every level is seeded: the steady loops below take over
+    e0, e1, e2, e3, e4, e5 = e[0], e[1], e[2], e[3], e[4], e[5]
+    z = 0.0
+    if mode == 0:
+        for t in range(i, n):
+            v = x[t]
+            z += v - v
+            e0 = ((v - e0) * k) + e0
+            e1 = ((e0 - e1) * k) + e1
+            out[t] = 2.0 * e0 - e1
+    elif mode == 1:
+        for t in range(i, n):
+            v = x[t]
+            z += v - v
+            e0 = ((v - e0) * k) + e0
+            e1 = ((e0 - e1) * k) + e1
+            e2 = ((e1 - e2) * k) + e2
+            out[t] = 3.0 * e0 - 3.0 * e1 + e2
+    elif mode == 2:
+        c0, c1, c2, c3 = coef[0], coef[1], coef[2], coef[3]
+        for t in range(i, n):
+            v = x[t]
+            z += v - v
+            e0 = ((v - e0) * k) + e0
+            e1 = ((e0 - e1) * k) + e1
+            e2 = ((e1 - e2) * k) + e2
+            e3 = ((e2 - e3) * k) + e3
+            e4 = ((e3 - e4) * k) + e4
+            e5 = ((e4 - e5) * k) + e5
+            out[t] = c0 * e5 + c1 * e4 + c2 * e3 + c3 * e2
+    else:
+        for t in range(i, n):
+            v = x[t]
+            z += v - v
+            e0 = ((v - e0) * k) + e0
+            e1 = ((e0 - e1) * k) + e1
+            b = e2
+            e2 = ((e1 - e2) * k) + e2
+            out[t] = ((e2 / b) - 1.0) * 100.0 if b != 0.0 else 0.0
+    return out, ok and z == 0.0
 
 
 @njit(cache=True)
-def wma(x: np.ndarray, p: int) -> np.ndarray:
-    """TA-Lib's WMA: weights 1..p kept as a running weighted sum and a running plain sum."""
+def wma_fused(x: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
+    """TA-Lib's WMA (weights 1..p kept as a running weighted sum and a running plain sum),
+    and the fused gap flag (see :func:`run`).
+
+    Each running sum takes one addition per bar on its loop-carried chain: the plain sum
+    adds ``v - trailing`` and the weighted one ``v*p - plain``, each formed off the chain
+    (TA-Lib adds and subtracts in two steps, twice the latency; the values agree to
+    ~1e-15). The streaming Wma does the same operations."""
     n = x.size
     s = first_valid(x)
     out = nan_prefixed(n, s + p - 1)
     if n - s < p:
-        return out
+        return out, False
     divider = (p * (p + 1)) // 2
     period_sub = 0.0
     period_sum = 0.0
@@ -274,18 +383,26 @@ def wma(x: np.ndarray, p: int) -> np.ndarray:
         v = x[s + j]
         period_sub += v
         period_sum += v * (j + 1)
+    z = 0.0
     trailing_value = 0.0
-    trailing = s
-    for i in range(s + p - 1, n):
-        v = x[i]
-        period_sub += v
-        period_sub -= trailing_value
-        period_sum += v * p
-        trailing_value = x[trailing]
-        trailing += 1
-        out[i] = period_sum / divider
-        period_sum -= period_sub
-    return out
+    cur = x[s + p - 1:]
+    trail = x[s:]
+    o = out[s + p - 1:]
+    for j in range(n - s - p + 1):
+        v = cur[j]
+        z += v - v
+        period_sub += v - trailing_value
+        trailing_value = trail[j]
+        vp = v * p
+        o[j] = (period_sum + vp) / divider
+        period_sum += vp - period_sub
+    return out, s == 0 and z == 0.0 and finite_upto(x, p - 1)
+
+
+@njit(cache=True)
+def wma(x: np.ndarray, p: int) -> np.ndarray:
+    """:func:`wma_fused` without the flag (leading NaN are an upstream warm-up)."""
+    return wma_fused(x, p)[0]
 
 
 @njit(cache=True)
@@ -305,7 +422,7 @@ def rolling_extreme(x: np.ndarray, p: int, want_max: bool) -> tuple[np.ndarray, 
 
 
 @njit(cache=True)
-def _block_extreme(x: np.ndarray, p: int, want_max: bool, out: np.ndarray) -> None:
+def _block_extreme(x: np.ndarray, p: int, want_max: bool, out: np.ndarray) -> bool:
     """Rolling max/min values by van Herk / Gil-Werman: cut the series into blocks of p; a
     window ending at i is the suffix of the previous block from i-p+1 plus the prefix of the
     current block up to i. Three comparisons per bar whatever the data (no rescans, no
@@ -314,9 +431,10 @@ def _block_extreme(x: np.ndarray, p: int, want_max: bool, out: np.ndarray) -> No
     n = x.size
     s = first_valid(x)
     if n - s < p:
-        return
+        return False
     suf_prev = np.empty(p)
     suf_cur = np.empty(p)
+    z = 0.0        # the fused gap flag (see run)
     for b0 in range(s, n, p):
         e = min(b0 + p, n)
         m = x[e - 1]
@@ -331,6 +449,7 @@ def _block_extreme(x: np.ndarray, p: int, want_max: bool, out: np.ndarray) -> No
         m = x[b0]
         for i in range(b0, e):
             v = x[i]
+            z += v - v
             if want_max:
                 m = v if v > m else m
             else:
@@ -347,6 +466,15 @@ def _block_extreme(x: np.ndarray, p: int, want_max: bool, out: np.ndarray) -> No
                 else:
                     out[i] = w if w < m else m
         suf_prev, suf_cur = suf_cur, suf_prev
+    return s == 0 and z == 0.0
+
+
+@njit(cache=True)
+def extreme_fused(x: np.ndarray, p: int, want_max: bool) -> tuple[np.ndarray, bool]:
+    """Rolling max (or min) values and the fused gap flag (see :func:`run`)."""
+    out = nan_prefixed(x.size, first_valid(x) + p - 1)
+    ok = _block_extreme(x, p, want_max, out)
+    return out, ok
 
 
 @njit(cache=True)
@@ -367,16 +495,17 @@ def rolling_min(x: np.ndarray, p: int) -> np.ndarray:
 
 @njit(cache=True)
 def high_low_window(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int,
-                    mode: int) -> np.ndarray:
+                    mode: int) -> tuple[np.ndarray, bool]:
     """One output from the highest ``high`` and lowest ``low`` of the window, both found by
     the block scheme of :func:`_block_extreme` in the same pass, so only the output array is
     allocated: mode 0 the midpoint (hh+ll)/2, 1 the stochastic %K, 2 Williams %R (a range
-    below NOISE_RTOL of the price is none: 0)."""
+    below NOISE_RTOL of the price is none: 0); and the fused gap flag (see :func:`run`)."""
     n = high.size
     s = max(first_valid(high), first_valid(low))
     out = nan_prefixed(n, s + p - 1)
     if n - s < p:
-        return out
+        return out, False
+    z = 0.0
     hs_prev = np.empty(p)
     hs_cur = np.empty(p)
     ls_prev = np.empty(p)
@@ -398,9 +527,10 @@ def high_low_window(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int
         ml = low[b0]
         for i in range(b0, e):
             v = high[i]
+            w = low[i]
+            z += (v + w + close[i]) * 0.0
             mh = v if v > mh else mh
-            v = low[i]
-            ml = v if v < ml else ml
+            ml = w if w < ml else ml
             j = i - p + 1
             if j < s:
                 continue
@@ -423,7 +553,7 @@ def high_low_window(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int
                 out[i] = 0.0
         hs_prev, hs_cur = hs_cur, hs_prev
         ls_prev, ls_cur = ls_cur, ls_prev
-    return out
+    return out, s == 0 and z == 0.0
 
 
 @njit(cache=True)
@@ -484,73 +614,87 @@ def _rolling_min(x: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True)
 def rolling_sum(x: np.ndarray, p: int) -> np.ndarray:
-    """Running window sum; recomputed exactly from the window every ``p`` bars (amortised
-    O(1)), which bounds the drift of the add/subtract updates to p of them."""
-    n = x.size
-    s = first_valid(x)
-    out = nan_prefixed(n, s + p - 1)
-    if n - s < p:
-        return out
-    total = 0.0
-    countdown = 0
-    for i in range(s + p - 1, n):
-        if countdown == 0:
-            total = 0.0
-            for j in range(i - p + 1, i + 1):
-                total += x[j]
-            countdown = p
-        else:
-            total += x[i]
-        out[i] = total
-        total -= x[i - p + 1]
-        countdown -= 1
-    return out
+    """Running window sum (:func:`window_sum`)."""
+    return window_sum(x, p, False)[0]
 
 
 @njit(cache=True)
-def rolling_var(x: np.ndarray, p: int) -> np.ndarray:
-    """Population variance of the last ``p`` values: sums of ``x - anchor`` re-anchored and
-    recomputed exactly every ``p`` bars; exactly 0 for a window of equal values."""
+def rolling_var_fused(x: np.ndarray, p: int, kind: int, scale: float) -> tuple[np.ndarray, bool]:
+    """Population variance of the last ``p`` values (kind 0), or its square root times
+    ``scale`` (kind 1, the standard deviation), and the fused gap flag (see :func:`run`).
+
+    Sums of ``x - anchor`` re-anchored and recomputed exactly every ``p`` bars; exactly 0
+    for a window of equal values (an integer count of changes decides it). (A block loop
+    as in :func:`window_sum` was measured slower here: at the default p=5 the blocks are
+    too short to pay for their set-up.)"""
     n = x.size
     s = first_valid(x)
     out = nan_prefixed(n, s + p - 1)
     if n - s < p:
-        return out
+        return out, False
     anchor = 0.0
     s1 = 0.0
     s2 = 0.0
     changes = 0
+    z = 0.0
+    na = 0.0        # the next window's anchor (its oldest value) and its sums so far,
+    b1 = 0.0        # accumulated as its values arrive, in the order of a loop over the
+    b2 = 0.0        # window: the recomputation costs no loop (measured: a third of the
+    bc = 0          # kernel at the default p=5)
     countdown = 0  # bars until the next exact recomputation (a modulo per bar is slow)
     for i in range(s + p - 1, n):
         if countdown == 0:
             countdown = p - 1
-            anchor = x[i - p + 1]
-            s1 = 0.0
-            s2 = 0.0
-            changes = 0
-            for j in range(i - p + 1, i + 1):
-                d = x[j] - anchor
-                s1 += d
-                s2 += d * d
-                if j > i - p + 1 and x[j] != x[j - 1]:
-                    changes += 1
+            if i == s + p - 1:
+                anchor = x[i - p + 1]
+                s1 = 0.0
+                s2 = 0.0
+                changes = 0
+                for j in range(i - p + 1, i + 1):
+                    d = x[j] - anchor
+                    s1 += d
+                    s2 += d * d
+                    if j > i - p + 1 and x[j] != x[j - 1]:
+                        changes += 1
+            else:
+                anchor = na
+                d = x[i] - na
+                s1 = b1 + d
+                s2 = b2 + d * d
+                changes = bc + int(p > 1 and x[i] != x[i - 1])
+            z += s1 - s1
+            na = x[i + 1] if i + 1 < n else 0.0
+            b1 = 0.0
+            b2 = 0.0
+            bc = 0
         else:
             countdown -= 1
-            dn = x[i] - anchor
-            do = x[i - p] - anchor
+            v = x[i]
+            w = x[i - p]
+            dn = v - anchor
+            do = w - anchor
             s1 += dn - do
             s2 += dn * dn - do * do
-            if x[i] != x[i - 1]:
-                changes += 1
-            if x[i - p + 1] != x[i - p]:
-                changes -= 1
+            moved = v != x[i - 1]
+            changes += int(moved) - int(x[i - p + 1] != w)
+            d = v - na
+            b1 += d
+            b2 += d * d
+            bc += int(moved and countdown < p - 2)
         if changes == 0:
-            out[i] = 0.0
+            r = 0.0
         else:
             m = s1 / p
-            v = s2 / p - m * m
-            out[i] = v if v > 0.0 else 0.0
-    return out
+            r = s2 / p - m * m
+            r = r if r > 0.0 else 0.0
+        out[i] = r if kind == 0 else np.sqrt(r) * scale
+    return out, s == 0 and z == 0.0 and s1 - s1 == 0.0
+
+
+@njit(cache=True)
+def rolling_var(x: np.ndarray, p: int) -> np.ndarray:
+    """Population variance of the last ``p`` values (:func:`rolling_var_fused`)."""
+    return rolling_var_fused(x, p, 0, 1.0)[0]
 
 
 @njit(cache=True)
@@ -562,40 +706,65 @@ def linreg_fit(x: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True)
 def linreg(x: np.ndarray, p: int, kind: int) -> np.ndarray:
+    """:func:`linreg_fused` without the flag."""
+    return linreg_fused(x, p, kind)[0]
+
+
+@njit(cache=True)
+def linreg_fused(x: np.ndarray, p: int, kind: int) -> tuple[np.ndarray, bool]:
     """One output of the least-squares line through the last ``p`` values: 0 its value at
     the newest bar, 1 the slope per bar, 2 its value at the oldest bar (TA-Lib's intercept),
     3 the angle atan(slope) in degrees, 4 its value one bar after the window (TA-Lib's TSF).
     Sums on anchored values, updated in O(1) and recomputed exactly every ``p`` bars; one
-    output array (each fresh array costs page faults)."""
+    output array (each fresh array costs page faults). The exact sums of the next window
+    (anchored at its oldest value, added oldest first) are accumulated as its values arrive,
+    on chains of their own: the recomputation costs no loop over the window (that loop was
+    half the kernel's time). The streaming LinReg adds in the same order.
+
+    ``sxy`` weights each value by its lag: 0 for the newest, p-1 for the oldest."""
     n = x.size
     s = first_valid(x)
     out = nan_prefixed(n, s + p - 1)
     if n - s < p:
-        return out
+        return out, False
+    z = 0.0       # the fused gap flag (see run): every value enters a recomputed sum
     sum_x = p * (p - 1) * 0.5
     sum_x2 = p * (p - 1) * (2.0 * p - 1.0) / 6.0
     divisor = sum_x * sum_x - p * sum_x2
     deg = 180.0 / np.pi
-    anchor = 0.0
+    anchor = x[s]
     sy = 0.0
-    sxy = 0.0  # weights are lags: 0 for the newest value, p-1 for the oldest
+    sxy = 0.0
+    for j in range(s, s + p):          # the first window, oldest first
+        d = x[j] - anchor
+        sy += d
+        sxy += (p - 1 - (j - s)) * d
+    na = 0.0       # the next window's anchor and its sums so far
+    bsy = 0.0
+    bsxy = 0.0
     countdown = 0  # bars until the next exact recomputation
     for i in range(s + p - 1, n):
         if countdown == 0:
             countdown = p - 1
-            anchor = x[i - p + 1]
-            sy = 0.0
-            sxy = 0.0
-            for lag in range(p):
-                d = x[i - lag] - anchor
-                sy += d
-                sxy += lag * d
+            if i > s + p - 1:            # the window i-p+1..i, accumulated since then
+                d = x[i] - na
+                sy = bsy + d
+                sxy = bsxy + 0 * d
+                anchor = na
+            z += sy - sy
+            na = x[i + 1] if i + 1 < n else 0.0
+            bsy = 0.0
+            bsxy = 0.0
         else:
             countdown -= 1
-            dn = x[i] - anchor
+            v = x[i]
+            dn = v - anchor
             do = x[i - p] - anchor
             sxy += sy - p * do
             sy += dn - do
+            d = v - na
+            bsy += d
+            bsxy += (countdown + 1) * d
         m = (p * sxy - sum_x * sy) / divisor
         if kind == 1:
             out[i] = m
@@ -610,4 +779,4 @@ def linreg(x: np.ndarray, p: int, kind: int) -> np.ndarray:
             out[i] = b
         else:
             out[i] = b + m * p
-    return out
+    return out, s == 0 and z == 0.0 and sy - sy == 0.0

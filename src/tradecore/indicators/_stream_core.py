@@ -10,7 +10,9 @@ Conventions shared with the batch kernels:
   exactly every ``p`` bars, and for the monotonic deques).
 
 Numba jitclasses are not used: they cannot be cached (ANCHORS §4) and a call from Python to
-a jitted method costs more than these few float operations.
+a jitted method costs more than these few float operations. The streaming indicators use the
+compiled twins of these blocks (tradecore._fast.streamk, same operations in the same order);
+the classes here are their plain-Python references (tests/indicators/test_streamk.py).
 """
 from __future__ import annotations
 
@@ -72,12 +74,12 @@ class RollingSum:
 
 
 class Sma(RollingSum):
-    """c.sma: the rolling sum divided by p."""
+    """c.sma: the rolling sum times 1/p."""
 
     __slots__ = ()
 
     def update(self, x: float) -> float:
-        return RollingSum.update(self, x) / self.p
+        return RollingSum.update(self, x) * (1.0 / self.p)
 
 
 class Ema:
@@ -116,7 +118,7 @@ class Ema:
 
 
 class Wma:
-    """c.wma: TA-Lib's running weighted sum and plain sum."""
+    """c.wma_fused: TA-Lib's running weighted sum and plain sum, one addition each per bar."""
 
     __slots__ = ("p", "ring", "n", "sub", "sum", "trailing", "divider")
 
@@ -140,12 +142,11 @@ class Wma:
             self.sub += x
             self.sum += x * (n + 1)
             return NAN
-        self.sub += x
-        self.sub -= self.trailing
-        self.sum += x * p
+        self.sub += x - self.trailing
         self.trailing = self.ring[(n + 1) % p]
-        out = self.sum / self.divider
-        self.sum -= self.sub
+        vp = x * p
+        out = (self.sum + vp) / self.divider
+        self.sum += vp - self.sub
         return out
 
 
@@ -273,7 +274,7 @@ class LinReg:
             anchor = ring[(n - p + 1) % q]
             sy = 0.0
             sxy = 0.0
-            for lag in range(p):
+            for lag in range(p - 1, -1, -1):      # oldest first, as c.linreg_fused
                 d = ring[(n - lag) % q] - anchor
                 sy += d
                 sxy += lag * d
@@ -289,6 +290,436 @@ class LinReg:
         self.sxy = sxy
         m = (p * sxy - self.sum_x * sy) / self.divisor
         return m, (sy - m * self.sum_x) / p + anchor
+
+
+class HighLow:
+    """Reference for the compiled streamk.HighLow: the highest high and lowest low of the
+    last p bars (two Extremes) and the midpoint, fast %K and Williams %R made of them."""
+
+    __slots__ = ("hi", "lo", "noise_rtol")
+
+    def __init__(self, p: int, noise_rtol: float = 0.0) -> None:
+        self.hi = Extreme(p, True)
+        self.lo = Extreme(p, False)
+        self.noise_rtol = noise_rtol
+
+    def mid(self, high: float, low: float) -> float:
+        return (self.hi.update(high) + self.lo.update(low)) / 2.0
+
+    def fastk(self, high: float, low: float, close: float) -> float:
+        hh = self.hi.update(high)
+        ll = self.lo.update(low)
+        if hh != hh:
+            return NAN
+        if hh - ll > self.noise_rtol * max(abs(hh), abs(ll)):
+            return (close - ll) / ((hh - ll) / 100.0)
+        return 0.0
+
+    def willr(self, high: float, low: float, close: float) -> float:
+        hh = self.hi.update(high)
+        ll = self.lo.update(low)
+        if hh != hh:
+            return NAN
+        if hh - ll > self.noise_rtol * max(abs(hh), abs(ll)):
+            return (hh - close) / ((hh - ll) / -100.0)
+        return 0.0
+
+
+class MeanNonneg:
+    """Reference for streamk.MeanNonneg (volatility._mean_nonneg)."""
+
+    __slots__ = ("p", "ring", "n", "total", "nonzero")
+
+    def __init__(self, p: int) -> None:
+        self.p = p
+        self.ring = [0.0] * p
+        self.n = 0
+        self.total = 0.0
+        self.nonzero = 0
+
+    def update(self, x: float) -> float:
+        p = self.p
+        n = self.n
+        self.n = n + 1
+        self.total += x
+        self.nonzero += x != 0.0
+        if n >= p:
+            old = self.ring[n % p]
+            self.total -= old
+            self.nonzero -= old != 0.0
+        self.ring[n % p] = x
+        if self.nonzero == 0:
+            self.total = 0.0
+        if n < p - 1:
+            return NAN
+        m = self.total / p
+        return m if m > 0.0 else 0.0
+
+
+class Cci:
+    """Reference for streamk.Cci (momentum._cci): O(p) per bar, sums oldest first."""
+
+    __slots__ = ("p", "tp", "noise_rtol")
+
+    def __init__(self, p: int, noise_rtol: float) -> None:
+        self.p = p
+        self.tp: deque[float] = deque(maxlen=p)
+        self.noise_rtol = noise_rtol
+
+    def update(self, high: float, low: float, close: float) -> float:
+        tps = self.tp
+        tp = (high + low + close) / 3.0
+        tps.append(tp)
+        p = self.p
+        if len(tps) < p:
+            return NAN
+        total = 0.0
+        for v in tps:
+            total += v
+        avg = total / p
+        dev = 0.0
+        for v in tps:
+            dev += abs(v - avg)
+        num = tp - avg
+        if num != 0.0 and dev > self.noise_rtol * abs(avg) * p:
+            return num / (0.015 * (dev / p))
+        return 0.0
+
+
+class Di:
+    """Reference for streamk.Di (trend._di): +DI (which 0), -DI (1) or DX (2) from bar p."""
+
+    __slots__ = ("p", "which", "n", "ph", "pl", "pc", "sp", "sm", "st")
+
+    def __init__(self, p: int, which: int) -> None:
+        self.p = p
+        self.which = which
+        self.n = 0
+        self.ph = self.pl = self.pc = NAN
+        self.sp = self.sm = self.st = 0.0
+
+    def update(self, high: float, low: float, close: float) -> float:
+        n = self.n
+        self.n = n + 1
+        plus = minus = tr = 0.0
+        if n > 0:
+            diff_p = high - self.ph
+            diff_m = self.pl - low
+            plus = diff_p if (diff_p > 0 and diff_p > diff_m) else 0.0
+            minus = diff_m if (diff_m > 0 and diff_p < diff_m) else 0.0
+            pc = self.pc
+            tr = (high if high > pc else pc) - (low if low < pc else pc)
+        self.ph, self.pl, self.pc = high, low, close
+        p = self.p
+        if n == 0:
+            return NAN
+        if n < p:
+            self.sp += plus
+            self.sm += minus
+            self.st += tr
+            return NAN
+        inv = 1.0 / p
+        sp = self.sp = self.sp - self.sp * inv + plus
+        sm = self.sm = self.sm - self.sm * inv + minus
+        st = self.st = self.st - self.st * inv + tr
+        if st != 0.0:
+            pl = 100.0 * (sp / st)
+            mi = 100.0 * (sm / st)
+        else:
+            pl = mi = 0.0
+        if self.which == 0:
+            return pl
+        if self.which == 1:
+            return mi
+        t = mi + pl
+        return 100.0 * (abs(mi - pl) / t) if t != 0.0 else 0.0
+
+
+class Correl:
+    """Reference for streamk.Correl (statistic._correl)."""
+
+    __slots__ = ("p", "rx", "ry", "n", "ax", "ay", "s", "cx", "cy")
+
+    def __init__(self, p: int) -> None:
+        self.p = p
+        self.rx = [0.0] * (p + 1)
+        self.ry = [0.0] * (p + 1)
+        self.n = 0
+        self.ax = self.ay = 0.0
+        self.s = [0.0] * 5  # sx, sy, sxx, syy, sxy
+        self.cx = self.cy = 0
+
+    def update(self, real0: float, real1: float) -> float:
+        p = self.p
+        q = p + 1
+        n = self.n
+        rx, ry = self.rx, self.ry
+        rx[n % q] = real0
+        ry[n % q] = real1
+        self.n = n + 1
+        if n < p - 1:
+            return NAN
+        if (n - (p - 1)) % p == 0:
+            ax = self.ax = rx[(n - p + 1) % q]
+            ay = self.ay = ry[(n - p + 1) % q]
+            sx = sy = sxx = syy = sxy = 0.0
+            cx = cy = 0
+            for j in range(n - p + 1, n + 1):
+                dx = rx[j % q] - ax
+                dy = ry[j % q] - ay
+                sx += dx
+                sy += dy
+                sxx += dx * dx
+                syy += dy * dy
+                sxy += dx * dy
+                if j > n - p + 1:
+                    cx += rx[j % q] != rx[(j - 1) % q]
+                    cy += ry[j % q] != ry[(j - 1) % q]
+        else:
+            ax, ay = self.ax, self.ay
+            sx, sy, sxx, syy, sxy = self.s
+            cx, cy = self.cx, self.cy
+            dx = real0 - ax
+            dy = real1 - ay
+            ox = rx[(n - p) % q] - ax
+            oy = ry[(n - p) % q] - ay
+            sx += dx - ox
+            sy += dy - oy
+            sxx += dx * dx - ox * ox
+            syy += dy * dy - oy * oy
+            sxy += dx * dy - ox * oy
+            cx += int(real0 != rx[(n - 1) % q]) - int(rx[(n - p + 1) % q] != rx[(n - p) % q])
+            cy += int(real1 != ry[(n - 1) % q]) - int(ry[(n - p + 1) % q] != ry[(n - p) % q])
+        self.s[:] = (sx, sy, sxx, syy, sxy)
+        self.cx, self.cy = cx, cy
+        den = (sxx - (sx * sx) / p) * (syy - (sy * sy) / p)
+        if cx == 0 or cy == 0 or den <= 0.0:
+            return 0.0
+        return (sxy - (sx * sy) / p) / math.sqrt(den)
+
+
+class Beta:
+    """Reference for streamk.Beta (statistic._beta)."""
+
+    __slots__ = ("p", "ring", "n", "px", "py", "s", "moving")
+
+    def __init__(self, p: int) -> None:
+        self.p = p
+        self.ring = [(0.0, 0.0)] * (p + 1)
+        self.n = 0
+        self.px = self.py = NAN
+        self.s = [0.0] * 4  # s_xx, s_x, s_xy, s_y
+        self.moving = 0
+
+    def update(self, real0: float, real1: float) -> float:
+        px, py = self.px, self.py
+        self.px, self.py = real0, real1
+        n = self.n
+        self.n = n + 1
+        if n == 0:
+            return NAN
+        x = (real0 - px) / px if px != 0.0 else 0.0
+        y = (real1 - py) / py if py != 0.0 else 0.0
+        p = self.p
+        q = p + 1
+        s_xx, s_x, s_xy, s_y = self.s
+        s_xx += x * x
+        s_x += x
+        s_xy += x * y
+        s_y += y
+        self.moving += x != 0.0
+        if n > p:
+            ox, oy = self.ring[(n - p) % q]
+            s_xx -= ox * ox
+            s_x -= ox
+            s_xy -= ox * oy
+            s_y -= oy
+            self.moving -= ox != 0.0
+        self.ring[n % q] = (x, y)
+        self.s[:] = (s_xx, s_x, s_xy, s_y)
+        if n < p:
+            return NAN
+        den = p * s_xx - s_x * s_x
+        return (p * s_xy - s_x * s_y) / den if (self.moving > 0 and den != 0.0) else 0.0
+
+
+class WilderAtr:
+    """Reference for streamk.WilderAtr (trend._wilder_atr)."""
+
+    __slots__ = ("p", "n", "pc", "total", "atr")
+
+    def __init__(self, p: int) -> None:
+        self.p = p
+        self.n = 0
+        self.pc = NAN
+        self.total = 0.0
+        self.atr = NAN
+
+    def update(self, high: float, low: float, close: float) -> float:
+        n = self.n
+        self.n = n + 1
+        pc = self.pc
+        self.pc = close
+        if n == 0:
+            return NAN
+        tr = (high if high > pc else pc) - (low if low < pc else pc)
+        p = self.p
+        if n < p:
+            self.total += tr
+            return NAN
+        if n == p:
+            self.total += tr
+            self.atr = self.total / p
+        else:
+            self.atr = self.atr * ((p - 1) / p) + tr * (1.0 / p)
+        return self.atr
+
+
+class Mfi:
+    """Reference for streamk.Mfi (momentum._mfi), after the gap test."""
+
+    __slots__ = ("p", "tie_rtol", "n", "prev", "pos", "neg", "ps", "ns", "np", "nn")
+
+    def __init__(self, p: int, tie_rtol: float) -> None:
+        self.p = p
+        self.tie_rtol = tie_rtol
+        self.n = 0
+        self.prev = NAN
+        self.pos = [0.0] * (p + 1)
+        self.neg = [0.0] * (p + 1)
+        self.ps = self.ns = 0.0
+        self.np = self.nn = 0
+
+    def update(self, high: float, low: float, close: float, volume: float) -> float:
+        tp = (high + low + close) / 3.0
+        i = self.n
+        self.n = i + 1
+        if i == 0:
+            self.prev = tp
+            return NAN
+        p = self.p
+        q = p + 1
+        flow = tp * volume
+        prev = self.prev
+        tol = self.tie_rtol * abs(prev)
+        if tp - prev > tol:
+            pos, neg = flow, 0.0
+        elif prev - tp > tol:
+            pos, neg = 0.0, flow
+        else:
+            pos = neg = 0.0
+        self.prev = tp
+        if i > p:
+            old_p = self.pos[(i - p) % q]
+            old_n = self.neg[(i - p) % q]
+            self.ps -= old_p
+            self.ns -= old_n
+            self.np -= old_p != 0.0
+            self.nn -= old_n != 0.0
+        self.pos[i % q] = pos
+        self.neg[i % q] = neg
+        self.ps += pos
+        self.ns += neg
+        self.np += pos != 0.0
+        self.nn += neg != 0.0
+        if self.np == 0:
+            self.ps = 0.0
+        if self.nn == 0:
+            self.ns = 0.0
+        if i < p:
+            return NAN
+        t = self.ps + self.ns
+        return 100.0 * (self.ps / t) if t > 0.0 else 0.0
+
+
+class Cmf:
+    """Reference for streamk.Cmf (volume._cmf), after the gap test."""
+
+    __slots__ = ("p", "ring", "n", "sm", "sv", "traded")
+
+    def __init__(self, p: int) -> None:
+        self.p = p
+        self.ring = [(0.0, 0.0)] * p
+        self.n = 0
+        self.sm = self.sv = 0.0
+        self.traded = 0
+
+    def update(self, high: float, low: float, close: float, volume: float) -> float:
+        r = high - low
+        mfv = (((close - low) - (high - close)) / r) * volume if r > 0.0 else 0.0
+        p = self.p
+        n = self.n
+        self.n = n + 1
+        self.sm += mfv
+        self.sv += volume
+        self.traded += volume != 0.0
+        if n >= p:
+            om, ov = self.ring[n % p]
+            self.sm -= om
+            self.sv -= ov
+            self.traded -= ov != 0.0
+        self.ring[n % p] = (mfv, volume)
+        if self.traded == 0:
+            self.sm = self.sv = 0.0
+        if n < p - 1:
+            return NAN
+        return self.sm / self.sv if self.traded > 0 else 0.0
+
+
+class Kama:
+    """Reference for streamk.Kama (overlap._kama), after the gap test."""
+
+    __slots__ = ("_p", "_win", "_sum", "_prev")
+
+    _MAX = 2.0 / (30.0 + 1.0)
+    _DIFF = 2.0 / (2.0 + 1.0) - 2.0 / (30.0 + 1.0)
+
+    def __init__(self, p: int) -> None:
+        self._p = p
+        self._win: deque[float] = deque(maxlen=self._p + 2)
+        self._sum = 0.0
+        self._prev = NAN
+
+    def update(self, real: float) -> float:
+        p = self._p
+        win = self._win
+        win.append(real)
+        size = len(win)
+        if size <= p:
+            return NAN
+        if size == p + 1 and self._prev != self._prev:
+            total = 0.0
+            for i in range(p):
+                total += abs(win[i] - win[i + 1])
+            self._sum = total
+            self._prev = win[p - 1]
+        else:
+            # window of p+2: [x[t-p-1], x[t-p], ..., x[t]]
+            self._sum -= abs(win[0] - win[1])
+            self._sum += abs(win[-1] - win[-2])
+        period_roc = real - win[-1 - p]
+        total = self._sum
+        if total <= period_roc or total == 0.0:
+            er = 1.0
+        else:
+            er = abs(period_roc / total)
+        sc = er * self._DIFF + self._MAX
+        sc *= sc
+        self._prev = ((real - self._prev) * sc) + self._prev
+        return self._prev
+
+
+def linreg_output(lr: LinReg, kind: int, x: float) -> float:
+    """Reference for streamk.LinReg(p, kind).update: LinReg's fit turned into output kind
+    (0 line at the newest bar, 1 slope, 2 intercept, 3 angle in degrees, 4 TSF)."""
+    m, b = lr.update(x)
+    if kind == 1:
+        return m
+    if kind == 3:
+        return math.atan(m) * (180.0 / math.pi)
+    if kind == 2:
+        return b
+    return b + m * (lr.p - 1) if kind == 0 else b + m * lr.p
 
 
 def ma(p: int, kind: int) -> Sma | Ema:

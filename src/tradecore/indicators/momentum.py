@@ -74,40 +74,50 @@ def _cmo(x: np.ndarray, p: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _fastk(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.ndarray:
+def _fastk(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int):
     return c.high_low_window(high, low, close, p, 1)
 
 
 @njit(cache=True)
-def _mask_like(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a`` with NaN wherever ``b`` is NaN: multi-output indicators start all outputs at
-    the same bar, as TA-Lib does."""
-    out = a.copy()
+def _mask_until(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a`` with NaN wherever ``b`` is NaN, in place: multi-output indicators start all
+    outputs at the same bar, as TA-Lib does (``b``'s NaN are its warm-up prefix)."""
     for i in range(a.size):
-        if b[i] != b[i]:
-            out[i] = NAN
-    return out
-
-
-def _stoch(h, lo, cl, fk: int, sk: int, skt: int, sd: int, sdt: int):
-    slowk = _ma(_fastk(h, lo, cl, fk), sk, skt)
-    slowd = _ma(slowk, sd, sdt)
-    return _mask_like(slowk, slowd), slowd
-
-
-def _stochf(h, lo, cl, fk: int, fd: int, fdt: int):
-    fastk = _fastk(h, lo, cl, fk)
-    fastd = _ma(fastk, fd, fdt)
-    return _mask_like(fastk, fastd), fastd
-
-
-def _stochrsi(x, p: int, fk: int, fd: int, fdt: int):
-    r = _rsi(x, p)
-    return _stochf(r, r, r, fk, fd, fdt)
+        if b[i] == b[i]:
+            break
+        a[i] = NAN
+    return a
 
 
 @njit(cache=True)
-def _willr(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.ndarray:
+def _ma_k(x: np.ndarray, p: int, kind: int) -> np.ndarray:
+    return c.sma(x, p) if kind == 0 else c.ema(x, p, 2.0 / (p + 1), 0)
+
+
+@njit(cache=True)
+def _stoch(h, lo, cl, fk: int, sk: int, skt: int, sd: int, sdt: int):
+    fastk, ok = _fastk(h, lo, cl, fk)
+    slowk = _ma_k(fastk, sk, skt)
+    slowd = _ma_k(slowk, sd, sdt)
+    return _mask_until(slowk, slowd), slowd, ok
+
+
+@njit(cache=True)
+def _stochf(h, lo, cl, fk: int, fd: int, fdt: int):
+    fastk, ok = _fastk(h, lo, cl, fk)
+    fastd = _ma_k(fastk, fd, fdt)
+    return _mask_until(fastk, fastd), fastd, ok
+
+
+@njit(cache=True)
+def _stochrsi(x, p: int, fk: int, fd: int, fdt: int):
+    r = _rsi(x, p)
+    k, d, _ = _stochf(r, r, r, fk, fd, fdt)
+    return k, d, c.finite_upto(x, x.size)
+
+
+@njit(cache=True)
+def _willr(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int):
     return c.high_low_window(high, low, close, p, 2)
 
 
@@ -115,8 +125,13 @@ def _willr(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.n
 def _cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.ndarray:
     """Mean absolute deviation has no O(1) update: O(p) per bar, as in TA-Lib."""
     n = close.size
-    out = np.full(n, NAN)
-    tp = (high + low + close) / 3.0
+    out = c.nan_prefixed(n, p - 1)
+    tp = np.empty(n)
+    z = 0.0        # the fused gap flag (c.run)
+    for i in range(n):
+        v = (high[i] + low[i] + close[i]) / 3.0
+        tp[i] = v
+        z += v - v
     for i in range(p - 1, n):
         total = 0.0
         for j in range(i - p + 1, i + 1):
@@ -130,7 +145,7 @@ def _cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.nda
             out[i] = num / (0.015 * (dev / p))
         else:
             out[i] = 0.0
-    return out
+    return out, z == 0.0
 
 
 @njit(cache=True)
@@ -179,27 +194,52 @@ def _mfi(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarra
 
 
 @njit(cache=True)
-def _roc_family(x: np.ndarray, p: int, kind: int) -> np.ndarray:
-    """0 mom, 1 roc, 2 rocp, 3 rocr, 4 rocr100 (a zero base gives 0, as TA-Lib)."""
+def _roc_family(x: np.ndarray, p: int, kind: int) -> tuple[np.ndarray, bool]:
+    """0 mom, 1 roc, 2 rocp, 3 rocr, 4 rocr100 (a zero base gives 0, as TA-Lib), and the
+    fused gap flag (c.run).
+
+    One loop per kind (a kind test per bar costs more than the arithmetic), over views that
+    start at the right offsets: Numba guards an index like ``x[i - p]`` against negative
+    values, and the guard stops the loop from being vectorised (twice slower)."""
     n = x.size
-    out = np.full(n, NAN)
-    s = c.first_valid(x)
-    for i in range(s + p, n):
-        b = x[i - p]
-        v = x[i]
-        if kind == 0:
-            out[i] = v - b
-        elif b == 0.0:
-            out[i] = 0.0
-        elif kind == 1:
-            out[i] = ((v / b) - 1.0) * 100.0
-        elif kind == 2:
-            out[i] = (v - b) / b
-        elif kind == 3:
-            out[i] = v / b
-        else:
-            out[i] = (v / b) * 100.0
-    return out
+    out = c.nan_prefixed(n, p)
+    bad = not c.finite_upto(x, p)
+    if n <= p:
+        return out, not bad
+    cur = x[p:]
+    base = x[:n - p]
+    o = out[p:]
+    m = n - p
+    if kind == 0:
+        for j in range(m):
+            v = cur[j]
+            bad |= not (v - v == 0.0)
+            o[j] = v - base[j]
+    elif kind == 1:
+        for j in range(m):
+            v = cur[j]
+            b = base[j]
+            bad |= not (v - v == 0.0)
+            o[j] = ((v / b) - 1.0) * 100.0 if b != 0.0 else 0.0
+    elif kind == 2:
+        for j in range(m):
+            v = cur[j]
+            b = base[j]
+            bad |= not (v - v == 0.0)
+            o[j] = (v - b) / b if b != 0.0 else 0.0
+    elif kind == 3:
+        for j in range(m):
+            v = cur[j]
+            b = base[j]
+            bad |= not (v - v == 0.0)
+            o[j] = v / b if b != 0.0 else 0.0
+    else:
+        for j in range(m):
+            v = cur[j]
+            b = base[j]
+            bad |= not (v - v == 0.0)
+            o[j] = (v / b) * 100.0 if b != 0.0 else 0.0
+    return out, not bad
 
 
 @njit(cache=True)
@@ -207,73 +247,117 @@ def _trix(x: np.ndarray, p: int) -> np.ndarray:
     return c.ema_cascade(x, p, 2.0 / (p + 1), 3, 3, np.zeros(4))
 
 
-@njit(cache=True)
-def _bp_tr(high: np.ndarray, low: np.ndarray, close: np.ndarray, i: int) -> tuple[float, float]:
-    """Buying pressure and true range of bar i (i >= 1)."""
-    pc = close[i - 1]
-    true_low = low[i] if low[i] < pc else pc
-    return close[i] - true_low, (high[i] if high[i] > pc else pc) - true_low
-
-
-@njit(cache=True)
-def _window_sums(high, low, close, i: int, p: int) -> tuple[float, float]:
-    """Exact sums of buying pressure and true range over bars i-p+1..i, oldest first."""
-    a = 0.0
-    b = 0.0
-    for j in range(i - p + 1, i + 1):
-        u, v = _bp_tr(high, low, close, j)
-        a += u
-        b += v
-    return a, b
+@njit(cache=True, inline="always")
+def _uo_window(tot_a: float, tot_b: float, cd: int, u: float, v: float, ru: np.ndarray,
+               rv: np.ndarray, cur: int, p: int, big: int):
+    """One window of the Ultimate Oscillator at a bar whose term is in ring slot ``cur`` (the
+    window is ready): its sums of buying pressure and true range, c.rolling_sum's arithmetic
+    (exact recomputation from the ring every p outputs, oldest first; else add the new
+    term), and the state for the next bar (the leaving term subtracted). No modulo per bar:
+    an integer division costs more than the whole update."""
+    k = cur - p + 1            # ring slot of the window's oldest term
+    if k < 0:
+        k += big
+    if cd == 0:
+        ra = 0.0
+        rb = 0.0
+        j = k
+        for _ in range(p):
+            ra += ru[j]
+            rb += rv[j]
+            j = j + 1 if j + 1 < big else 0
+        cd = p
+    else:
+        ra = tot_a + u
+        rb = tot_b + v
+    return ra, rb, ra - ru[k], rb - rv[k], cd - 1
 
 
 @njit(cache=True)
 def _ultosc(high: np.ndarray, low: np.ndarray, close: np.ndarray, p1: int, p2: int,
-            p3: int) -> np.ndarray:
+            p3: int) -> tuple[np.ndarray, bool]:
     """Three running window sums of buying pressure and true range (c.rolling_sum's
-    arithmetic, exact recomputation every p outputs), recomputing a leaving bar's terms from
-    the inputs instead of storing them: one output array."""
+    arithmetic, exact recomputation every p outputs) over one ring of the last p3 terms, the
+    three windows in scalars; and the fused gap flag (c.run). Periods sorted, p3 largest."""
     n = close.size
     out = c.nan_prefixed(n, p3)
     if n <= p3:
-        return out
-    ps = (p1, p2, p3)
-    tot_a = np.zeros(3)
-    tot_b = np.zeros(3)
-    cd = np.zeros(3, dtype=np.int64)
-    res_a = np.zeros(3)
-    res_b = np.zeros(3)
+        return out, False
+    big = p3
+    ru = np.empty(big)
+    rv = np.empty(big)
+    a1 = b1 = a2 = b2 = a3 = b3 = 0.0
+    cd1 = cd2 = cd3 = 0
+    r1a = r1b = r2a = r2b = r3a = r3b = 0.0
+    z = (high[0] + low[0] + close[0]) * 0.0
+    slot = 1 % big
     for i in range(1, n):
-        u, v = _bp_tr(high, low, close, i)
-        ready = True
-        for q in range(3):
-            p = ps[q]
-            if i < p:              # bar i is the (i)-th term: the window needs p of them
-                ready = False
-                continue
-            if cd[q] == 0:
-                ta_, tb_ = _window_sums(high, low, close, i, p)
-                cd[q] = p
-            else:
-                ta_ = tot_a[q] + u
-                tb_ = tot_b[q] + v
-            res_a[q] = ta_
-            res_b[q] = tb_
-            ou, ov = _bp_tr(high, low, close, i - p + 1)
-            tot_a[q] = ta_ - ou
-            tot_b[q] = tb_ - ov
-            cd[q] -= 1
-        if not ready:
+        pc = close[i - 1]
+        hi = high[i]
+        lo = low[i]
+        cl = close[i]
+        z += (hi + lo + cl) * 0.0
+        tl = lo if lo < pc else pc
+        u = cl - tl
+        v = (hi if hi > pc else pc) - tl
+        cur = slot
+        ru[cur] = u
+        rv[cur] = v
+        slot = slot + 1 if slot + 1 < big else 0
+        if i >= p1:
+            r1a, r1b, a1, b1, cd1 = _uo_window(a1, b1, cd1, u, v, ru, rv, cur, p1, big)
+        if i >= p2:
+            r2a, r2b, a2, b2, cd2 = _uo_window(a2, b2, cd2, u, v, ru, rv, cur, p2, big)
+        if i < p3:
             continue
+        r3a, r3b, a3, b3, cd3 = _uo_window(a3, b3, cd3, u, v, ru, rv, cur, p3, big)
         val = 0.0
-        if res_b[0] != 0.0:
-            val += 4.0 * (res_a[0] / res_b[0])
-        if res_b[1] != 0.0:
-            val += 2.0 * (res_a[1] / res_b[1])
-        if res_b[2] != 0.0:
-            val += res_a[2] / res_b[2]
+        if r1b != 0.0:
+            val += 4.0 * (r1a / r1b)
+        if r2b != 0.0:
+            val += 2.0 * (r2a / r2b)
+        if r3b != 0.0:
+            val += r3a / r3b
         out[i] = 100.0 * (val / 7.0)
-    return out
+    return out, z == 0.0
+
+
+@njit(cache=True)
+def _po_ema(x: np.ndarray, fast: int, slow: int, ppo: bool) -> tuple[np.ndarray, bool]:
+    """APO (or PPO) with EMAs in one pass: both EMAs exactly as c.ema (each seeded with the
+    SMA of its first p values at bar p-1), the difference (or its percentage of the slow
+    EMA, 0 when that is 0) written from bar slow-1; and the fused gap flag (c.run).
+    One output array instead of three."""
+    if slow < fast:
+        fast, slow = slow, fast
+    n = x.size
+    out = c.nan_prefixed(n, slow - 1)
+    if n < slow:
+        return out, False
+    kf = 2.0 / (fast + 1)
+    ks = 2.0 / (slow + 1)
+    total = 0.0
+    for i in range(fast):
+        total += x[i]
+    fe = total / fast
+    for i in range(fast, slow):
+        fe = ((x[i] - fe) * kf) + fe
+    total = 0.0
+    for i in range(slow):
+        total += x[i]
+    se = total / slow
+    z = total - total
+    for i in range(slow - 1, n):
+        if i >= slow:
+            v = x[i]
+            z += v - v
+            fe = ((v - fe) * kf) + fe
+            se = ((v - se) * ks) + se
+        if ppo:
+            out[i] = ((fe - se) / se) * 100.0 if se != 0.0 else 0.0
+        else:
+            out[i] = fe - se
+    return out, z == 0.0
 
 
 def _po(x, fast: int, slow: int, kind: int):
@@ -316,7 +400,7 @@ def _macd_k(x: np.ndarray, fast: int, slow: int, signal: int, kf: float, ks: flo
     s_out = c.nan_prefixed(n, out_first)
     h_out = c.nan_prefixed(n, out_first)
     if out_first >= n:
-        return m_out, s_out, h_out
+        return m_out, s_out, h_out, False
     total = 0.0
     for i in range(first - fast + 1, first + 1):
         total += x[i]
@@ -326,30 +410,32 @@ def _macd_k(x: np.ndarray, fast: int, slow: int, signal: int, kf: float, ks: flo
         total += x[i]
     se = total / slow
     k = 2.0 / (signal + 1)
-    buf = np.empty(signal)
-    sig = 0.0
-    for i in range(first, n):
+    z = total - total              # the gap flag (c.run): x[0..first] are in this sum
+    # warm-up: the signal EMA's seed, the SMA of the first `signal` MACD values
+    t = 0.0
+    for i in range(first, out_first + 1):
         if i > first:
             v = x[i]
+            z += v - v
             fe = ((v - fe) * kf) + fe
             se = ((v - se) * ks) + se
+        t += fe - se
+    sig = t / signal
+    m = fe - se
+    m_out[out_first] = m
+    s_out[out_first] = sig
+    h_out[out_first] = m - sig
+    for i in range(out_first + 1, n):
+        v = x[i]
+        z += v - v
+        fe = ((v - fe) * kf) + fe
+        se = ((v - se) * ks) + se
         m = fe - se
-        j = i - first
-        if j < signal - 1:
-            buf[j] = m
-            continue
-        if j == signal - 1:
-            buf[j] = m
-            t = 0.0
-            for q in range(signal):
-                t += buf[q]
-            sig = t / signal
-        else:
-            sig = ((m - sig) * k) + sig
+        sig = ((m - sig) * k) + sig
         m_out[i] = m
         s_out[i] = sig
         h_out[i] = m - sig
-    return m_out, s_out, h_out
+    return m_out, s_out, h_out, z == 0.0
 
 
 def _macd(x, fast: int, slow: int, signal: int):
@@ -361,12 +447,15 @@ def _macdfix(x, signal: int):
 
 
 @njit(cache=True)
-def _bop(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray) -> np.ndarray:
+def _bop(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray) -> tuple[np.ndarray, bool]:
     out = np.empty(cl.size)
+    bad = False
     for i in range(cl.size):
         r = h[i] - lo[i]
-        out[i] = (cl[i] - o[i]) / r if r > 0.0 else 0.0
-    return out
+        d = cl[i] - o[i]
+        bad |= not ((r + d) * 0.0 == 0.0)   # NaN iff an input is not finite (or r+d overflows)
+        out[i] = d / r if r > 0.0 else 0.0
+    return out, not bad
 
 
 # -- public batch functions -----------------------------------------------------------------
@@ -392,7 +481,7 @@ def stoch(high, low, close, fastk_period: int = 5, slowk_period: int = 3,
     params = (c.period("fastk_period", fastk_period, 1), c.period("slowk_period", slowk_period, 1),
               c.matype("slowk_matype", slowk_matype), c.period("slowd_period", slowd_period, 1),
               c.matype("slowd_matype", slowd_matype))
-    return c.run(_stoch, arrays, 2, params)
+    return c.run(_stoch, arrays, 2, params, fused=True)
 
 
 def stochf(high, low, close, fastk_period: int = 5, fastd_period: int = 3,
@@ -401,7 +490,7 @@ def stochf(high, low, close, fastk_period: int = 5, fastd_period: int = 3,
     arrays = c.inputs(high=high, low=low, close=close)
     params = (c.period("fastk_period", fastk_period, 1), c.period("fastd_period", fastd_period, 1),
               c.matype("fastd_matype", fastd_matype))
-    return c.run(_stochf, arrays, 2, params)
+    return c.run(_stochf, arrays, 2, params, fused=True)
 
 
 def stochrsi(real, timeperiod: int = 14, fastk_period: int = 5, fastd_period: int = 3,
@@ -409,19 +498,19 @@ def stochrsi(real, timeperiod: int = 14, fastk_period: int = 5, fastd_period: in
     """Fast stochastic of the RSI (fastk, fastd)."""
     params = (c.period("timeperiod", timeperiod), c.period("fastk_period", fastk_period, 1),
               c.period("fastd_period", fastd_period, 1), c.matype("fastd_matype", fastd_matype))
-    return c.run(_stochrsi, _one(real), 2, params)
+    return c.run(_stochrsi, _one(real), 2, params, fused=True)
 
 
 def willr(high, low, close, timeperiod: int = 14) -> np.ndarray:
     """Williams %R in [-100, 0]."""
     arrays = c.inputs(high=high, low=low, close=close)
-    return c.run(_willr, arrays, 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_willr, arrays, 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def cci(high, low, close, timeperiod: int = 14) -> np.ndarray:
     """Commodity channel index (typical price against its mean absolute deviation)."""
     arrays = c.inputs(high=high, low=low, close=close)
-    return c.run(_cci, arrays, 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_cci, arrays, 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def mfi(high, low, close, volume, timeperiod: int = 14) -> np.ndarray:
@@ -432,32 +521,38 @@ def mfi(high, low, close, volume, timeperiod: int = 14) -> np.ndarray:
 
 def mom(real, timeperiod: int = 10) -> np.ndarray:
     """real - real[timeperiod bars ago]."""
-    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 0))
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 0),
+                 fused=True)
 
 
 def roc(real, timeperiod: int = 10) -> np.ndarray:
     """Rate of change in percent: (real/prev - 1) * 100; 0 when prev is 0."""
-    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 1))
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 1),
+                 fused=True)
 
 
 def rocp(real, timeperiod: int = 10) -> np.ndarray:
     """Rate of change as a fraction: (real - prev) / prev."""
-    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 2))
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 2),
+                 fused=True)
 
 
 def rocr(real, timeperiod: int = 10) -> np.ndarray:
     """Rate of change ratio: real / prev."""
-    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 3))
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 3),
+                 fused=True)
 
 
 def rocr100(real, timeperiod: int = 10) -> np.ndarray:
     """Rate of change ratio times 100."""
-    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 4))
+    return c.run(_roc_family, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 4),
+                 fused=True)
 
 
 def trix(real, timeperiod: int = 30) -> np.ndarray:
     """One-bar rate of change (percent) of a triple EMA."""
-    return c.run(_trix, _one(real), 1, (c.period("timeperiod", timeperiod, 1),))
+    return c.run(_trix, _one(real), 1, (c.period("timeperiod", timeperiod, 1),),
+                 fused=True)
 
 
 def ultosc(high, low, close, timeperiod1: int = 7, timeperiod2: int = 14,
@@ -466,13 +561,15 @@ def ultosc(high, low, close, timeperiod1: int = 7, timeperiod2: int = 14,
     arrays = c.inputs(high=high, low=low, close=close)
     ps = sorted((c.period("timeperiod1", timeperiod1, 1), c.period("timeperiod2", timeperiod2, 1),
                  c.period("timeperiod3", timeperiod3, 1)))
-    return c.run(_ultosc, arrays, 1, tuple(ps))
+    return c.run(_ultosc, arrays, 1, tuple(ps), fused=True)
 
 
 def apo(real, fastperiod: int = 12, slowperiod: int = 26, matype: int = 1) -> np.ndarray:
     """Absolute price oscillator: MA(fast) - MA(slow)."""
     params = (c.period("fastperiod", fastperiod), c.period("slowperiod", slowperiod),
               c.matype("matype", matype))
+    if params[2] == 1:
+        return c.run(_po_ema, _one(real), 1, (params[0], params[1], False), fused=True)
     return c.run(_apo, _one(real), 1, params)
 
 
@@ -480,6 +577,8 @@ def ppo(real, fastperiod: int = 12, slowperiod: int = 26, matype: int = 1) -> np
     """Percentage price oscillator: (MA(fast) - MA(slow)) / MA(slow) * 100."""
     params = (c.period("fastperiod", fastperiod), c.period("slowperiod", slowperiod),
               c.matype("matype", matype))
+    if params[2] == 1:
+        return c.run(_po_ema, _one(real), 1, (params[0], params[1], True), fused=True)
     return c.run(_ppo, _one(real), 1, params)
 
 
@@ -487,17 +586,18 @@ def macd(real, fastperiod: int = 12, slowperiod: int = 26, signalperiod: int = 9
     """MACD (macd, macdsignal, macdhist)."""
     params = (c.period("fastperiod", fastperiod), c.period("slowperiod", slowperiod),
               c.period("signalperiod", signalperiod, 1))
-    return c.run(_macd, _one(real), 3, params)
+    return c.run(_macd, _one(real), 3, params, fused=True)
 
 
 def macdfix(real, signalperiod: int = 9):
     """MACD with TA-Lib's fixed 12/26 constants 0.15 and 0.075 (macd, macdsignal, macdhist)."""
-    return c.run(_macdfix, _one(real), 3, (c.period("signalperiod", signalperiod, 1),))
+    return c.run(_macdfix, _one(real), 3, (c.period("signalperiod", signalperiod, 1),),
+                 fused=True)
 
 
 def bop(open, high, low, close) -> np.ndarray:  # noqa: A002 (TA-Lib's argument name)
     """Balance of power: (close - open) / (high - low); 0 for a bar without range."""
-    return c.run(_bop, c.inputs(open=open, high=high, low=low, close=close), 1)
+    return c.run(_bop, c.inputs(open=open, high=high, low=low, close=close), 1, fused=True)
 
 
 __all__ = ["rsi", "cmo", "stoch", "stochf", "stochrsi", "willr", "cci", "mfi", "mom", "roc",

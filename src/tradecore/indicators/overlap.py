@@ -30,71 +30,38 @@ def _tema(x: np.ndarray, p: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _trima(x: np.ndarray, p: int) -> np.ndarray:
-    # A triangular average is an SMA of an SMA: (p+1)/2 twice when p is odd, p/2 and p/2+1
-    # when it is even (TA-Lib's weights 1..m..1).
+def _trima(x: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
+    """A triangular average is an SMA of an SMA: (p+1)/2 twice when p is odd, p/2 and p/2+1
+    when it is even (TA-Lib's weights 1..m..1). Two block-structured c.window_sum passes
+    (faster than one pass juggling two recomputation schedules and a ring); with the fused
+    gap flag of the inner one, which reads every input."""
     if p % 2 == 1:
         a = (p + 1) // 2
         b = a
     else:
         a = p // 2
         b = a + 1
-    # c.sma(c.sma(x, a), b) in one pass and one array: the inner averages live in a ring of
-    # b slots; both levels recompute their sums exactly every a (resp. b) outputs, as c.sma.
-    n = x.size
-    out = c.nan_prefixed(n, a + b - 2)
-    if n < a + b - 1:
-        return out
-    ring = np.empty(b)
-    t1 = 0.0
-    cd1 = 0
-    t2 = 0.0
-    cd2 = 0
-    k = 0        # number of inner averages so far
-    pos = 0      # ring slot of the next inner average
-    for i in range(a - 1, n):
-        if cd1 == 0:
-            t1 = 0.0
-            for j in range(i - a + 1, i + 1):
-                t1 += x[j]
-            cd1 = a
-        else:
-            t1 += x[i]
-        y = t1 / a
-        t1 -= x[i - a + 1]
-        cd1 -= 1
-        ring[pos] = y
-        pos = pos + 1 if pos + 1 < b else 0       # now the slot of the oldest of the window
-        k += 1
-        if k < b:
-            continue
-        if cd2 == 0:
-            t2 = 0.0
-            for q in range(b):
-                t2 += ring[(pos + q) % b]
-            cd2 = b
-        else:
-            t2 += y
-        out[i] = t2 / b
-        t2 -= ring[pos]
-        cd2 -= 1
-    return out
+    inner, ok = c.window_sum(x, a, True)
+    return c.window_sum(inner, b, True)[0], ok
 
 
 @njit(cache=True)
-def _kama(x: np.ndarray, p: int) -> np.ndarray:
-    """TA-Lib's KAMA: efficiency ratio over ``p`` changes, fast 2 / slow 30 constants."""
+def _kama(x: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
+    """TA-Lib's KAMA: efficiency ratio over ``p`` changes, fast 2 / slow 30 constants; and
+    the fused gap flag (c.run)."""
     n = x.size
-    out = np.full(n, NAN)
+    out = c.nan_prefixed(n, p)
     if n <= p:
-        return out
+        return out, False
     const_max = 2.0 / (30.0 + 1.0)
     const_diff = 2.0 / (2.0 + 1.0) - const_max
     sum_roc1 = 0.0
     for i in range(p):
         sum_roc1 += abs(x[i] - x[i + 1])
     prev = x[p - 1]
+    z = sum_roc1 - sum_roc1       # x[0..p] are in this sum
     for today in range(p, n):
+        z += x[today] - x[today]
         if today > p:
             sum_roc1 -= abs(x[today - p - 1] - x[today - p])
             sum_roc1 += abs(x[today] - x[today - 1])
@@ -107,7 +74,7 @@ def _kama(x: np.ndarray, p: int) -> np.ndarray:
         sc *= sc
         prev = ((x[today] - prev) * sc) + prev
         out[today] = prev
-    return out
+    return out, z == 0.0
 
 
 @njit(cache=True)
@@ -156,8 +123,74 @@ def _bands(x: np.ndarray, mid: np.ndarray, p: int, up: float, dn: float):
     return upper, mid, lower
 
 
+@njit(cache=True)
+def _bbands_sma(x: np.ndarray, p: int, up: float, dn: float):
+    """Bollinger Bands around the SMA in one pass: c.sma's running sum and c.rolling_var's
+    anchored sums share their exact-recomputation schedule (every p bars from bar p-1), so
+    one countdown drives both, with the same operations as the two kernels run apart; and
+    the fused gap flag (c.run)."""
+    n = x.size
+    upper = c.nan_prefixed(n, p - 1)
+    mid = c.nan_prefixed(n, p - 1)
+    lower = c.nan_prefixed(n, p - 1)
+    if n < p:
+        return upper, mid, lower, False
+    ok = c.finite_upto(x, p - 1)
+    inv_p = 1.0 / p   # the SMA's mean, as c.window_sum
+    total = 0.0
+    anchor = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    changes = 0
+    z = 0.0
+    countdown = 0
+    for i in range(p - 1, n):
+        v = x[i]
+        z += v - v
+        if countdown == 0:
+            countdown = p - 1
+            total = 0.0
+            anchor = x[i - p + 1]
+            s1 = 0.0
+            s2 = 0.0
+            changes = 0
+            for j in range(i - p + 1, i + 1):
+                w = x[j]
+                total += w
+                d = w - anchor
+                s1 += d
+                s2 += d * d
+                if j > i - p + 1 and w != x[j - 1]:
+                    changes += 1
+        else:
+            countdown -= 1
+            total += v
+            w = x[i - p]
+            dn_ = v - anchor
+            do = w - anchor
+            s1 += dn_ - do
+            s2 += dn_ * dn_ - do * do
+            changes += int(v != x[i - 1]) - int(x[i - p + 1] != w)
+        m_ = total * inv_p
+        total -= x[i - p + 1]
+        if changes == 0:
+            r = 0.0
+        else:
+            m = s1 / p
+            r = s2 / p - m * m
+            r = r if r > 0.0 else 0.0
+        sd = np.sqrt(r)
+        mid[i] = m_
+        upper[i] = m_ + up * sd
+        lower[i] = m_ - dn * sd
+    return upper, mid, lower, ok and z == 0.0
+
+
 def _bbands(x: np.ndarray, p: int, up: float, dn: float, kind: int):
-    return _bands(x, _ma(x, p, kind), p, up, dn)
+    if kind == 0:
+        return _bbands_sma(x, p, up, dn)
+    u, m, lo = _bands(x, _ma(x, p, kind), p, up, dn)
+    return u, m, lo, True   # unfused: the gap test ran before (see bbands)
 
 
 # -- public batch functions -----------------------------------------------------------------
@@ -165,50 +198,51 @@ def _bbands(x: np.ndarray, p: int, up: float, dn: float, kind: int):
 def sma(real, timeperiod: int = 30) -> np.ndarray:
     """Simple moving average."""
     (x,) = c.inputs(real=real)
-    return c.run(c.sma, (x,), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(c.window_sum, (x,), 1, (c.period("timeperiod", timeperiod), True), fused=True)
 
 
 def ema(real, timeperiod: int = 30) -> np.ndarray:
     """Exponential moving average, k = 2/(timeperiod+1), seeded with the first SMA."""
     (x,) = c.inputs(real=real)
-    return c.run(_ema_k, (x,), 1, (c.period("timeperiod", timeperiod),))
+    p = c.period("timeperiod", timeperiod)
+    return c.run(c.ema_fused, (x,), 1, (p, 2.0 / (p + 1), 0), fused=True)
 
 
 def wma(real, timeperiod: int = 30) -> np.ndarray:
     """Linearly weighted moving average (weight 1 for the oldest bar, timeperiod for the newest)."""
     (x,) = c.inputs(real=real)
-    return c.run(c.wma, (x,), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(c.wma_fused, (x,), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def dema(real, timeperiod: int = 30) -> np.ndarray:
     """Double EMA: 2*EMA - EMA(EMA)."""
     (x,) = c.inputs(real=real)
-    return c.run(_dema, (x,), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_dema, (x,), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def tema(real, timeperiod: int = 30) -> np.ndarray:
     """Triple EMA: 3*EMA - 3*EMA(EMA) + EMA(EMA(EMA))."""
     (x,) = c.inputs(real=real)
-    return c.run(_tema, (x,), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_tema, (x,), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def trima(real, timeperiod: int = 30) -> np.ndarray:
     """Triangular moving average."""
     (x,) = c.inputs(real=real)
-    return c.run(_trima, (x,), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_trima, (x,), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def kama(real, timeperiod: int = 30) -> np.ndarray:
     """Kaufman adaptive moving average."""
     (x,) = c.inputs(real=real)
-    return c.run(_kama, (x,), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_kama, (x,), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def t3(real, timeperiod: int = 5, vfactor: float = 0.7) -> np.ndarray:
     """Tillson T3 moving average."""
     (x,) = c.inputs(real=real)
     return c.run(_t3, (x,), 1, (c.period("timeperiod", timeperiod),
-                                c.real("vfactor", vfactor, 0.0, 1.0)))
+                                c.real("vfactor", vfactor, 0.0, 1.0)), fused=True)
 
 
 def hma(real, timeperiod: int = 30) -> np.ndarray:
@@ -220,13 +254,13 @@ def hma(real, timeperiod: int = 30) -> np.ndarray:
 def midpoint(real, timeperiod: int = 14) -> np.ndarray:
     """(highest + lowest) / 2 of ``real`` over the period."""
     (x,) = c.inputs(real=real)
-    return c.run(_midpoint, (x,), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_midpoint, (x,), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def midprice(high, low, timeperiod: int = 14) -> np.ndarray:
     """(highest high + lowest low) / 2 over the period."""
     arrays = c.inputs(high=high, low=low)
-    return c.run(_midprice, arrays, 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_midprice, arrays, 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def bbands(real, timeperiod: int = 20, nbdevup: float = 2.0, nbdevdn: float = 2.0,
@@ -235,47 +269,79 @@ def bbands(real, timeperiod: int = 20, nbdevup: float = 2.0, nbdevdn: float = 2.
     (x,) = c.inputs(real=real)
     params = (c.period("timeperiod", timeperiod), c.real("nbdevup", nbdevup, -3e37),
               c.real("nbdevdn", nbdevdn, -3e37), c.matype("matype", matype))
-    return c.run(_bbands, (x,), 3, params)
+    if params[3] == 1 and not np.isfinite(np.add.reduce(x)):   # the EMA path is not fused:
+        return c.run(lambda *a: _bbands(*a)[:3], (x,), 3, params)  # gap test first
+    return c.run(_bbands, (x,), 3, params, fused=True)
 
+
+# Price transforms: one fused loop each (gap flag included, see c.run): numpy array
+# expressions would allocate a temporary per operator, and a separate finiteness pass over
+# four inputs costs more than TA-Lib's whole AVGPRICE. A non-finite input makes the sum
+# non-finite, so testing the output tests the inputs.
 
 @njit(cache=True)
 def _avgprice(o, h, lo, cl):
-    return (o + h + lo + cl) / 4.0
+    out = np.empty(cl.size)
+    z = 0.0
+    for i in range(cl.size):
+        v = (o[i] + h[i] + lo[i] + cl[i]) / 4.0
+        out[i] = v
+        z += v - v
+    return out, z == 0.0
 
 
 @njit(cache=True)
 def _medprice(h, lo):
-    return (h + lo) / 2.0
+    out = np.empty(h.size)
+    z = 0.0
+    for i in range(h.size):
+        v = (h[i] + lo[i]) / 2.0
+        out[i] = v
+        z += v - v
+    return out, z == 0.0
 
 
 @njit(cache=True)
 def _typprice(h, lo, cl):
-    return (h + lo + cl) / 3.0
+    out = np.empty(h.size)
+    z = 0.0
+    for i in range(h.size):
+        v = (h[i] + lo[i] + cl[i]) / 3.0
+        out[i] = v
+        z += v - v
+    return out, z == 0.0
 
 
 @njit(cache=True)
 def _wclprice(h, lo, cl):
-    return (h + lo + cl * 2.0) / 4.0
+    out = np.empty(h.size)
+    z = 0.0
+    for i in range(h.size):
+        v = (h[i] + lo[i] + cl[i] * 2.0) / 4.0
+        out[i] = v
+        z += v - v
+    return out, z == 0.0
 
 
 def avgprice(open, high, low, close) -> np.ndarray:  # noqa: A002 (TA-Lib's argument name)
     """(open + high + low + close) / 4."""
-    return c.run(_avgprice, c.inputs(open=open, high=high, low=low, close=close), 1)
+    return c.run(_avgprice, c.inputs(open=open, high=high, low=low, close=close), 1,
+                 fused=True)
 
 
 def medprice(high, low) -> np.ndarray:
     """(high + low) / 2."""
-    return c.run(_medprice, c.inputs(high=high, low=low), 1)
+    return c.run(_medprice, c.inputs(high=high, low=low), 1, fused=True)
 
 
 def typprice(high, low, close) -> np.ndarray:
     """(high + low + close) / 3."""
-    return c.run(_typprice, c.inputs(high=high, low=low, close=close), 1)
+    return c.run(_typprice, c.inputs(high=high, low=low, close=close), 1, fused=True)
 
 
 def wclprice(high, low, close) -> np.ndarray:
     """(high + low + 2*close) / 4."""
-    return c.run(_wclprice, c.inputs(high=high, low=low, close=close), 1)
+    return c.run(_wclprice, c.inputs(high=high, low=low, close=close), 1, fused=True)
 
 
 __all__ = ["sma", "ema", "wma", "dema", "tema", "trima", "kama", "t3", "hma", "midpoint",

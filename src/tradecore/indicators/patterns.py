@@ -62,7 +62,7 @@ SETTINGS = np.array([
     (HIGHLOW, 5, 0.05),    # Equal
 ], dtype=np.float64)
 
-MAX_SPECS = 8
+MAX_SPECS = 9
 
 
 class _P:
@@ -71,13 +71,19 @@ class _P:
     number of candles, and TA-Lib's lookback when it differs from max(period) + candles - 1."""
 
     def __init__(self, code: int, candles: int, specs: Sequence[tuple[int, int]],
-                 lookback: int | None = None, penetration: float = 0.0):
+                 lookback: int | None = None, penetration: float = 0.0,
+                 state_bars: int = 0):
         self.code = code
         self.candles = candles
         self.specs = list(specs)
         periods = [int(SETTINGS[s, 1]) for s, _ in specs] or [0]
         self.lookback = (max(periods) + candles - 1) if lookback is None else lookback
         self.penetration = penetration
+        # A pattern with state (hikkake: a setup "confirmed" up to 3 bars later) runs its state
+        # machine from `state_bars` bars before its first output, as TA-Lib does, and TA-Lib
+        # starts its running totals there too.
+        self.state_from = self.lookback - state_bars
+        self.tot_start = self.state_from
 
 
 SVS = SHADOWVERYSHORT
@@ -140,6 +146,20 @@ _TABLE: dict[str, _P] = {
     "cdlxsidegap3methods": _P(53, 3, []),
     "cdlconcealbabyswall": _P(54, 4, [(SVS, 3), (SVS, 2), (SVS, 1)]),
     "cdltweezer": _P(43, 2, [(EQUAL, 1), (BODYSHORT, 1), (BODYSHORT, 0)]),
+    "cdl3starsinsouth": _P(55, 3, [(BODYLONG, 2), (SHADOWLONG, 2), (SVS, 1), (BODYSHORT, 0),
+                                   (SVS, 0)]),
+    "cdladvanceblock": _P(56, 3, [(SHADOWSHORT, 2), (SHADOWSHORT, 1), (SHADOWSHORT, 0),
+                                  (SHADOWLONG, 0), (NEAR, 2), (NEAR, 1), (FAR, 2), (FAR, 1),
+                                  (BODYLONG, 2)]),
+    "cdlhikkake": _P(57, 3, [], lookback=5, state_bars=3),
+    "cdlhikkakemod": _P(58, 4, [(NEAR, 2)], lookback=10, state_bars=3),
+    "cdlbreakaway": _P(59, 5, [(BODYLONG, 4)]),
+    "cdlmathold": _P(60, 5, [(BODYLONG, 4), (BODYSHORT, 3), (BODYSHORT, 2), (BODYSHORT, 1)],
+                     penetration=0.5),
+    "cdlrisefall3methods": _P(61, 5, [(BODYLONG, 4), (BODYSHORT, 3), (BODYSHORT, 2),
+                                      (BODYSHORT, 1), (BODYLONG, 0)]),
+    "cdlstalledpattern": _P(62, 3, [(BODYLONG, 2), (BODYLONG, 1), (SVS, 1), (NEAR, 2),
+                                    (BODYSHORT, 0), (NEAR, 1)]),
 }
 
 # Patterns TA-Lib does not have (tested on constructed candles against their docstrings).
@@ -195,12 +215,16 @@ def _rbgapdown(o, c, j2, j1):
 
 
 @njit(cache=True)
-def _eval_all(codes, lookback, pen, smap, av, oa, ha, la, ca, base, j0, j1, out, row0):  # noqa
+def _eval_all(codes, lookback, stfrom, pen, smap, av, oa, ha, la, ca, base, j0, j1, out, row0,  # noqa
+              pst):
     """Every pattern of `codes` at absolute bars [j0, j1) (rows row0.. of out). Pattern p at
     bar i reads the thresholds av[smap[p, :], i - j0] (table order). Inside, o, h, l, c are the
     5-tuples of bars i-4 .. i (before the first bars they hold wrapped-around values that no
     pattern reads: its lookback is longer), so every pattern is one branch on plain values;
-    one call covers a whole chunk of bars, since a call per bar cost more than the patterns."""
+    one call covers a whole chunk of bars, since a call per bar cost more than the patterns.
+    `pst[2p], pst[2p+1]` is the state of a stateful pattern p (hikkake: the bar of the last
+    unconfirmed setup and its sign), carried from bar to bar and between calls; such a
+    pattern runs from bar stfrom[p], before its first output bar lookback[p]."""
     i = 4
     for ii in range(j0, j1):
         li = ii - base
@@ -210,13 +234,14 @@ def _eval_all(codes, lookback, pen, smap, av, oa, ha, la, ca, base, j0, j1, out,
         l = (la[li - 4], la[li - 3], la[li - 2], la[li - 1], la[li])
         c = (ca[li - 4], ca[li - 3], ca[li - 2], ca[li - 1], ca[li])
         for p in range(codes.shape[0]):
-            if ii < lookback[p]:
+            if ii < stfrom[p]:
                 out[row0 + r, p] = 0
                 continue
             code = codes[p]
             pen_ = pen[p]
             a = (av[smap[p, 0], r], av[smap[p, 1], r], av[smap[p, 2], r], av[smap[p, 3], r],
-                 av[smap[p, 4], r], av[smap[p, 5], r], av[smap[p, 6], r], av[smap[p, 7], r])
+                 av[smap[p, 4], r], av[smap[p, 5], r], av[smap[p, 6], r], av[smap[p, 7], r],
+                 av[smap[p, 8], r])
             res = 0
             for _once in range(1):  # `break` = the pattern's answer is in res
                 if code == 1:  # doji
@@ -599,6 +624,115 @@ def _eval_all(codes, lookback, pen, smap, av, oa, ha, la, ca, base, j0, j1, out,
                           and h[i - 1] > c[i - 2] and h[i] > h[i - 1] and l[i] < l[i - 1])
                     res = 100 if ok else 0
                     break
+                if code == 55:  # three stars in the south
+                    ok = (_color(o, c, i - 2) == -1 and _color(o, c, i - 1) == -1
+                          and _color(o, c, i) == -1
+                          and _rb(o, c, i - 2) > a[0] and _ls(o, l, c, i - 2) > a[1]
+                          and _rb(o, c, i - 1) < _rb(o, c, i - 2)
+                          and o[i - 1] > c[i - 2] and o[i - 1] <= h[i - 2]
+                          and l[i - 1] < c[i - 2] and l[i - 1] >= l[i - 2]
+                          and _ls(o, l, c, i - 1) > a[2]
+                          and _rb(o, c, i) < a[3] and _ls(o, l, c, i) < a[4]
+                          and _us(o, h, c, i) < a[4]
+                          and l[i] > l[i - 1] and h[i] < h[i - 1])
+                    res = 100 if ok else 0
+                    break
+                if code == 56:  # advance block
+                    rb2, rb1, rb0 = _rb(o, c, i - 2), _rb(o, c, i - 1), _rb(o, c, i)
+                    ok = (_color(o, c, i - 2) == 1 and _color(o, c, i - 1) == 1
+                          and _color(o, c, i) == 1
+                          and c[i] > c[i - 1] and c[i - 1] > c[i - 2]
+                          and o[i - 1] > o[i - 2] and o[i - 1] <= c[i - 2] + a[4]
+                          and o[i] > o[i - 1] and o[i] <= c[i - 1] + a[5]
+                          and rb2 > a[8] and _us(o, h, c, i - 2) < a[0]
+                          and ((rb1 < rb2 - a[6] and rb0 < rb1 + a[5])
+                               or rb0 < rb1 - a[7]
+                               or (rb0 < rb1 and rb1 < rb2
+                                   and (_us(o, h, c, i) > a[2] or _us(o, h, c, i - 1) > a[1]))
+                               or (rb0 < rb1 and _us(o, h, c, i) > a[3])))
+                    res = -100 if ok else 0
+                    break
+                if code == 57 or code == 58:  # hikkake, modified hikkake (stateful)
+                    pidx = pst[2 * p]
+                    pres = pst[2 * p + 1]
+                    inside_out = ((h[i] < h[i - 1] and l[i] < l[i - 1])
+                                  or (h[i] > h[i - 1] and l[i] > l[i - 1]))
+                    if code == 57:
+                        setup = h[i - 1] < h[i - 2] and l[i - 1] > l[i - 2] and inside_out
+                    else:
+                        setup = (h[i - 2] < h[i - 3] and l[i - 2] > l[i - 3]
+                                 and h[i - 1] < h[i - 2] and l[i - 1] > l[i - 2]
+                                 and ((h[i] < h[i - 1] and l[i] < l[i - 1]
+                                       and c[i - 2] <= l[i - 2] + a[0])
+                                      or (h[i] > h[i - 1] and l[i] > l[i - 1]
+                                          and c[i - 2] >= h[i - 2] - a[0])))
+                    if setup:
+                        pres = 100.0 if h[i] < h[i - 1] else -100.0
+                        pidx = float(ii)
+                        res = int(pres)
+                    elif ii <= pidx + 3 and pres != 0.0:
+                        k = i - (ii - int(pidx) + 1)   # bar pidx - 1 (the inside bar)
+                        if (pres > 0 and c[i] > h[k]) or (pres < 0 and c[i] < l[k]):
+                            res = int(pres) + (100 if pres > 0 else -100)
+                            pidx = 0.0
+                    pst[2 * p] = pidx
+                    pst[2 * p + 1] = pres
+                    break
+                if code == 59:  # breakaway
+                    c4, c3, c1, c0 = (_color(o, c, i - 4), _color(o, c, i - 3),
+                                      _color(o, c, i - 1), _color(o, c, i))
+                    ok = (c4 == c3 and c3 == c1 and c1 == -c0 and _rb(o, c, i - 4) > a[0]
+                          and ((c4 == -1 and _rbgapdown(o, c, i - 3, i - 4)
+                                and h[i - 2] < h[i - 3] and l[i - 2] < l[i - 3]
+                                and h[i - 1] < h[i - 2] and l[i - 1] < l[i - 2]
+                                and c[i] > o[i - 3] and c[i] < c[i - 4])
+                               or (c4 == 1 and _rbgapup(o, c, i - 3, i - 4)
+                                   and h[i - 2] > h[i - 3] and l[i - 2] > l[i - 3]
+                                   and h[i - 1] > h[i - 2] and l[i - 1] > l[i - 2]
+                                   and c[i] < o[i - 3] and c[i] > c[i - 4])))
+                    res = c0 * 100 if ok else 0
+                    break
+                if code == 60:  # mat hold
+                    floor = c[i - 4] - _rb(o, c, i - 4) * pen_
+                    lo2, lo1 = min(o[i - 2], c[i - 2]), min(o[i - 1], c[i - 1])
+                    ok = (_color(o, c, i - 4) == 1 and _color(o, c, i - 3) == -1
+                          and _color(o, c, i) == 1 and _rbgapup(o, c, i - 3, i - 4)
+                          and lo2 < c[i - 4] and lo1 < c[i - 4] and lo2 > floor and lo1 > floor
+                          and max(c[i - 2], o[i - 2]) < o[i - 3]
+                          and max(c[i - 1], o[i - 1]) < max(c[i - 2], o[i - 2])
+                          and o[i] > c[i - 1] and c[i] > max(max(h[i - 3], h[i - 2]), h[i - 1])
+                          and _rb(o, c, i - 4) > a[0] and _rb(o, c, i - 3) < a[1]
+                          and _rb(o, c, i - 2) < a[2] and _rb(o, c, i - 1) < a[3])
+                    res = 100 if ok else 0
+                    break
+                if code == 61:  # rising/falling three methods
+                    c4 = _color(o, c, i - 4)
+                    f = float(c4)
+                    ok = (c4 == -_color(o, c, i - 3)
+                          and _color(o, c, i - 3) == _color(o, c, i - 2)
+                          and _color(o, c, i - 2) == _color(o, c, i - 1)
+                          and _color(o, c, i - 1) == -_color(o, c, i)
+                          and min(o[i - 3], c[i - 3]) < h[i - 4] and max(o[i - 3], c[i - 3]) > l[i - 4]
+                          and min(o[i - 2], c[i - 2]) < h[i - 4] and max(o[i - 2], c[i - 2]) > l[i - 4]
+                          and min(o[i - 1], c[i - 1]) < h[i - 4] and max(o[i - 1], c[i - 1]) > l[i - 4]
+                          and c[i - 2] * f < c[i - 3] * f and c[i - 1] * f < c[i - 2] * f
+                          and o[i] * f > c[i - 1] * f and c[i] * f > c[i - 4] * f
+                          and _rb(o, c, i - 4) > a[0] and _rb(o, c, i - 3) < a[1]
+                          and _rb(o, c, i - 2) < a[2] and _rb(o, c, i - 1) < a[3]
+                          and _rb(o, c, i) > a[4])
+                    res = 100 * c4 if ok else 0
+                    break
+                if code == 62:  # stalled pattern
+                    rb0 = _rb(o, c, i)
+                    ok = (_color(o, c, i - 2) == 1 and _color(o, c, i - 1) == 1
+                          and _color(o, c, i) == 1
+                          and c[i] > c[i - 1] and c[i - 1] > c[i - 2]
+                          and _rb(o, c, i - 2) > a[0] and _rb(o, c, i - 1) > a[1]
+                          and _us(o, h, c, i - 1) < a[2]
+                          and o[i - 1] > o[i - 2] and o[i - 1] <= c[i - 2] + a[3]
+                          and rb0 < a[4] and o[i] >= c[i - 1] - rb0 - a[5])
+                    res = -100 if ok else 0
+                    break
                 if code == 43:  # tweezer (ours)
                     c1, c0 = _color(o, c, i - 1), _color(o, c, i)
                     if not (_rb(o, c, i - 1) > a[1] and _rb(o, c, i) > a[2] and c1 == -c0):
@@ -613,14 +747,14 @@ def _eval_all(codes, lookback, pen, smap, av, oa, ha, la, ca, base, j0, j1, out,
                     res = 0
                     break
                 res = 0
-            out[row0 + r, p] = res
+            out[row0 + r, p] = res if ii >= lookback[p] else 0
 
 
 CHUNK = 256
 
 
 @njit(cache=True)
-def _run(codes, lookback, pen, smap, ukind, uperiod, ufactor, uk, ulb,
+def _run(codes, lookback, stfrom, pen, smap, ukind, uperiod, ufactor, uk, ulb,
          o, h, l, c, base, i0, i1, tot, out, out_row0):
     """Patterns `codes` over absolute bars [i0, i1).
 
@@ -628,10 +762,12 @@ def _run(codes, lookback, pen, smap, ukind, uperiod, ufactor, uk, ulb,
     a short trailing window). The running totals are kept per distinct (setting, candle offset,
     lookback): patterns that share one (all the doji family's BodyDoji at bar i, say) share the
     total, which is the same double either way since it starts at the same bar. `tot[u]` is the
-    state carried between calls. Bars go in chunks: first every threshold of the chunk, then
+    state carried between calls (then, from tot[nu], two slots per pattern for the stateful
+    ones). Bars go in chunks: first every threshold of the chunk, then
     every pattern of the chunk. out[out_row0 + (i - i0), p] receives the values."""
     nu = ukind.shape[0]
     av = np.zeros((nu + 1, CHUNK))      # row nu stays 0: the slot unused specs point at
+    pst = tot[nu:]
     R = _ranges(o, h, l, c)
     for j0 in range(i0, i1, CHUNK):
         j1 = min(j0 + CHUNK, i1)
@@ -654,8 +790,8 @@ def _run(codes, lookback, pen, smap, ukind, uperiod, ufactor, uk, ulb,
                     x = f * (tot[u] / period)
                     tot[u] += R[kind, li - k] - R[kind, li - k - period]
                 av[u, i - j0] = x / 2.0 if kind == 2 else x   # x / 1.0 == x exactly
-        _eval_all(codes, lookback, pen, smap, av, o, h, l, c, base, j0, j1, out,
-                  out_row0 + j0 - i0)
+        _eval_all(codes, lookback, stfrom, pen, smap, av, o, h, l, c, base, j0, j1, out,
+                  out_row0 + j0 - i0, pst)
     return out
 
 
@@ -689,18 +825,19 @@ class _Plan:
         self.names = list(names)
         self.codes = np.array([_TABLE[nm].code for nm in names], dtype=np.int64)
         self.lookback = np.array([_TABLE[nm].lookback for nm in names], dtype=np.int64)
+        self.stfrom = np.array([_TABLE[nm].state_from for nm in names], dtype=np.int64)
         self.pen = np.zeros(m, dtype=np.float64)
         uniq: dict[tuple[int, int, int], int] = {}
         for nm in names:
             e = _TABLE[nm]
             for st, k in e.specs:
-                uniq.setdefault((st, k, e.lookback), len(uniq))
+                uniq.setdefault((st, k, e.tot_start), len(uniq))
         nu = len(uniq)
         self.smap = np.full((m, MAX_SPECS), nu, dtype=np.int64)
         for p, nm in enumerate(names):
             e = _TABLE[nm]
             for s, (st, k) in enumerate(e.specs):
-                self.smap[p, s] = uniq[(st, k, e.lookback)]
+                self.smap[p, s] = uniq[(st, k, e.tot_start)]
             pn = e.penetration if penetrations is None else float(penetrations[p])
             if not (pn >= 0.0):
                 raise ValueError(f"{nm}: penetration must be >= 0, got {pn}")
@@ -711,7 +848,7 @@ class _Plan:
         self.ufactor = np.array([SETTINGS[st, 2] for st, _, _ in keys], dtype=np.float64)
         self.uk = np.array([k for _, k, _ in keys], dtype=np.int64)
         self.ulb = np.array([lb for _, _, lb in keys], dtype=np.int64)
-        self.nstate = max(nu, 1)
+        self.nstate = nu + 2 * m + 1
         self.window = int(self.lookback.max()) + 2 if m else 4
 
     def new_state(self) -> np.ndarray:
@@ -719,7 +856,7 @@ class _Plan:
 
     def run_into(self, o, h, l, c, base: int, i0: int, i1: int, tot: np.ndarray,
                  out: np.ndarray, out_row0: int = 0) -> None:
-        _run(self.codes, self.lookback, self.pen, self.smap, self.ukind, self.uperiod,
+        _run(self.codes, self.lookback, self.stfrom, self.pen, self.smap, self.ukind, self.uperiod,
              self.ufactor, self.uk, self.ulb, o, h, l, c, base, i0, i1, tot, out, out_row0)
 
     def run(self, o, h, l, c) -> np.ndarray:
@@ -1103,3 +1240,71 @@ def cdlconcealbabyswall(open_, high, low, close) -> np.ndarray:
     """Concealing baby swallow: two black marubozu, a black bar gapping down whose upper shadow
     reaches into the second body, then a black bar engulfing it, shadows included. +100."""
     return _one("cdlconcealbabyswall", open_, high, low, close)
+
+
+def cdl3starsinsouth(open_, high, low, close) -> np.ndarray:
+    """Three stars in the south: three black bars. The first long (BodyLong) with a long lower
+    shadow (longer than its body); the second smaller, opening above the first close within
+    its range, trading below that close but not below the first low, with a lower shadow
+    (ShadowVeryShort); the third a small (BodyShort) marubozu (both shadows very short) inside
+    the second bar's range. +100."""
+    return _one("cdl3starsinsouth", open_, high, low, close)
+
+
+def cdladvanceblock(open_, high, low, close) -> np.ndarray:
+    """Advance block: three white bars with higher closes, each opening within or near (Near)
+    the previous body; the first long with a short upper shadow (ShadowShort); the advance
+    weakening: the second far (Far) smaller than the first and the third not longer than the
+    second, or the third far smaller than the second, or shrinking bodies with an upper
+    shadow that is not short on the second or third, or a smaller third with a long upper
+    shadow (ShadowLong). -100."""
+    return _one("cdladvanceblock", open_, high, low, close)
+
+
+def cdlbreakaway(open_, high, low, close) -> np.ndarray:
+    """Breakaway: a long bar, a bar of the same colour whose body gaps away from it, a bar
+    with lower highs and lows (higher, after a white first bar), a fourth of the first
+    colour continuing so, then a bar of the other colour closing inside the gap between the
+    first two bodies. Sign of the last bar's colour."""
+    return _one("cdlbreakaway", open_, high, low, close)
+
+
+def cdlhikkake(open_, high, low, close) -> np.ndarray:
+    """Hikkake: an inside bar (lower high, higher low than the bar before), then a bar breaking
+    out of it on both ends in one direction: +100 when that bar has a lower high and lower low
+    (a false breakdown), -100 for a higher high and higher low. A close beyond the inside
+    bar's high (after +100) or low (after -100) within the next 3 bars confirms it: +200 /
+    -200 on the confirming bar (once; a new setup replaces the one waiting). Stateful, as in
+    TA-Lib: the state machine starts 3 bars before the first output."""
+    return _one("cdlhikkake", open_, high, low, close)
+
+
+def cdlhikkakemod(open_, high, low, close) -> np.ndarray:
+    """Modified hikkake: two nested inside bars, the first closing near (Near) its low (+) or
+    its high (-), then a bar breaking out downwards (+100) or upwards (-100); confirmed as
+    cdlhikkake (+200 / -200 within 3 bars, against the second inside bar's high or low)."""
+    return _one("cdlhikkakemod", open_, high, low, close)
+
+
+def cdlmathold(open_, high, low, close, penetration: float = 0.5) -> np.ndarray:
+    """Mat hold: a long white bar, a small black body gapping up, two more small bodies falling
+    and holding within the first body (penetrating it by less than penetration x its
+    length), then a white bar opening above the previous close and closing above the highest
+    high of the three reaction bars. +100."""
+    return _one("cdlmathold", open_, high, low, close, penetration)
+
+
+def cdlrisefall3methods(open_, high, low, close) -> np.ndarray:
+    """Rising/falling three methods: a long bar, three small bodies of the other colour moving
+    against it and holding within its range, then a long bar of the first colour opening
+    beyond the previous close and closing beyond the first close. Sign of the first bar's
+    colour."""
+    return _one("cdlrisefall3methods", open_, high, low, close)
+
+
+def cdlstalledpattern(open_, high, low, close) -> np.ndarray:
+    """Stalled pattern: three white bars with higher closes; the first two long, the second
+    with a very short upper shadow and opening within or near the first body; the third small
+    (BodyShort) and riding on the second's shoulder (opening at or above its close minus the
+    third body minus Near). -100."""
+    return _one("cdlstalledpattern", open_, high, low, close)

@@ -19,19 +19,6 @@ from tradecore.indicators._core import NAN
 
 
 @njit(cache=True)
-def _var(x: np.ndarray, p: int) -> np.ndarray:
-    return c.rolling_var(x, p)
-
-
-@njit(cache=True)
-def _stddev(x: np.ndarray, p: int, nbdev: float) -> np.ndarray:
-    out = c.rolling_var(x, p)
-    for i in range(out.size):
-        out[i] = np.sqrt(out[i]) * nbdev
-    return out
-
-
-@njit(cache=True)
 def _zscore(x: np.ndarray, p: int) -> np.ndarray:
     out = c.sma(x, p)  # the mean, turned into the z-score in place
     var = c.rolling_var(x, p)
@@ -42,8 +29,8 @@ def _zscore(x: np.ndarray, p: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _linreg(x: np.ndarray, p: int, kind: int) -> np.ndarray:
-    return c.linreg(x, p, kind)
+def _linreg(x: np.ndarray, p: int, kind: int):
+    return c.linreg_fused(x, p, kind)
 
 
 @njit(cache=True)
@@ -60,10 +47,12 @@ def _correl(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
     sxy = 0.0
     cx = 0
     cy = 0
+    z = 0.0        # the fused gap flag (c.run): every value enters a recomputed sum
     countdown = 0  # bars until the next exact recomputation (a modulo per bar is slow)
     for i in range(p - 1, n):
         if countdown == 0:
             countdown = p - 1
+            z += (sx + sy) * 0.0
             ax = x[i - p + 1]
             ay = y[i - p + 1]
             sx = sy = sxx = syy = sxy = 0.0
@@ -98,7 +87,7 @@ def _correl(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
             out[i] = 0.0
         else:
             out[i] = (sxy - (sx * sy) / p) / math.sqrt(den)
-    return out
+    return out, n >= p and z == 0.0 and (sx + sy) * 0.0 == 0.0
 
 
 @njit(cache=True)
@@ -139,13 +128,13 @@ def _beta(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _max(x: np.ndarray, p: int) -> np.ndarray:
-    return c.rolling_max(x, p)
+def _max(x: np.ndarray, p: int):
+    return c.extreme_fused(x, p, True)
 
 
 @njit(cache=True)
-def _min(x: np.ndarray, p: int) -> np.ndarray:
-    return c.rolling_min(x, p)
+def _min(x: np.ndarray, p: int):
+    return c.extreme_fused(x, p, False)
 
 
 def _one(real):
@@ -155,13 +144,14 @@ def _one(real):
 def var(real, timeperiod: int = 5, nbdev: float = 1.0) -> np.ndarray:
     """Population variance; ``nbdev`` is accepted and ignored, as in TA-Lib."""
     c.real("nbdev", nbdev, -3e37)
-    return c.run(_var, _one(real), 1, (c.period("timeperiod", timeperiod, 1),))
+    return c.run(c.rolling_var_fused, _one(real), 1, (c.period("timeperiod", timeperiod, 1), 0, 1.0),
+                 fused=True)
 
 
 def stddev(real, timeperiod: int = 5, nbdev: float = 1.0) -> np.ndarray:
     """Population standard deviation times nbdev."""
-    params = (c.period("timeperiod", timeperiod), c.real("nbdev", nbdev, -3e37))
-    return c.run(_stddev, _one(real), 1, params)
+    params = (c.period("timeperiod", timeperiod), 1, c.real("nbdev", nbdev, -3e37))
+    return c.run(c.rolling_var_fused, _one(real), 1, params, fused=True)
 
 
 def zscore(real, timeperiod: int = 20) -> np.ndarray:
@@ -172,33 +162,33 @@ def zscore(real, timeperiod: int = 20) -> np.ndarray:
 
 def linearreg(real, timeperiod: int = 14) -> np.ndarray:
     """Least-squares line of the window, evaluated at its newest bar."""
-    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 0))
+    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 0), fused=True)
 
 
 def linearreg_slope(real, timeperiod: int = 14) -> np.ndarray:
     """Slope of the least-squares line, per bar."""
-    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 1))
+    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 1), fused=True)
 
 
 def linearreg_intercept(real, timeperiod: int = 14) -> np.ndarray:
     """The least-squares line at the oldest bar of the window (TA-Lib's intercept)."""
-    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 2))
+    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 2), fused=True)
 
 
 def linearreg_angle(real, timeperiod: int = 14) -> np.ndarray:
     """atan(slope) in degrees."""
-    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 3))
+    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 3), fused=True)
 
 
 def tsf(real, timeperiod: int = 14) -> np.ndarray:
     """Time series forecast: the least-squares line one bar after the window."""
-    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 4))
+    return c.run(_linreg, _one(real), 1, (c.period("timeperiod", timeperiod), 4), fused=True)
 
 
 def correl(real0, real1, timeperiod: int = 30) -> np.ndarray:
     """Pearson correlation of the two series over the window."""
     arrays = c.inputs(real0=real0, real1=real1)
-    return c.run(_correl, arrays, 1, (c.period("timeperiod", timeperiod, 1),))
+    return c.run(_correl, arrays, 1, (c.period("timeperiod", timeperiod, 1),), fused=True)
 
 
 def beta(real0, real1, timeperiod: int = 5) -> np.ndarray:
@@ -209,17 +199,18 @@ def beta(real0, real1, timeperiod: int = 5) -> np.ndarray:
 
 def max(real, timeperiod: int = 30) -> np.ndarray:  # noqa: A001 (TA-Lib's MAX)
     """Highest value over the window."""
-    return c.run(_max, _one(real), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_max, _one(real), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def min(real, timeperiod: int = 30) -> np.ndarray:  # noqa: A001 (TA-Lib's MIN)
     """Lowest value over the window."""
-    return c.run(_min, _one(real), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_min, _one(real), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def sum(real, timeperiod: int = 30) -> np.ndarray:  # noqa: A001 (TA-Lib's SUM)
     """Sum over the window."""
-    return c.run(c.rolling_sum, _one(real), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(c.window_sum, _one(real), 1, (c.period("timeperiod", timeperiod), False),
+                 fused=True)
 
 
 __all__ = ["var", "stddev", "zscore", "linearreg", "linearreg_slope", "linearreg_intercept",

@@ -16,6 +16,7 @@ from collections import deque
 
 import numpy as np
 
+from tradecore._fast import streamk as sk
 from tradecore.indicators import _stream_core as s
 from tradecore.indicators._core import NOISE_RTOL
 from tradecore.indicators._stream_core import NAN, Indicator
@@ -35,7 +36,7 @@ class SMA(Indicator):
 
     def __init__(self, timeperiod: int = 30) -> None:
         self._args = (timeperiod,)
-        self._b = s.Sma(s.period("timeperiod", timeperiod))
+        self._b = sk.Sma(s.period("timeperiod", timeperiod))
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -50,7 +51,7 @@ class EMA(Indicator):
     def __init__(self, timeperiod: int = 30) -> None:
         self._args = (timeperiod,)
         p = s.period("timeperiod", timeperiod)
-        self._b = s.Ema(p, 2.0 / (p + 1))
+        self._b = sk.Ema(p, 2.0 / (p + 1))
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -64,7 +65,7 @@ class WMA(Indicator):
 
     def __init__(self, timeperiod: int = 30) -> None:
         self._args = (timeperiod,)
-        self._b = s.Wma(s.period("timeperiod", timeperiod))
+        self._b = sk.Wma(s.period("timeperiod", timeperiod))
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -79,8 +80,8 @@ class DEMA(Indicator):
     def __init__(self, timeperiod: int = 30) -> None:
         self._args = (timeperiod,)
         p = s.period("timeperiod", timeperiod)
-        self._e1 = s.Ema(p, 2.0 / (p + 1))
-        self._e2 = s.Ema(p, 2.0 / (p + 1))
+        self._e1 = sk.Ema(p, 2.0 / (p + 1))
+        self._e2 = sk.Ema(p, 2.0 / (p + 1))
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -97,7 +98,7 @@ class TEMA(Indicator):
         self._args = (timeperiod,)
         p = s.period("timeperiod", timeperiod)
         k = 2.0 / (p + 1)
-        self._e1, self._e2, self._e3 = s.Ema(p, k), s.Ema(p, k), s.Ema(p, k)
+        self._e1, self._e2, self._e3 = sk.Ema(p, k), sk.Ema(p, k), sk.Ema(p, k)
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -116,7 +117,7 @@ class TRIMA(Indicator):
         p = s.period("timeperiod", timeperiod)
         a = (p + 1) // 2 if p % 2 else p // 2
         b = a if p % 2 else a + 1
-        self._a, self._b = s.Sma(a), s.Sma(b)
+        self._a, self._b = sk.Sma(a), sk.Sma(b)
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -126,48 +127,17 @@ class TRIMA(Indicator):
 
 
 class KAMA(Indicator):
-    __slots__ = ("_p", "_win", "_sum", "_prev")
-
-    _MAX = 2.0 / (30.0 + 1.0)
-    _DIFF = 2.0 / (2.0 + 1.0) - 2.0 / (30.0 + 1.0)
+    __slots__ = ("_k",)
 
     def __init__(self, timeperiod: int = 30) -> None:
         self._args = (timeperiod,)
-        self._p = s.period("timeperiod", timeperiod)
-        self._win: deque[float] = deque(maxlen=self._p + 2)
-        self._sum = 0.0
-        self._prev = NAN
+        self._k = sk.Kama(s.period("timeperiod", timeperiod))
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
             self.reset()
             return NAN
-        p = self._p
-        win = self._win
-        win.append(real)
-        size = len(win)
-        if size <= p:
-            return NAN
-        if size == p + 1 and self._prev != self._prev:
-            total = 0.0
-            for i in range(p):
-                total += abs(win[i] - win[i + 1])
-            self._sum = total
-            self._prev = win[p - 1]
-        else:
-            # window of p+2: [x[t-p-1], x[t-p], ..., x[t]]
-            self._sum -= abs(win[0] - win[1])
-            self._sum += abs(win[-1] - win[-2])
-        period_roc = real - win[-1 - p]
-        total = self._sum
-        if total <= period_roc or total == 0.0:
-            er = 1.0
-        else:
-            er = abs(period_roc / total)
-        sc = er * self._DIFF + self._MAX
-        sc *= sc
-        self._prev = ((real - self._prev) * sc) + self._prev
-        return self._prev
+        return self._k.update(real)
 
 
 class T3(Indicator):
@@ -178,7 +148,7 @@ class T3(Indicator):
         p = s.period("timeperiod", timeperiod)
         v = s.real("vfactor", vfactor, 0.0, 1.0)
         k = 2.0 / (p + 1)
-        self._e = [s.Ema(p, k, 0) for _ in range(6)]
+        self._e = [sk.Ema(p, k, 0) for _ in range(6)]
         a2 = v * v
         c1 = -a2 * v
         c2 = 3.0 * (a2 - c1)
@@ -207,7 +177,7 @@ class HMA(Indicator):
     def __init__(self, timeperiod: int = 30) -> None:
         self._args = (timeperiod,)
         p = s.period("timeperiod", timeperiod)
-        self._half, self._full, self._out = s.Wma(p // 2), s.Wma(p), s.Wma(int(math.sqrt(p)))
+        self._half, self._full, self._out = sk.Wma(p // 2), sk.Wma(p), sk.Wma(int(math.sqrt(p)))
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -217,33 +187,31 @@ class HMA(Indicator):
 
 
 class MIDPOINT(Indicator):
-    __slots__ = ("_hi", "_lo")
+    __slots__ = ("_hl",)
 
     def __init__(self, timeperiod: int = 14) -> None:
         self._args = (timeperiod,)
-        p = s.period("timeperiod", timeperiod)
-        self._hi, self._lo = s.Extreme(p, True), s.Extreme(p, False)
+        self._hl = sk.HighLow(s.period("timeperiod", timeperiod))
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
             self.reset()
             return NAN
-        return (self._hi.update(real) + self._lo.update(real)) / 2.0
+        return self._hl.mid(real, real)
 
 
 class MIDPRICE(Indicator):
-    __slots__ = ("_hi", "_lo")
+    __slots__ = ("_hl",)
 
     def __init__(self, timeperiod: int = 14) -> None:
         self._args = (timeperiod,)
-        p = s.period("timeperiod", timeperiod)
-        self._hi, self._lo = s.Extreme(p, True), s.Extreme(p, False)
+        self._hl = sk.HighLow(s.period("timeperiod", timeperiod))
 
     def update(self, high: float, low: float) -> float:
         if high - high + low - low != 0.0:
             self.reset()
             return NAN
-        return (self._hi.update(high) + self._lo.update(low)) / 2.0
+        return self._hl.mid(high, low)
 
 
 class BBANDS(Indicator):
@@ -255,8 +223,8 @@ class BBANDS(Indicator):
         p = s.period("timeperiod", timeperiod)
         self._up = s.real("nbdevup", nbdevup, -3e37)
         self._dn = s.real("nbdevdn", nbdevdn, -3e37)
-        self._ma = s.ma(p, s.matype("matype", matype))
-        self._var = s.RollingVar(p)
+        self._ma = sk.ma(p, s.matype("matype", matype))
+        self._var = sk.RollingVar(p)
 
     def update(self, real: float) -> tuple[float, float, float]:
         if real - real != 0.0:
@@ -396,21 +364,9 @@ class CMO(RSI):
         return 100.0 * ((w.g - w.lo) / t) if t != 0.0 else 0.0
 
 
-class _FastK:
-    __slots__ = ("hi", "lo")
-
-    def __init__(self, p: int) -> None:
-        self.hi = s.Extreme(p, True)
-        self.lo = s.Extreme(p, False)
-
-    def update(self, high: float, low: float, close: float) -> float:
-        hh = self.hi.update(high)
-        ll = self.lo.update(low)
-        if hh != hh:
-            return NAN
-        if hh - ll > NOISE_RTOL * max(abs(hh), abs(ll)):
-            return (close - ll) / ((hh - ll) / 100.0)
-        return 0.0
+def _FastK(p: int) -> sk.HighLow:
+    """The fast stochastic %K of the last p bars (c.high_low_window mode 1): its ``fastk``."""
+    return sk.HighLow(p, NOISE_RTOL)
 
 
 class STOCH(Indicator):
@@ -420,14 +376,14 @@ class STOCH(Indicator):
                  slowd_period: int = 3, slowd_matype: int = 0) -> None:
         self._args = (fastk_period, slowk_period, slowk_matype, slowd_period, slowd_matype)
         self._fk = _FastK(s.period("fastk_period", fastk_period, 1))
-        self._k = s.ma(s.period("slowk_period", slowk_period, 1), s.matype("slowk_matype", slowk_matype))
-        self._d = s.ma(s.period("slowd_period", slowd_period, 1), s.matype("slowd_matype", slowd_matype))
+        self._k = sk.ma(s.period("slowk_period", slowk_period, 1), s.matype("slowk_matype", slowk_matype))
+        self._d = sk.ma(s.period("slowd_period", slowd_period, 1), s.matype("slowd_matype", slowd_matype))
 
     def update(self, high: float, low: float, close: float) -> tuple[float, float]:
         if high - high + low - low + close - close != 0.0:
             self.reset()
             return NAN2
-        k = self._k.update(self._fk.update(high, low, close))
+        k = self._k.update(self._fk.fastk(high, low, close))
         d = self._d.update(k)
         return (k if d == d else NAN), d
 
@@ -438,13 +394,13 @@ class STOCHF(Indicator):
     def __init__(self, fastk_period: int = 5, fastd_period: int = 3, fastd_matype: int = 0) -> None:
         self._args = (fastk_period, fastd_period, fastd_matype)
         self._fk = _FastK(s.period("fastk_period", fastk_period, 1))
-        self._d = s.ma(s.period("fastd_period", fastd_period, 1), s.matype("fastd_matype", fastd_matype))
+        self._d = sk.ma(s.period("fastd_period", fastd_period, 1), s.matype("fastd_matype", fastd_matype))
 
     def update(self, high: float, low: float, close: float) -> tuple[float, float]:
         if high - high + low - low + close - close != 0.0:
             self.reset()
             return NAN2
-        k = self._fk.update(high, low, close)
+        k = self._fk.fastk(high, low, close)
         d = self._d.update(k)
         return (k if d == d else NAN), d
 
@@ -469,115 +425,47 @@ class STOCHRSI(Indicator):
 
 
 class WILLR(Indicator):
-    __slots__ = ("_hi", "_lo")
+    __slots__ = ("_hl",)
 
     def __init__(self, timeperiod: int = 14) -> None:
         self._args = (timeperiod,)
-        p = s.period("timeperiod", timeperiod)
-        self._hi, self._lo = s.Extreme(p, True), s.Extreme(p, False)
+        self._hl = sk.HighLow(s.period("timeperiod", timeperiod), NOISE_RTOL)
 
     def update(self, high: float, low: float, close: float) -> float:
         if high - high + low - low + close - close != 0.0:
             self.reset()
             return NAN
-        hh = self._hi.update(high)
-        ll = self._lo.update(low)
-        if hh != hh:
-            return NAN
-        if hh - ll > NOISE_RTOL * max(abs(hh), abs(ll)):
-            return (hh - close) / ((hh - ll) / -100.0)
-        return 0.0
+        return self._hl.willr(high, low, close)
 
 
 class CCI(Indicator):
     """O(timeperiod) per update (mean absolute deviation), like the batch kernel."""
 
-    __slots__ = ("_p", "_tp")
+    __slots__ = ("_c",)
 
     def __init__(self, timeperiod: int = 14) -> None:
         self._args = (timeperiod,)
-        self._p = s.period("timeperiod", timeperiod)
-        self._tp: deque[float] = deque(maxlen=self._p)
+        self._c = sk.Cci(s.period("timeperiod", timeperiod), NOISE_RTOL)
 
     def update(self, high: float, low: float, close: float) -> float:
         if high - high + low - low + close - close != 0.0:
             self.reset()
             return NAN
-        tps = self._tp
-        tp = (high + low + close) / 3.0
-        tps.append(tp)
-        p = self._p
-        if len(tps) < p:
-            return NAN
-        total = 0.0
-        for v in tps:
-            total += v
-        avg = total / p
-        dev = 0.0
-        for v in tps:
-            dev += abs(v - avg)
-        num = tp - avg
-        if num != 0.0 and dev > NOISE_RTOL * abs(avg) * p:
-            return num / (0.015 * (dev / p))
-        return 0.0
+        return self._c.update(high, low, close)
 
 
 class MFI(Indicator):
-    __slots__ = ("_p", "_n", "_prev", "_pos", "_neg", "_ps", "_ns", "_np", "_nn")
+    __slots__ = ("_m",)
 
     def __init__(self, timeperiod: int = 14) -> None:
         self._args = (timeperiod,)
-        self._p = s.period("timeperiod", timeperiod)
-        self._n = 0
-        self._prev = NAN
-        self._pos = [0.0] * (self._p + 1)
-        self._neg = [0.0] * (self._p + 1)
-        self._ps = self._ns = 0.0
-        self._np = self._nn = 0
+        self._m = sk.Mfi(s.period("timeperiod", timeperiod), TIE_RTOL)
 
     def update(self, high: float, low: float, close: float, volume: float) -> float:
         if high - high + low - low + close - close + volume - volume != 0.0:
             self.reset()
             return NAN
-        tp = (high + low + close) / 3.0
-        i = self._n
-        self._n = i + 1
-        if i == 0:
-            self._prev = tp
-            return NAN
-        p = self._p
-        q = p + 1
-        flow = tp * volume
-        prev = self._prev
-        tol = TIE_RTOL * abs(prev)
-        if tp - prev > tol:
-            pos, neg = flow, 0.0
-        elif prev - tp > tol:
-            pos, neg = 0.0, flow
-        else:
-            pos = neg = 0.0
-        self._prev = tp
-        if i > p:
-            old_p = self._pos[(i - p) % q]
-            old_n = self._neg[(i - p) % q]
-            self._ps -= old_p
-            self._ns -= old_n
-            self._np -= old_p != 0.0
-            self._nn -= old_n != 0.0
-        self._pos[i % q] = pos
-        self._neg[i % q] = neg
-        self._ps += pos
-        self._ns += neg
-        self._np += pos != 0.0
-        self._nn += neg != 0.0
-        if self._np == 0:
-            self._ps = 0.0
-        if self._nn == 0:
-            self._ns = 0.0
-        if i < p:
-            return NAN
-        t = self._ps + self._ns
-        return 100.0 * (self._ps / t) if t > 0.0 else 0.0
+        return self._m.update(high, low, close, volume)
 
 
 class _Lagged(Indicator):
@@ -668,7 +556,7 @@ class TRIX(Indicator):
         self._args = (timeperiod,)
         p = s.period("timeperiod", timeperiod, 1)
         k = 2.0 / (p + 1)
-        self._e = (s.Ema(p, k), s.Ema(p, k), s.Ema(p, k))
+        self._e = (sk.Ema(p, k), sk.Ema(p, k), sk.Ema(p, k))
         self._prev = NAN
 
     def update(self, real: float) -> float:
@@ -691,7 +579,7 @@ class ULTOSC(Indicator):
         self._args = (timeperiod1, timeperiod2, timeperiod3)
         ps = sorted((s.period("timeperiod1", timeperiod1, 1), s.period("timeperiod2", timeperiod2, 1),
                      s.period("timeperiod3", timeperiod3, 1)))
-        self._sums = tuple((s.RollingSum(p), s.RollingSum(p)) for p in ps)
+        self._sums = tuple((sk.RollingSum(p), sk.RollingSum(p)) for p in ps)
         self._prev_close = NAN
 
     def update(self, high: float, low: float, close: float) -> float:
@@ -729,7 +617,7 @@ class APO(Indicator):
         sl = s.period("slowperiod", slowperiod)
         kind = s.matype("matype", matype)
         f, sl = min(f, sl), max(f, sl)
-        self._f, self._s = s.ma(f, kind), s.ma(sl, kind)
+        self._f, self._s = sk.ma(f, kind), sk.ma(sl, kind)
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -765,9 +653,9 @@ class MACD(Indicator):
     def _init(self, f: int, sl: int, sig: int, kf: float, ks: float) -> None:
         if sl < f:
             f, sl, kf, ks = sl, f, ks, kf
-        self._f = s.Ema(f, kf, sl - f)
-        self._s = s.Ema(sl, ks, 0)
-        self._sig = s.Ema(sig, 2.0 / (sig + 1), 0)
+        self._f = sk.Ema(f, kf, sl - f)
+        self._s = sk.Ema(sl, ks, 0)
+        self._sig = sk.Ema(sig, 2.0 / (sig + 1), 0)
 
     def update(self, real: float) -> tuple[float, float, float]:
         if real - real != 0.0:
@@ -869,73 +757,32 @@ class MINUS_DM(PLUS_DM):  # noqa: N801
         return self._sm if self._step(high, low) else NAN
 
 
-class _DI:
-    """trend._di: (+DI, -DI, DX) from bar p."""
-
-    __slots__ = ("p", "dm", "sp", "sm", "st")
-
-    def __init__(self, p: int) -> None:
-        self.p = p
-        self.dm = _DM()
-        self.sp = self.sm = self.st = 0.0
-
-    def update(self, high: float, low: float, close: float) -> tuple[float, float, float]:
-        dm = self.dm
-        dm.update(high, low, close)
-        n = dm.n - 1  # bar index
-        p = self.p
-        if n == 0:
-            return NAN3
-        if n < p:
-            self.sp += dm.plus
-            self.sm += dm.minus
-            self.st += dm.tr
-            return NAN3
-        inv = 1.0 / p
-        sp = self.sp = self.sp - self.sp * inv + dm.plus
-        sm = self.sm = self.sm - self.sm * inv + dm.minus
-        st = self.st = self.st - self.st * inv + dm.tr
-        if st != 0.0:
-            pl = 100.0 * (sp / st)
-            mi = 100.0 * (sm / st)
-        else:
-            pl = mi = 0.0
-        t = mi + pl
-        return pl, mi, (100.0 * (abs(mi - pl) / t) if t != 0.0 else 0.0)
-
-
 class PLUS_DI(Indicator):  # noqa: N801
     __slots__ = ("_di",)
 
+    _WHICH = 0
+
     def __init__(self, timeperiod: int = 14) -> None:
         self._args = (timeperiod,)
-        self._di = _DI(s.period("timeperiod", timeperiod))
+        self._di = sk.Di(s.period("timeperiod", timeperiod), self._WHICH)
 
     def update(self, high: float, low: float, close: float) -> float:
         if high - high + low - low + close - close != 0.0:
             self.reset()
             return NAN
-        return self._di.update(high, low, close)[0]
+        return self._di.update(high, low, close)
 
 
 class MINUS_DI(PLUS_DI):  # noqa: N801
     __slots__ = ()
 
-    def update(self, high: float, low: float, close: float) -> float:
-        if high - high + low - low + close - close != 0.0:
-            self.reset()
-            return NAN
-        return self._di.update(high, low, close)[1]
+    _WHICH = 1
 
 
 class DX(PLUS_DI):
     __slots__ = ()
 
-    def update(self, high: float, low: float, close: float) -> float:
-        if high - high + low - low + close - close != 0.0:
-            self.reset()
-            return NAN
-        return self._di.update(high, low, close)[2]
+    _WHICH = 2
 
 
 class ADX(Indicator):
@@ -944,13 +791,13 @@ class ADX(Indicator):
     def __init__(self, timeperiod: int = 14) -> None:
         self._args = (timeperiod,)
         self._p = s.period("timeperiod", timeperiod)
-        self._di = _DI(self._p)
+        self._di = sk.Di(self._p, 2)
         self._k = 0
         self._sum = 0.0
         self._adx = NAN
 
     def _step(self, high: float, low: float, close: float) -> float:
-        dx = self._di.update(high, low, close)[2]
+        dx = self._di.update(high, low, close)
         if dx != dx:
             return NAN
         p = self._p
@@ -997,7 +844,7 @@ class AROON(Indicator):
     def __init__(self, timeperiod: int = 14) -> None:
         self._args = (timeperiod,)
         self._p = s.period("timeperiod", timeperiod)
-        self._hi, self._lo = s.Extreme(self._p + 1, True), s.Extreme(self._p + 1, False)
+        self._hi, self._lo = sk.Extreme(self._p + 1, True), sk.Extreme(self._p + 1, False)
         self._n = 0
 
     def _step(self, high: float, low: float) -> bool:
@@ -1132,44 +979,12 @@ class SAR(Indicator):
         return out
 
 
-class _WilderAtr:
-    """trend._wilder_atr."""
-
-    __slots__ = ("p", "n", "pc", "total", "atr")
-
-    def __init__(self, p: int) -> None:
-        self.p = p
-        self.n = 0
-        self.pc = NAN
-        self.total = 0.0
-        self.atr = NAN
-
-    def update(self, high: float, low: float, close: float) -> float:
-        n = self.n
-        self.n = n + 1
-        pc = self.pc
-        self.pc = close
-        if n == 0:
-            return NAN
-        tr = (high if high > pc else pc) - (low if low < pc else pc)
-        p = self.p
-        if n < p:
-            self.total += tr
-            return NAN
-        if n == p:
-            self.total += tr
-            self.atr = self.total / p
-        else:
-            self.atr = self.atr * ((p - 1) / p) + tr * (1.0 / p)
-        return self.atr
-
-
 class SUPERTREND(Indicator):
     __slots__ = ("_atr", "_mult", "_up", "_dn", "_d", "_pc", "_started")
 
     def __init__(self, timeperiod: int = 10, multiplier: float = 3.0) -> None:
         self._args = (timeperiod, multiplier)
-        self._atr = _WilderAtr(s.period("timeperiod", timeperiod, 1))
+        self._atr = sk.WilderAtr(s.period("timeperiod", timeperiod, 1))
         self._mult = s.real("multiplier", multiplier)
         self._up = self._dn = NAN
         self._d = 1.0
@@ -1211,17 +1026,16 @@ class ICHIMOKU(Indicator):
         ps = (s.period("tenkan_period", tenkan_period, 1), s.period("kijun_period", kijun_period, 1),
               s.period("senkou_period", senkou_period, 1))
         d = s.period("displacement", displacement, 0)
-        self._t, self._k, self._b = tuple((s.Extreme(p, True), s.Extreme(p, False)) for p in ps)
+        self._t, self._k, self._b = (sk.HighLow(p) for p in ps)
         self._delay: deque[tuple[float, float]] = deque(maxlen=d + 1)
 
     def update(self, high: float, low: float) -> tuple[float, float, float, float]:
         if high - high + low - low != 0.0:
             self.reset()
             return NAN4
-        (th, tl), (kh, kl), (bh, bl) = self._t, self._k, self._b
-        tenkan = (th.update(high) + tl.update(low)) / 2.0
-        kijun = (kh.update(high) + kl.update(low)) / 2.0
-        span_b = (bh.update(high) + bl.update(low)) / 2.0
+        tenkan = self._t.mid(high, low)
+        kijun = self._k.mid(high, low)
+        span_b = self._b.mid(high, low)
         delay = self._delay
         delay.append(((tenkan + kijun) / 2.0, span_b))
         if len(delay) == delay.maxlen:
@@ -1256,7 +1070,7 @@ class ATR(Indicator):
 
     def __init__(self, timeperiod: int = 14) -> None:
         self._args = (timeperiod,)
-        self._atr = _WilderAtr(s.period("timeperiod", timeperiod, 1))
+        self._atr = sk.WilderAtr(s.period("timeperiod", timeperiod, 1))
 
     def update(self, high: float, low: float, close: float) -> float:
         if high - high + low - low + close - close != 0.0:
@@ -1285,8 +1099,8 @@ class KELTNER(Indicator):
         self._args = (timeperiod, multiplier, atr_period)
         p = s.period("timeperiod", timeperiod)
         self._mult = s.real("multiplier", multiplier)
-        self._ema = s.Ema(p, 2.0 / (p + 1))
-        self._atr = _WilderAtr(s.period("atr_period", atr_period, 1))
+        self._ema = sk.Ema(p, 2.0 / (p + 1))
+        self._atr = sk.WilderAtr(s.period("atr_period", atr_period, 1))
 
     def update(self, high: float, low: float, close: float) -> tuple[float, float, float]:
         if high - high + low - low + close - close != 0.0:
@@ -1303,7 +1117,7 @@ class DONCHIAN(Indicator):
     def __init__(self, timeperiod: int = 20) -> None:
         self._args = (timeperiod,)
         p = s.period("timeperiod", timeperiod, 1)
-        self._hi, self._lo = s.Extreme(p, True), s.Extreme(p, False)
+        self._hi, self._lo = sk.Extreme(p, True), sk.Extreme(p, False)
 
     def update(self, high: float, low: float) -> tuple[float, float, float]:
         if high - high + low - low != 0.0:
@@ -1326,7 +1140,7 @@ class HV_CLOSE(Indicator):  # noqa: N801
         self._args = (timeperiod, periods_per_year)
         self._p = s.period("timeperiod", timeperiod)
         self._scale = math.sqrt(s.real("periods_per_year", periods_per_year, 0.0, lo_open=True))
-        self._var = s.RollingVar(self._p)
+        self._var = sk.RollingVar(self._p)
         self._pc = NAN
 
     def update(self, close: float) -> float:
@@ -1345,37 +1159,6 @@ class HV_CLOSE(Indicator):  # noqa: N801
         return math.sqrt(v * p / (p - 1)) * self._scale
 
 
-class _MeanNonneg:
-    """volatility._mean_nonneg."""
-
-    __slots__ = ("p", "ring", "n", "total", "nonzero")
-
-    def __init__(self, p: int) -> None:
-        self.p = p
-        self.ring = [0.0] * p
-        self.n = 0
-        self.total = 0.0
-        self.nonzero = 0
-
-    def update(self, x: float) -> float:
-        p = self.p
-        n = self.n
-        self.n = n + 1
-        self.total += x
-        self.nonzero += x != 0.0
-        if n >= p:
-            old = self.ring[n % p]
-            self.total -= old
-            self.nonzero -= old != 0.0
-        self.ring[n % p] = x
-        if self.nonzero == 0:
-            self.total = 0.0
-        if n < p - 1:
-            return NAN
-        m = self.total / p
-        return m if m > 0.0 else 0.0
-
-
 class HV_PARKINSON(Indicator):  # noqa: N801
     __slots__ = ("_m", "_scale")
 
@@ -1383,7 +1166,7 @@ class HV_PARKINSON(Indicator):  # noqa: N801
 
     def __init__(self, timeperiod: int = 20, periods_per_year: float = 1.0) -> None:
         self._args = (timeperiod, periods_per_year)
-        self._m = _MeanNonneg(s.period("timeperiod", timeperiod, 1))
+        self._m = sk.MeanNonneg(s.period("timeperiod", timeperiod, 1))
         self._scale = math.sqrt(s.real("periods_per_year", periods_per_year, 0.0, lo_open=True))
 
     def update(self, high: float, low: float) -> float:
@@ -1403,15 +1186,16 @@ class HV_GARMAN_KLASS(Indicator):  # noqa: N801
 
     def __init__(self, timeperiod: int = 20, periods_per_year: float = 1.0) -> None:
         self._args = (timeperiod, periods_per_year)
-        self._m = _MeanNonneg(s.period("timeperiod", timeperiod, 1))
+        self._m = sk.MeanNonneg(s.period("timeperiod", timeperiod, 1))
         self._scale = math.sqrt(s.real("periods_per_year", periods_per_year, 0.0, lo_open=True))
 
     def update(self, open: float, high: float, low: float, close: float) -> float:  # noqa: A002
         if open - open + high - high + low - low + close - close != 0.0:
             self.reset()
             return NAN
-        for name, x in (("open", open), ("high", high), ("low", low), ("close", close)):
-            _check_positive(name, x)
+        if open <= 0.0 or high <= 0.0 or low <= 0.0 or close <= 0.0:
+            for name, x in (("open", open), ("high", high), ("low", low), ("close", close)):
+                _check_positive(name, x)
         u = math.log(high / low)
         v = math.log(close / open)
         return math.sqrt(self._m.update(0.5 * u * u - self._K * v * v)) * self._scale
@@ -1490,39 +1274,17 @@ class ADOSC(Indicator):
 
 
 class CMF(Indicator):
-    __slots__ = ("_p", "_ring", "_n", "_sm", "_sv", "_traded")
+    __slots__ = ("_c",)
 
     def __init__(self, timeperiod: int = 20) -> None:
         self._args = (timeperiod,)
-        self._p = s.period("timeperiod", timeperiod, 1)
-        self._ring = [(0.0, 0.0)] * self._p
-        self._n = 0
-        self._sm = self._sv = 0.0
-        self._traded = 0
+        self._c = sk.Cmf(s.period("timeperiod", timeperiod, 1))
 
     def update(self, high: float, low: float, close: float, volume: float) -> float:
         if high - high + low - low + close - close + volume - volume != 0.0:
             self.reset()
             return NAN
-        r = high - low
-        mfv = (((close - low) - (high - close)) / r) * volume if r > 0.0 else 0.0
-        p = self._p
-        n = self._n
-        self._n = n + 1
-        self._sm += mfv
-        self._sv += volume
-        self._traded += volume != 0.0
-        if n >= p:
-            om, ov = self._ring[n % p]
-            self._sm -= om
-            self._sv -= ov
-            self._traded -= ov != 0.0
-        self._ring[n % p] = (mfv, volume)
-        if self._traded == 0:
-            self._sm = self._sv = 0.0
-        if n < p - 1:
-            return NAN
-        return self._sm / self._sv if self._traded > 0 else 0.0
+        return self._c.update(high, low, close, volume)
 
 
 class VWAP(Indicator):
@@ -1612,7 +1374,7 @@ class VAR(Indicator):
     def __init__(self, timeperiod: int = 5, nbdev: float = 1.0) -> None:
         self._args = (timeperiod, nbdev)
         s.real("nbdev", nbdev, -3e37)
-        self._v = s.RollingVar(s.period("timeperiod", timeperiod, 1))
+        self._v = sk.RollingVar(s.period("timeperiod", timeperiod, 1))
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -1627,7 +1389,7 @@ class STDDEV(Indicator):
     def __init__(self, timeperiod: int = 5, nbdev: float = 1.0) -> None:
         self._args = (timeperiod, nbdev)
         self._k = s.real("nbdev", nbdev, -3e37)
-        self._v = s.RollingVar(s.period("timeperiod", timeperiod))
+        self._v = sk.RollingVar(s.period("timeperiod", timeperiod))
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -1643,7 +1405,7 @@ class ZSCORE(Indicator):
     def __init__(self, timeperiod: int = 20) -> None:
         self._args = (timeperiod,)
         p = s.period("timeperiod", timeperiod)
-        self._m, self._v = s.Sma(p), s.RollingVar(p)
+        self._m, self._v = sk.Sma(p), sk.RollingVar(p)
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -1658,163 +1420,71 @@ class ZSCORE(Indicator):
 
 
 class LINEARREG(Indicator):
-    __slots__ = ("_lr", "_p")
+    __slots__ = ("_lr",)
+
+    _KIND = 0   # the output of sk.LinReg
 
     def __init__(self, timeperiod: int = 14) -> None:
         self._args = (timeperiod,)
-        self._p = s.period("timeperiod", timeperiod)
-        self._lr = s.LinReg(self._p)
-
-    def _fit(self, real: float) -> tuple[float, float]:
-        if real - real != 0.0:
-            self.reset()
-            return NAN, NAN
-        return self._lr.update(real)
+        self._lr = sk.LinReg(s.period("timeperiod", timeperiod), self._KIND)
 
     def update(self, real: float) -> float:
-        m, b = self._fit(real)
-        return b + m * (self._p - 1)
+        if real - real != 0.0:
+            self.reset()
+            return NAN
+        return self._lr.update(real)
 
 
 class LINEARREG_SLOPE(LINEARREG):  # noqa: N801
     __slots__ = ()
 
-    def update(self, real: float) -> float:
-        return self._fit(real)[0]
+    _KIND = 1
 
 
 class LINEARREG_INTERCEPT(LINEARREG):  # noqa: N801
     __slots__ = ()
 
-    def update(self, real: float) -> float:
-        return self._fit(real)[1]
+    _KIND = 2
 
 
 class LINEARREG_ANGLE(LINEARREG):  # noqa: N801
     __slots__ = ()
 
-    def update(self, real: float) -> float:
-        return math.atan(self._fit(real)[0]) * (180.0 / math.pi)
+    _KIND = 3
 
 
 class TSF(LINEARREG):
     __slots__ = ()
 
-    def update(self, real: float) -> float:
-        m, b = self._fit(real)
-        return b + m * self._p
+    _KIND = 4
 
 
 class CORREL(Indicator):
-    __slots__ = ("_p", "_rx", "_ry", "_n", "_ax", "_ay", "_s", "_cx", "_cy")
+    __slots__ = ("_c",)
 
     def __init__(self, timeperiod: int = 30) -> None:
         self._args = (timeperiod,)
-        self._p = p = s.period("timeperiod", timeperiod, 1)
-        self._rx = [0.0] * (p + 1)
-        self._ry = [0.0] * (p + 1)
-        self._n = 0
-        self._ax = self._ay = 0.0
-        self._s = [0.0] * 5  # sx, sy, sxx, syy, sxy
-        self._cx = self._cy = 0
+        self._c = sk.Correl(s.period("timeperiod", timeperiod, 1))
 
     def update(self, real0: float, real1: float) -> float:
         if real0 - real0 + real1 - real1 != 0.0:
             self.reset()
             return NAN
-        p = self._p
-        q = p + 1
-        n = self._n
-        rx, ry = self._rx, self._ry
-        rx[n % q] = real0
-        ry[n % q] = real1
-        self._n = n + 1
-        if n < p - 1:
-            return NAN
-        if (n - (p - 1)) % p == 0:
-            ax = self._ax = rx[(n - p + 1) % q]
-            ay = self._ay = ry[(n - p + 1) % q]
-            sx = sy = sxx = syy = sxy = 0.0
-            cx = cy = 0
-            for j in range(n - p + 1, n + 1):
-                dx = rx[j % q] - ax
-                dy = ry[j % q] - ay
-                sx += dx
-                sy += dy
-                sxx += dx * dx
-                syy += dy * dy
-                sxy += dx * dy
-                if j > n - p + 1:
-                    cx += rx[j % q] != rx[(j - 1) % q]
-                    cy += ry[j % q] != ry[(j - 1) % q]
-        else:
-            ax, ay = self._ax, self._ay
-            sx, sy, sxx, syy, sxy = self._s
-            cx, cy = self._cx, self._cy
-            dx = real0 - ax
-            dy = real1 - ay
-            ox = rx[(n - p) % q] - ax
-            oy = ry[(n - p) % q] - ay
-            sx += dx - ox
-            sy += dy - oy
-            sxx += dx * dx - ox * ox
-            syy += dy * dy - oy * oy
-            sxy += dx * dy - ox * oy
-            cx += int(real0 != rx[(n - 1) % q]) - int(rx[(n - p + 1) % q] != rx[(n - p) % q])
-            cy += int(real1 != ry[(n - 1) % q]) - int(ry[(n - p + 1) % q] != ry[(n - p) % q])
-        self._s[:] = (sx, sy, sxx, syy, sxy)
-        self._cx, self._cy = cx, cy
-        den = (sxx - (sx * sx) / p) * (syy - (sy * sy) / p)
-        if cx == 0 or cy == 0 or den <= 0.0:
-            return 0.0
-        return (sxy - (sx * sy) / p) / math.sqrt(den)
+        return self._c.update(real0, real1)
 
 
 class BETA(Indicator):
-    __slots__ = ("_p", "_ring", "_n", "_px", "_py", "_s", "_moving")
+    __slots__ = ("_b",)
 
     def __init__(self, timeperiod: int = 5) -> None:
         self._args = (timeperiod,)
-        self._p = s.period("timeperiod", timeperiod, 1)
-        self._ring = [(0.0, 0.0)] * (self._p + 1)
-        self._n = 0
-        self._px = self._py = NAN
-        self._s = [0.0] * 4  # s_xx, s_x, s_xy, s_y
-        self._moving = 0
+        self._b = sk.Beta(s.period("timeperiod", timeperiod, 1))
 
     def update(self, real0: float, real1: float) -> float:
         if real0 - real0 + real1 - real1 != 0.0:
             self.reset()
             return NAN
-        px, py = self._px, self._py
-        self._px, self._py = real0, real1
-        n = self._n
-        self._n = n + 1
-        if n == 0:
-            return NAN
-        x = (real0 - px) / px if px != 0.0 else 0.0
-        y = (real1 - py) / py if py != 0.0 else 0.0
-        p = self._p
-        q = p + 1
-        s_xx, s_x, s_xy, s_y = self._s
-        s_xx += x * x
-        s_x += x
-        s_xy += x * y
-        s_y += y
-        self._moving += x != 0.0
-        if n > p:
-            ox, oy = self._ring[(n - p) % q]
-            s_xx -= ox * ox
-            s_x -= ox
-            s_xy -= ox * oy
-            s_y -= oy
-            self._moving -= ox != 0.0
-        self._ring[n % q] = (x, y)
-        self._s[:] = (s_xx, s_x, s_xy, s_y)
-        if n < p:
-            return NAN
-        den = p * s_xx - s_x * s_x
-        return (p * s_xy - s_x * s_y) / den if (self._moving > 0 and den != 0.0) else 0.0
+        return self._b.update(real0, real1)
 
 
 class MAX(Indicator):
@@ -1822,7 +1492,7 @@ class MAX(Indicator):
 
     def __init__(self, timeperiod: int = 30) -> None:
         self._args = (timeperiod,)
-        self._e = s.Extreme(s.period("timeperiod", timeperiod), True)
+        self._e = sk.Extreme(s.period("timeperiod", timeperiod), True)
 
     def update(self, real: float) -> float:
         if real - real != 0.0:
@@ -1836,7 +1506,7 @@ class MIN(MAX):
 
     def __init__(self, timeperiod: int = 30) -> None:
         self._args = (timeperiod,)
-        self._e = s.Extreme(s.period("timeperiod", timeperiod), False)
+        self._e = sk.Extreme(s.period("timeperiod", timeperiod), False)
 
 
 class SUM(Indicator):
@@ -1844,7 +1514,7 @@ class SUM(Indicator):
 
     def __init__(self, timeperiod: int = 30) -> None:
         self._args = (timeperiod,)
-        self._s = s.RollingSum(s.period("timeperiod", timeperiod))
+        self._s = sk.RollingSum(s.period("timeperiod", timeperiod))
 
     def update(self, real: float) -> float:
         if real - real != 0.0:

@@ -139,33 +139,64 @@ def _mdm(h, lo, p):
 
 
 @njit(cache=True)
-def _aroon_idx(h: np.ndarray, lo: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the highest high and lowest low of the last p+1 bars (latest on ties)."""
-    _, hi_idx = c.rolling_extreme(h, p + 1, True)
-    _, lo_idx = c.rolling_extreme(lo, p + 1, False)
-    return hi_idx, lo_idx
+def _aroon_core(h: np.ndarray, lo: np.ndarray, p: int, osc: bool):
+    """Aroon down/up (or the oscillator) from the index of the highest high and the lowest
+    low of the last p+1 bars (the latest on ties), tracked as c._rolling_max/_rolling_min
+    do (rescan only when the extreme leaves the window), both in one pass, writing only the
+    outputs; and the fused gap flag (c.run)."""
+    n = h.size
+    w = p + 1
+    down = c.nan_prefixed(n, p)
+    up = c.nan_prefixed(n, p) if not osc else down
+    factor = 100.0 / p
+    hi_i = -1
+    hi = 0.0
+    lo_i = -1
+    lw = 0.0
+    z = 0.0
+    for i in range(n):
+        a = h[i]
+        b = lo[i]
+        z += (a + b) * 0.0
+        trailing = i - w + 1
+        if hi_i < trailing or hi_i < 0:
+            hi_i = trailing if trailing > 0 else 0
+            hi = h[hi_i]
+            for j in range(hi_i + 1, i + 1):
+                if h[j] >= hi:
+                    hi = h[j]
+                    hi_i = j
+        elif a >= hi:
+            hi = a
+            hi_i = i
+        if lo_i < trailing or lo_i < 0:
+            lo_i = trailing if trailing > 0 else 0
+            lw = lo[lo_i]
+            for j in range(lo_i + 1, i + 1):
+                if lo[j] <= lw:
+                    lw = lo[j]
+                    lo_i = j
+        elif b <= lw:
+            lw = b
+            lo_i = i
+        if i >= p:
+            if osc:
+                down[i] = factor * (hi_i - lo_i)
+            else:
+                down[i] = factor * (p - (i - lo_i))
+                up[i] = factor * (p - (i - hi_i))
+    return down, up, z == 0.0
 
 
 @njit(cache=True)
-def _aroon(h: np.ndarray, lo: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
-    hi_idx, lo_idx = _aroon_idx(h, lo, p)
-    factor = 100.0 / p
-    down = np.full(h.size, NAN)
-    up = np.full(h.size, NAN)
-    for i in range(p, h.size):
-        down[i] = factor * (p - (i - lo_idx[i]))
-        up[i] = factor * (p - (i - hi_idx[i]))
-    return down, up
+def _aroon(h: np.ndarray, lo: np.ndarray, p: int):
+    return _aroon_core(h, lo, p, False)
 
 
 @njit(cache=True)
-def _aroonosc(h: np.ndarray, lo: np.ndarray, p: int) -> np.ndarray:
-    hi_idx, lo_idx = _aroon_idx(h, lo, p)
-    factor = 100.0 / p
-    out = np.full(h.size, NAN)
-    for i in range(p, h.size):
-        out[i] = factor * (hi_idx[i] - lo_idx[i])
-    return out
+def _aroonosc(h: np.ndarray, lo: np.ndarray, p: int):
+    down, _, ok = _aroon_core(h, lo, p, True)
+    return down, ok
 
 
 @njit(cache=True)
@@ -254,26 +285,49 @@ def _sar(h: np.ndarray, lo: np.ndarray, acc: float, maximum: float) -> np.ndarra
 
 
 @njit(cache=True)
-def _wilder_atr(h: np.ndarray, lo: np.ndarray, cl: np.ndarray, p: int) -> np.ndarray:
-    """TA-Lib's ATR: SMA of the first p true ranges (bars 1..p), then Wilder smoothing."""
+def _wilder_atr(h: np.ndarray, lo: np.ndarray, cl: np.ndarray, p: int,
+                natr: bool = False) -> tuple[np.ndarray, bool]:
+    """TA-Lib's ATR: SMA of the first p true ranges (bars 1..p), then Wilder smoothing; and
+    the fused gap flag (c.run). With ``natr`` the output is NATR, ATR as a percentage of the
+    close (0 for a zero close), in the same pass."""
     n = h.size
-    out = np.full(n, NAN)
+    out = c.nan_prefixed(n, p)
     if n <= p:
-        return out
+        return out, False
+    z = 0.0
     total = 0.0
     for i in range(1, p + 1):
         total += max(h[i], cl[i - 1]) - min(lo[i], cl[i - 1])
+        z += (h[i] + lo[i] + cl[i]) * 0.0
+    z += (h[0] + lo[0] + cl[0]) * 0.0
     prev = total / p
-    out[p] = prev
+    if natr:
+        out[p] = (prev / cl[p]) * 100.0 if cl[p] != 0.0 else 0.0
+    else:
+        out[p] = prev
     # (prev*(p-1) + tr)/p as prev*keep + tr*inv: the loop-carried chain is a multiply and
-    # an add instead of multiply, add, divide (3x faster; equal to TA-Lib within 1e-15)
+    # an add instead of multiply, add, divide (3x faster; equal to TA-Lib within 1e-15).
+    # Views instead of ``cl[i - 1]``: Numba guards computed indices against negative values.
     inv = 1.0 / p
     keep = (p - 1) / p
-    for i in range(p + 1, n):
-        tr = max(h[i], cl[i - 1]) - min(lo[i], cl[i - 1])
+    h1 = h[p + 1:]
+    l1 = lo[p + 1:]
+    c1 = cl[p + 1:]
+    pc = cl[p:n - 1]
+    o = out[p + 1:]
+    for j in range(n - p - 1):
+        a = h1[j]
+        b = l1[j]
+        q = pc[j]
+        z += (a + b + c1[j]) * 0.0
+        tr = (a if a > q else q) - (b if b < q else q)
         prev = prev * keep + tr * inv
-        out[i] = prev
-    return out
+        if natr:
+            cj = c1[j]
+            o[j] = (prev / cj) * 100.0 if cj != 0.0 else 0.0
+        else:
+            o[j] = prev
+    return out, z == 0.0
 
 
 @njit(cache=True)
@@ -281,7 +335,7 @@ def _supertrend(h: np.ndarray, lo: np.ndarray, cl: np.ndarray, p: int, mult: flo
     """Bands hl2 +/- mult*ATR that only tighten while the trend lasts; the trend flips when
     the close crosses the active band. The first valid bar starts in an up-trend."""
     n = h.size
-    atr = _wilder_atr(h, lo, cl, p)
+    atr = _wilder_atr(h, lo, cl, p)[0]
     st = np.full(n, NAN)
     direction = np.full(n, NAN)
     if n <= p:
@@ -367,13 +421,14 @@ def adxr(high, low, close, timeperiod: int = 14) -> np.ndarray:
 
 def aroon(high, low, timeperiod: int = 14) -> tuple[np.ndarray, np.ndarray]:
     """Aroon (aroondown, aroonup) over the last timeperiod+1 bars."""
-    return c.run(_aroon, c.inputs(high=high, low=low), 2, (c.period("timeperiod", timeperiod),))
+    return c.run(_aroon, c.inputs(high=high, low=low), 2, (c.period("timeperiod", timeperiod),),
+                 fused=True)
 
 
 def aroonosc(high, low, timeperiod: int = 14) -> np.ndarray:
     """Aroon oscillator: aroonup - aroondown."""
     return c.run(_aroonosc, c.inputs(high=high, low=low), 1,
-                 (c.period("timeperiod", timeperiod),))
+                 (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def sar(high, low, acceleration: float = 0.02, maximum: float = 0.2) -> np.ndarray:

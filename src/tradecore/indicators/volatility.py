@@ -18,25 +18,37 @@ from tradecore.indicators.trend import _wilder_atr
 
 
 @njit(cache=True)
-def _trange(h: np.ndarray, lo: np.ndarray, cl: np.ndarray) -> np.ndarray:
-    out = np.full(h.size, NAN)
-    for i in range(1, h.size):
-        out[i] = max(h[i], cl[i - 1]) - min(lo[i], cl[i - 1])
-    return out
+def _trange(h: np.ndarray, lo: np.ndarray, cl: np.ndarray) -> tuple[np.ndarray, bool]:
+    """True range and the fused gap flag (c.run); views instead of ``cl[i - 1]`` (Numba
+    guards a computed index against negative values, which stops vectorisation)."""
+    n = h.size
+    out = c.nan_prefixed(n, 1)
+    if n == 0:
+        return out, True
+    bad = not ((h[0] + lo[0] + cl[0]) * 0.0 == 0.0)
+    h1 = h[1:]
+    l1 = lo[1:]
+    c1 = cl[1:]
+    pc = cl[:n - 1]
+    o = out[1:]
+    for j in range(n - 1):
+        a = h1[j]
+        b = l1[j]
+        q = pc[j]
+        bad |= not ((a + b + c1[j]) * 0.0 == 0.0)
+        o[j] = (a if a > q else q) - (b if b < q else q)
+    return out, not bad
 
 
 @njit(cache=True)
-def _natr(h: np.ndarray, lo: np.ndarray, cl: np.ndarray, p: int) -> np.ndarray:
-    out = _wilder_atr(h, lo, cl, p)  # turned into NATR in place: one array, not two
-    for i in range(p, h.size):
-        out[i] = (out[i] / cl[i]) * 100.0 if cl[i] != 0.0 else 0.0
-    return out
+def _natr(h: np.ndarray, lo: np.ndarray, cl: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
+    return _wilder_atr(h, lo, cl, p, True)
 
 
 @njit(cache=True)
 def _keltner(h: np.ndarray, lo: np.ndarray, cl: np.ndarray, p: int, mult: float, ap: int):
     mid = _ema_k(cl, p)
-    band = mult * _wilder_atr(h, lo, cl, ap)
+    band = mult * _wilder_atr(h, lo, cl, ap)[0]
     return mid + band, mid, mid - band
 
 
@@ -120,17 +132,19 @@ def _scale(periods_per_year: float) -> float:
 
 def trange(high, low, close) -> np.ndarray:
     """True range: max(high, prev close) - min(low, prev close)."""
-    return c.run(_trange, _hlc(high, low, close), 1)
+    return c.run(_trange, _hlc(high, low, close), 1, fused=True)
 
 
 def atr(high, low, close, timeperiod: int = 14) -> np.ndarray:
     """Average true range (Wilder), seeded with the mean of the first timeperiod ranges."""
-    return c.run(_wilder_atr, _hlc(high, low, close), 1, (c.period("timeperiod", timeperiod, 1),))
+    return c.run(_wilder_atr, _hlc(high, low, close), 1, (c.period("timeperiod", timeperiod, 1),),
+                 fused=True)
 
 
 def natr(high, low, close, timeperiod: int = 14) -> np.ndarray:
     """ATR as a percentage of the close."""
-    return c.run(_natr, _hlc(high, low, close), 1, (c.period("timeperiod", timeperiod, 1),))
+    return c.run(_natr, _hlc(high, low, close), 1, (c.period("timeperiod", timeperiod, 1),),
+                 fused=True)
 
 
 def keltner(high, low, close, timeperiod: int = 20, multiplier: float = 2.0,

@@ -17,62 +17,85 @@ MAX_PROFILE_BINS = 10_000_000
 
 
 @njit(cache=True)
-def _obv(x: np.ndarray, vol: np.ndarray) -> np.ndarray:
-    out = np.empty(x.size)
-    if x.size == 0:
-        return out
+def _obv(x: np.ndarray, vol: np.ndarray) -> tuple[np.ndarray, bool]:
+    """OBV and the fused gap flag (c.run). The step is selected (+v, -v or 0.0), not
+    branched on: price moves are coin flips to a branch predictor. Adding 0.0 leaves the
+    sum as it was, so this is the branching sum exactly."""
+    n = x.size
+    out = np.empty(n)
+    if n == 0:
+        return out, True
     obv = vol[0]
     prev = x[0]
     out[0] = obv
-    for i in range(1, x.size):
-        if x[i] > prev:
-            obv += vol[i]
-        elif x[i] < prev:
-            obv -= vol[i]
+    z = (prev + obv) * 0.0
+    for i in range(1, n):
+        xi = x[i]
+        v = vol[i]
+        z += (xi + v) * 0.0
+        step = v if xi > prev else 0.0
+        step = -v if xi < prev else step
+        obv += step
         out[i] = obv
-        prev = x[i]
-    return out
+        prev = xi
+    return out, z == 0.0
 
 
 @njit(cache=True)
-def _ad(h: np.ndarray, lo: np.ndarray, cl: np.ndarray, vol: np.ndarray) -> np.ndarray:
+def _ad(h: np.ndarray, lo: np.ndarray, cl: np.ndarray, vol: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The AD line and the fused gap flag (c.run)."""
     out = np.empty(h.size)
     ad = 0.0
+    z = 0.0
     for i in range(h.size):
-        r = h[i] - lo[i]
+        a = h[i]
+        b = lo[i]
+        q = cl[i]
+        v = vol[i]
+        z += (a + b + q + v) * 0.0
+        r = a - b
         if r > 0.0:
-            ad += (((cl[i] - lo[i]) - (h[i] - cl[i])) / r) * vol[i]
+            ad += (((q - b) - (a - q)) / r) * v
         out[i] = ad
-    return out
+    return out, z == 0.0
 
 
 @njit(cache=True)
-def _adosc(h, lo, cl, vol, fast: int, slow: int) -> np.ndarray:
+def _adosc(h, lo, cl, vol, fast: int, slow: int) -> tuple[np.ndarray, bool]:
     """TA-Lib's Chaikin oscillator: both EMAs of the AD line start at its first value (not
-    at an SMA seed) and are written k*x + (1-k)*ema; output from bar max(fast, slow)-1."""
+    at an SMA seed) and are written k*x + (1-k)*ema; output from bar max(fast, slow)-1.
+    With the fused gap flag (c.run)."""
     n = h.size
     lookback = max(fast, slow) - 1
     out = c.nan_prefixed(n, lookback)
     if n <= lookback:
-        return out
+        return out, False
     fk = 2.0 / (fast + 1)
     sk = 2.0 / (slow + 1)
+    fk1 = 1.0 - fk
+    sk1 = 1.0 - sk
     ad = 0.0  # the AD line of _ad, accumulated here rather than stored
+    z = 0.0
     fe = 0.0
     se = 0.0
     for i in range(n):
-        r = h[i] - lo[i]
+        a = h[i]
+        b = lo[i]
+        q = cl[i]
+        v = vol[i]
+        z += (a + b + q + v) * 0.0
+        r = a - b
         if r > 0.0:
-            ad += (((cl[i] - lo[i]) - (h[i] - cl[i])) / r) * vol[i]
+            ad += (((q - b) - (a - q)) / r) * v
         if i == 0:
             fe = ad
             se = ad
             continue
-        fe = (fk * ad) + ((1.0 - fk) * fe)
-        se = (sk * ad) + ((1.0 - sk) * se)
+        fe = (fk * ad) + (fk1 * fe)
+        se = (sk * ad) + (sk1 * se)
         if i >= lookback:
             out[i] = fe - se
-    return out
+    return out, z == 0.0
 
 
 @njit(cache=True)
@@ -133,19 +156,19 @@ def _vwap(h, lo, cl, vol, ts, anchor: int) -> np.ndarray:
 
 def obv(real, volume) -> np.ndarray:
     """On-balance volume, starting at the first bar's volume as TA-Lib does."""
-    return c.run(_obv, c.inputs(real=real, volume=volume), 1)
+    return c.run(_obv, c.inputs(real=real, volume=volume), 1, fused=True)
 
 
 def ad(high, low, close, volume) -> np.ndarray:
     """Chaikin accumulation/distribution line."""
-    return c.run(_ad, c.inputs(high=high, low=low, close=close, volume=volume), 1)
+    return c.run(_ad, c.inputs(high=high, low=low, close=close, volume=volume), 1, fused=True)
 
 
 def adosc(high, low, close, volume, fastperiod: int = 3, slowperiod: int = 10) -> np.ndarray:
     """Chaikin A/D oscillator: EMA(AD, fast) - EMA(AD, slow)."""
     arrays = c.inputs(high=high, low=low, close=close, volume=volume)
     params = (c.period("fastperiod", fastperiod), c.period("slowperiod", slowperiod))
-    return c.run(_adosc, arrays, 1, params)
+    return c.run(_adosc, arrays, 1, params, fused=True)
 
 
 def cmf(high, low, close, volume, timeperiod: int = 20) -> np.ndarray:

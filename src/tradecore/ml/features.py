@@ -341,7 +341,7 @@ class _PipelineLive:
 
 class PipelineFeatures:
     """The indicator feature pipeline (tradecore.indicators.features.FeatureSet) behind the
-    FeatureSource protocol: by default its candle families (CANDLE_FEATURES, 135 columns: no
+    FeatureSource protocol: by default its candle families (CANDLE_FEATURES, 143 columns: no
     book or trade-flow inputs, which candles do not carry). Batch and live rows are equal by
     the pipeline's own contract (tested there and through this adapter)."""
 
