@@ -18,6 +18,8 @@ functions that cost the most (self cost, per frame).
 from __future__ import annotations
 
 import argparse
+import gc
+import statistics
 import os
 import re
 import subprocess
@@ -48,15 +50,15 @@ def _default(market: str) -> Path:
     raise SystemExit(f"no {market} recording found in {DEFAULTS[market]}")
 
 
-def replay(path: Path, skip: int, frames: int) -> tuple[int, int]:
-    """Depth diffs through on_frame: (frames timed, levels in them). Everything before the
-    timed part (loading, the pre-snapshot diffs, the snapshot, `skip` diffs) is the same
-    whatever `frames` is."""
+def replay(path: Path, skip: int, frames: int, rec=None) -> tuple[int, int, float]:
+    """Depth diffs through on_frame: (frames timed, levels in them, CPU seconds of the timed
+    part). Everything before the timed part (loading, the pre-snapshot diffs, the snapshot,
+    `skip` diffs) is the same whatever `frames` is."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from feed_throughput import load_recording
     from tradecore.venues.binance.normalize import BinanceNormalizer
 
-    rec = load_recording(str(path))
+    rec = rec or load_recording(str(path))
     depth = [(i, p) for i, (t, p) in enumerate(zip(rec.topics, rec.payloads))
              if t == rec.depth_stream]
     pre = [p for i, p in depth if i < rec.snapshot_at]
@@ -72,11 +74,15 @@ def replay(path: Path, skip: int, frames: int) -> tuple[int, int]:
         on_frame(f, label, tns())
     timed = post[skip:skip + frames]
     stamps = [tns() for _ in timed]
+    gc.disable()
+    c0 = time.process_time()
     deque(starmap(on_frame, zip(timed, repeat(label), stamps)), maxlen=0)
+    cpu = time.process_time() - c0
+    gc.enable()
     s = norm.stats
     if s.gaps or not norm.synced(label, rec.symbol):
         raise SystemExit(f"book not in sync: {s.gaps} gaps")
-    return len(timed), sum(f.count(b'["') for f in timed)
+    return len(timed), sum(f.count(b'["') for f in timed), cpu
 
 
 def _callgrind(path: Path, skip: int, frames: int, out: str) -> int:
@@ -112,12 +118,25 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=3000, help="diffs counted")
     ap.add_argument("--callgrind", action="store_true", help="count instructions per frame")
     ap.add_argument("--keep", help="keep the callgrind outputs in this directory")
+    ap.add_argument("--cpu", type=int, metavar="N",
+                    help="time N fresh passes on process CPU time instead (noisy; A/B only)")
     ap.add_argument("--top", type=int, default=12, help="functions listed (self cost)")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     path = Path(a.data) if a.data else _default(a.market)
+    if a.cpu:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from feed_throughput import load_recording
+        rec = load_recording(str(path))
+        rates = []
+        for _ in range(a.cpu):
+            n, levels, cpu = replay(path, a.skip, a.frames, rec)
+            rates.append(n / cpu)
+        print(f"{path.name}: {n} depth frames, {a.cpu} passes on CPU time: median "
+              f"{statistics.median(rates):,.0f}/s, best {max(rates):,.0f}/s")
+        return 0
     if not a.callgrind:
-        n, levels = replay(path, a.skip, a.frames)
+        n, levels, _ = replay(path, a.skip, a.frames)
         if not a.quiet:
             print(f"{path.name}: {n} depth frames, {levels / max(n, 1):.1f} levels each, in sync")
         return 0
@@ -125,7 +144,7 @@ def main(argv=None) -> int:
     os.makedirs(d, exist_ok=True)
     out = os.path.join(d, "callgrind.out")
     total = _callgrind(path, a.skip, a.frames, out)
-    n, levels = replay(path, a.skip, a.frames)
+    n, levels, _ = replay(path, a.skip, a.frames)
     per = total / n
     print(f"{path.name}: {n} depth frames after {a.skip} warm-up, {levels / n:.1f} levels each")
     print(f"  instructions per depth frame: {per:,.0f}  ({total / levels:,.0f} per level; "
