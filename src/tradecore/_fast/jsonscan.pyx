@@ -604,15 +604,15 @@ cdef class DepthScanner:
         else:
             self._fbook = None
         kind = self._scan(frame)
-        if kind != SCAN_DEPTH:
+        if kind == SCAN_DEPTH and self.sym_len == len(symbol) and \
+                not memcmp(<const char*>frame + self.sym_off, <const char*>symbol, self.sym_len):
+            r = sync.on_depth(self, ts_ns)
+        else:
+            r = SCAN_ROUTED + kind
+        if self._fbook is not None:
+            # not applied (routed, dropped, a gap): leave no staged levels on the book
+            self._fbook.stage_reset()
             self._fbook = None
-            return SCAN_ROUTED + kind
-        if self.sym_len != len(symbol) or \
-                memcmp(<const char*>frame + self.sym_off, <const char*>symbol, self.sym_len):
-            self._fbook = None
-            return SCAN_ROUTED + SCAN_DEPTH
-        r = sync.on_depth(self, ts_ns)
-        self._fbook = None
         return r
 
     cdef int _bad(self, str why, bint depth_like):
