@@ -277,3 +277,120 @@ def test_scan_sync_when_diff_has_a_bad_level_reports_it_and_changes_nothing():
     assert r == int(SyncResult.SYNC_BAD_LEVEL)
     assert reason_text(sync.last_code) == "price has more decimals than the book's precision"
     assert book_state(book) == before and sync.last_u == 11
+
+
+# -------------------------------------------------------------------------------------------------
+# scan_sync's fused staging (levels converted into the synced book while the frame is read) ==
+# staging every level from its text == the plain-Python reference
+
+APPLIED, BAD_LEVEL = int(SyncResult.SYNC_APPLIED), int(SyncResult.SYNC_BAD_LEVEL)
+
+
+def _fused_three_ways(frame: bytes, grid: tuple, bids: list, asks: list) -> None:
+    fused, text, ref = new_book(grid), new_book(grid), new_book(grid)
+    before = book_state(fused)
+    sync = DepthSync()
+    sync.start(fused, 11)
+    sc = DepthScanner()
+    r = sc.scan_sync(frame, sync, b"XUSDT", 5)
+    plain = DepthScanner()
+    assert plain.scan(frame) == DEPTH
+    code = plain.apply_text_to(text)
+    try:
+        ref.apply_sides(bids, asks)
+        ref_ok = True
+    except ValueError:
+        ref_ok = False
+    assert (code == 0) == ref_ok, (code, reason_text(code))
+    assert book_state(fused) == book_state(text) == book_state(ref)
+    if code:
+        assert (r, sync.last_code, sc.error) == (BAD_LEVEL, code, plain.error)
+        assert book_state(fused) == before and sync.last_u == 11
+    else:
+        assert r == APPLIED and sync.last_u == 12
+
+
+@examples
+@given(grid=grids, bids=st.lists(st.tuples(numbers, numbers), max_size=6),
+       asks=st.lists(st.tuples(numbers, numbers), max_size=6), wrapped=st.booleans())
+def test_scan_sync_when_levels_are_random_text_matches_text_path_and_python_reference(
+        grid, bids, asks, wrapped):
+    _fused_three_ways(frame_of(bids, asks, wrapped=wrapped), grid, bids, asks)
+
+
+@examples
+@given(grid=grids, bids=st.lists(st.tuples(plain, plain), min_size=1, max_size=8),
+       asks=st.lists(st.tuples(plain, plain), max_size=8), wrapped=st.booleans())
+def test_scan_sync_when_levels_are_plain_decimals_matches_text_path_and_python_reference(
+        grid, bids, asks, wrapped):
+    _fused_three_ways(frame_of(bids, asks, wrapped=wrapped), grid, bids, asks)
+
+
+# Binance's shapes on Binance's grids: 1..15 integer digits, decimals padded to 8 (spot) or
+# not (futures), values on and off the grid, exponents and signs among them
+binance_grids = st.tuples(st.integers(0, 8), st.sampled_from([1, 5, 10, 25]),
+                          st.integers(0, 8), st.sampled_from([1, 10]))
+binance_numbers = st.one_of(
+    st.builds(lambda i, f, pad: f"{i}.{f}".ljust(len(str(i)) + 1 + pad, "0") if pad else
+              f"{i}.{f}", st.integers(0, 10**15 - 1), st.text("0123456789", min_size=1,
+                                                               max_size=9),
+              st.sampled_from([0, 8, 10])),
+    st.integers(0, 10**16).map(str),
+    st.sampled_from(["1e3", "-1.5", "+2.0", "0.1E1", "1.", ".1", "1.2.3", "0x1"]),
+)
+
+
+@examples
+@given(grid=binance_grids, bids=st.lists(st.tuples(binance_numbers, binance_numbers), min_size=1,
+                                         max_size=8),
+       asks=st.lists(st.tuples(binance_numbers, binance_numbers), max_size=8),
+       wrapped=st.booleans())
+def test_scan_sync_when_numbers_have_binance_shapes_matches_text_path_and_python_reference(
+        grid, bids, asks, wrapped):
+    _fused_three_ways(frame_of(bids, asks, wrapped=wrapped), grid, bids, asks)
+
+
+def test_scan_sync_when_diff_is_another_books_stages_nothing_there_and_on_depth_applies_it():
+    """The fused staging is for the hinted book only: a frame routed elsewhere (another
+    symbol) is applied to its own book from the spans, on that book's grid."""
+    sync, book = _synced()
+    other = L2Book("0.5", "0.001")
+    other_sync = DepthSync()
+    other_sync.start(other, 11)
+    before = book_state(book)
+    sc = DepthScanner()
+    frame = frame_of([("100.50", "2.000")], [("101.00000000", "0.0010")])
+    assert sc.scan_sync(frame, sync, b"YUSDT", 7) == sc.routed + DEPTH
+    assert other_sync.on_depth(sc, 7) == APPLIED
+    assert book_state(book) == before
+    assert other.best_bid() == (100.5, 2.0) and other.best_ask() == (101.0, 0.001)
+
+
+def _check_recorded_fused(frames: list[bytes]) -> None:
+    """Every recorded diff through scan_sync (the sync told it is the next one) gives the book
+    that staging the same levels from their text gives."""
+    assert frames
+    sc, plain = DepthScanner(), DepthScanner()
+    d = orjson.loads(frames[0])["data"]
+    from tradecore.venues.base import grid_of
+    tick, lot = grid_of([p for p, _ in d["b"] + d["a"]], [q for _, q in d["b"] + d["a"]])
+    fused, text = L2Book(tick, lot), L2Book(tick, lot)
+    sync = DepthSync()
+    sync.start(fused, 0)
+    symbol = d["s"].encode()
+    for frame in frames:
+        assert plain.scan(frame) == DEPTH
+        futures = plain.prev_last_id >= 0
+        sync.first, sync.last_u = True, plain.first_id - (0 if futures else 1)
+        assert sc.scan_sync(frame, sync, symbol, 1) == APPLIED, sc.error
+        assert plain.apply_text_to(text) == 0
+        assert fused.top_ticks() == text.top_ticks()
+    assert book_state(fused) == book_state(text)
+
+
+def test_scan_sync_when_replaying_bundled_spot_depth_frames_agrees_with_text_path():
+    _check_recorded_fused(_hbt_frames(sample_file("hbt_spot_btcusdt_20240808.gz")))
+
+
+def test_scan_sync_when_replaying_shared_usdm_depth_frames_agrees_with_text_path():
+    _check_recorded_fused(_hbt_frames(shared_file("binance/hbt_usdm_btcusdt_20240808.gz")))

@@ -10,11 +10,8 @@ cpdef enum ScanResult:
     SCAN_DEPTH = 1       # a depth update; fields and level offsets are filled
     SCAN_MALFORMED = 2   # a depth update (or unreadable frame) that breaks the expected schema
 
-# One level of the last scanned frame. The price and size are read while scanning: text of the
-# form digits[.digits] (every price and size Binance sends) is kept as its integer part and its
-# fraction up to the last non-zero digit, so that apply_to scales it to the book's grid with a
-# multiply (no second pass over the text); anything else keeps only its span and is staged from
-# the text by the book (L2Book.stage_text), which also words every error.
+# One level of the last scanned frame: where its texts are (level_texts, the text path, and
+# apply_to's conversion when the frame was not staged while scanning).
 cdef enum:
     SCAN_ROUTED = 100    # scan_sync: not this book's diff; + ScanResult
 
@@ -23,23 +20,16 @@ cdef class DepthSync
 
 
 cdef struct LevelRef:
-    int64_t p_int      # integer digits of the price (exact when p_idig <= 18)
-    int64_t p_frac     # its fraction digits up to the last non-zero one, as an integer
-    int64_t q_int      # the same for the size
-    int64_t q_frac
     int32_t p_off      # spans of the texts between the quotes, in the frame
     int32_t p_len
     int32_t q_off
     int32_t q_len
     int8_t side
-    int8_t p_idig      # integer digits (capped at 99); -1: not digits[.digits], text path only
-    int8_t p_fdig      # fraction digits up to the last non-zero one (99: beyond 18)
-    int8_t q_idig
-    int8_t q_fdig
 
 
-# How a book's grid reads a scanned number: value * 10**e / unit ticks (lots), exact when the
-# number has at most e significant fraction digits and the result is a whole multiple of unit.
+# How a book's grid reads a number: its value in units of 10**-e, divided by unit, is ticks
+# (lots); exact when the number has no non-zero digit beyond e decimals and the result is a
+# whole multiple of unit. maxint -1: every level of this book is staged from its text.
 cdef struct Grid:
     bint ready
     int p_dec          # the book's decimals and units, to tell when the cache is stale
@@ -48,7 +38,7 @@ cdef struct Grid:
     int64_t lot_units
     int p_e            # price_decimals less the trailing zeros of tick_units
     int64_t p_unit     # tick_units without its trailing zeros
-    int p_maxint       # most integer digits parse_fixed takes without its checked path
+    int p_maxint       # most integer digits whose units fit parse_fixed's unchecked range
     int s_e
     int64_t s_unit
     int s_maxint
@@ -67,17 +57,22 @@ cdef class DepthScanner:
     cdef LevelRef* levels
     cdef Py_ssize_t n_levels
     cdef Py_ssize_t cap
-    cdef Grid grid                    # of the book apply_to last staged on
+    cdef Grid grid                    # of the book last staged on
+    cdef L2Book _fbook                # scan_sync: the book being staged while scanning, or None
+    cdef int _fcode                   # its first staging problem (0: none)
+    cdef Py_ssize_t _flevel           # and the level that had it
 
-    cpdef int scan(self, bytes frame)
+    cpdef int scan(self, bytes frame) except -1
     # scan, and when the frame is a depth update of `symbol`, sync.on_depth: the steady state of
     # a feed in one call. Returns on_depth's SyncResult, or SCAN_ROUTED + the ScanResult when the
     # frame is something else (another symbol's depth: SCAN_ROUTED + SCAN_DEPTH).
     cpdef int scan_sync(self, bytes frame, DepthSync sync, bytes symbol, int64_t ts_ns) except -1
     # Stage and commit the scanned levels on a book, all or nothing: 0, or a staging problem
-    # code (book.reason_text) with the book unchanged. Levels whose numbers fit the book's grid
-    # exactly are staged from the scanned values; any other level is staged from its text by the
-    # book, which gives the same result and the same problem code (apply_text_to).
+    # code (book.reason_text) with the book unchanged. Levels whose numbers sit on the book's
+    # grid are converted here (_units); any other level is staged from its text by the book,
+    # which gives the same result and the same problem code (apply_text_to). Within scan_sync
+    # the levels were staged on the synced book while the frame was read: only the commit (or
+    # the first problem) is left.
     cpdef int apply_to(self, L2Book book) except -1
     # The same, every level staged from its text (the reference apply_to must agree with).
     cpdef int apply_text_to(self, L2Book book) except -1
@@ -85,7 +80,10 @@ cdef class DepthScanner:
     # -- internals ------------------------------------------------------------------------------
     cdef int _grow(self) except -1
     cdef void _set_grid(self, L2Book book) noexcept
+    cdef int _scan(self, bytes frame) except -1
     cdef Py_ssize_t _levels(self, const char* s, Py_ssize_t i, Py_ssize_t n, int side) except -2
+    cdef int _stage_text(self, LevelRef* L, const char* s) except -1
+    cdef void _fuse(self, L2Book book) noexcept
     cdef int _bad(self, str why, bint depth_like)
 
 

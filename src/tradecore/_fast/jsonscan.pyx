@@ -4,11 +4,16 @@ The frame is walked once as JSON: objects, arrays, strings, numbers and literals
 recognised (so unexpected keys and values are skipped correctly), but only the keys a depth
 update needs are decoded. Keys must be plain ASCII without escapes, which Binance's are.
 
-Prices and sizes are read in the same pass (`_number`): the digits between the quotes are
-accumulated as they are walked, so staging a level is a multiply and a store instead of a second
-parse of its text. Only plain digits[.digits] text takes that path; everything else (signs,
-exponents, escapes, empty strings, more than 18 integer digits) is kept as a span and staged from
-its text by the book, as before, so odd input gets the book's own checks and error codes.
+In the steady state (scan_sync, the frame most likely being the hinted book's next diff) prices
+and sizes are converted while the frame is walked, straight into that book's ticks and lots
+(`_units`: the integer digits and the decimals up to the grid's, eight bytes at a time, into
+one scaled int64; no intermediate fields, no Python object) and written to the book's stage, so
+applying the diff is the book's commit. Only plain digits[.digits] text whose value is exact
+on the grid takes that path; everything else (signs, exponents, escapes, empty strings, too many
+integer digits or decimals, off the grid, zero prices) is staged from its text by the book
+(L2Book.stage_text), which gives the same result or words the problem. A frame scanned by
+scan() alone keeps only the spans of its numbers; apply_to then converts them the same way
+for whatever book it is given.
 """
 from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t
 from libc.stdlib cimport free, realloc
@@ -88,22 +93,6 @@ cdef Py_ssize_t _skip_value(const char* s, Py_ssize_t i, Py_ssize_t n) noexcept 
     return i
 
 
-cdef Py_ssize_t _int(const char* s, Py_ssize_t i, Py_ssize_t n, int64_t* out) noexcept nogil:
-    cdef int64_t v = 0
-    cdef Py_ssize_t start
-    i = _ws(s, i, n)
-    start = i
-    while i < n and c'0' <= s[i] <= c'9':
-        if v > 922337203685477580LL:
-            return -1
-        v = v * 10 + (s[i] - c'0')
-        i += 1
-    if i == start:
-        return -1
-    out[0] = v
-    return i
-
-
 cdef extern from *:
     """
     #include <string.h>
@@ -132,102 +121,197 @@ cdef extern from *:
              + (((t >> 16) & 0x000000FF000000FFULL) * 0x0000271000000001ULL)) >> 32;
         return t;
     }
-    /* 1 + the index of the last non-zero digit among the first k (1..8) digit bytes, or 0 */
-    static inline int tc_significant(uint64_t t, int k) {
-        uint64_t nz = (((t & 0x7F7F7F7F7F7F7F7FULL) + 0x7F7F7F7F7F7F7F7FULL) | t)
-                      & 0x8080808080808080ULL;
-        if (k < 8) nz &= (1ULL << (8 * k)) - 1;
-        return nz ? (int)((63 - __builtin_clzll(nz)) >> 3) + 1 : 0;
+    /* 0x80 in every byte that is not 0 (for digit bytes: a non-zero digit) */
+    static inline uint64_t tc_nonzero(uint64_t t) {
+        return (((t & 0x7F7F7F7F7F7F7F7FULL) + 0x7F7F7F7F7F7F7F7FULL) | t) & 0x8080808080808080ULL;
+    }
+    /* A number's text at s[j] (after its opening quote) in units of 10**-e (e <= 8), when it is
+       digits[.digits] closed by a quote, with 1..7 integer digits (and at most maxint) and no
+       non-zero digit beyond e decimals; *end is then the index of the closing quote. -1: any
+       other text (the text path decides); -2: eight or more integer digits (the long path).
+       Two 8-byte reads, and one conversion when the integer digits and e decimals make at
+       most eight digits (the point dropped, the decimals short of e read as zeros), which is
+       every Binance price; sizes are one conversion when the integer part is 0. */
+    static inline __attribute__((always_inline)) int64_t
+    tc_units(const char* s, Py_ssize_t j, Py_ssize_t n, int e, int maxint, Py_ssize_t* end,
+             const int64_t* p10) {
+        uint64_t t, f, lowkf, lowe, iv;
+        int k, kf, c;
+        if (j + 8 > n + 1) return -1;          /* s[n] is the bytes object's NUL */
+        t = tc_load_digits(s + j);
+        k = tc_lead_digits(t);
+        if (k == 8) return -2;
+        if (k == 0 || k > maxint) return -1;
+        c = (int)((t >> (8 * k)) & 0xFF);      /* the byte after the digits, XOR '0' */
+        if (c == 0x12) {                       /* '"': an integer */
+            *end = j + k;
+            return (int64_t)tc_digits_value(t, k) * p10[e];
+        }
+        if (c != 0x1E) return -1;              /* not '.' */
+        j += k + 1;
+        if (j + 8 > n + 1) return -1;
+        f = tc_load_digits(s + j);
+        kf = tc_lead_digits(f);
+        if (kf == 0) return -1;                /* "5.": the text path words it */
+        lowkf = kf == 8 ? ~0ULL : ((1ULL << (8 * kf)) - 1);
+        lowe = e >= 8 ? ~0ULL : ((1ULL << (8 * e)) - 1);
+        /* a non-zero digit beyond the grid's decimals: too precise or off the grid */
+        if (tc_nonzero(f) & lowkf & ~lowe) return -1;
+        if (kf < 8) {
+            if (((f >> (8 * kf)) & 0xFF) != 0x12) return -1;
+            *end = j + kf;
+        } else {
+            j += 8;
+            while (s[j] == '0') j++;           /* padding zeros beyond eight decimals */
+            if (s[j] != '"') return -1;
+            *end = j;
+        }
+        f &= lowkf & lowe;                     /* the decimals that count, zeros up to e */
+        if (k + e <= 8)
+            return (int64_t)tc_digits_value((t & ((1ULL << (8 * k)) - 1)) | (f << (8 * k)),
+                                            k + e);
+        iv = (k == 1 && (t & 0xFF) == 0) ? 0 : tc_digits_value(t, k);
+        return (int64_t)(iv * (uint64_t)p10[e] + tc_digits_value(f, e));
     }
     """
     uint64_t tc_load_digits(const char* p) noexcept nogil
     int tc_lead_digits(uint64_t t) noexcept nogil
     uint64_t tc_digits_value(uint64_t t, int k) noexcept nogil
-    int tc_significant(uint64_t t, int k) noexcept nogil
+    uint64_t tc_nonzero(uint64_t t) noexcept nogil
+    int64_t tc_units(const char* s, Py_ssize_t j, Py_ssize_t n, int e, int maxint,
+                     Py_ssize_t* end, const int64_t* p10) noexcept nogil
 
 
-cdef inline Py_ssize_t _number(const char* s, Py_ssize_t i, Py_ssize_t n,
-                               LevelRef* L, bint size) noexcept nogil:
-    """s[i] is the opening quote of a price (size=False) or size: its span, and for plain
-    digits[.digits] text its integer part and significant fraction, go into L. Returns the index
-    after the closing quote, or -1 when the string is not terminated.
-
-    s must be NUL-terminated (a bytes object is): the digit loops stop at any non-digit, so they
-    need no bounds check; the 8-byte reads are taken only where 8 bytes remain."""
-    cdef Py_ssize_t j = i + 1, start = i + 1, fstart, idig
-    cdef uint64_t iv = 0, fv = 0, t
-    cdef Py_ssize_t f, fs = 0
-    cdef int k
-    cdef unsigned int d
-    cdef bint plain = False
-    if j + 8 <= n:
-        t = tc_load_digits(s + j)
+cdef Py_ssize_t _int(const char* s, Py_ssize_t i, Py_ssize_t n, int64_t* out) noexcept nogil:
+    """A non-negative JSON integer at s[i] (after whitespace) into out; the index after it, or
+    -1. Up to 15 digits (every id and time Binance sends) in two 8-byte steps."""
+    cdef int64_t v = 0
+    cdef Py_ssize_t start
+    cdef uint64_t t, t2
+    cdef int k, k2
+    i = _ws(s, i, n)
+    if i + 16 <= n + 1:             # s[n] is the bytes object's NUL
+        t = tc_load_digits(s + i)
         k = tc_lead_digits(t)
-        if k:
-            iv = tc_digits_value(t, k)
-            j += k
-    while True:                          # the rest of a long integer part
-        d = <unsigned char>s[j] - 48
-        if d > 9:
-            break
-        iv = iv * 10 + d                 # wraps past 19 digits: such text takes the text path
-        j += 1
-    idig = j - start
-    if idig > 0:
-        if s[j] == c'"':
-            plain = True
-        elif s[j] == c'.':
-            j += 1
-            fstart = j
-            if j + 8 <= n:
-                t = tc_load_digits(s + j)
-                k = tc_lead_digits(t)
-                if k:
-                    fs = tc_significant(t, k)
-                    if fs:
-                        fv = tc_digits_value(t, fs)
-                    j += k
-            while True:                  # the rest of a fraction longer than 8 digits
-                d = <unsigned char>s[j] - 48
-                if d > 9:
-                    break
-                j += 1
-                if d:
-                    f = j - fstart
-                    if f <= 18:
-                        fv = fv * <uint64_t>P10[f - fs] + d
-                        fs = f
-                    else:
-                        fs = 99          # a non-zero digit beyond 1e-18: the text path decides
-            plain = j > fstart and s[j] == c'"'
-    if plain:
-        if size:
-            L.q_off = <int32_t>start
-            L.q_len = <int32_t>(j - start)
-            L.q_int = <int64_t>iv
-            L.q_frac = <int64_t>fv
-            L.q_idig = <int8_t>(idig if idig < 99 else 99)
-            L.q_fdig = <int8_t>fs
-        else:
-            L.p_off = <int32_t>start
-            L.p_len = <int32_t>(j - start)
-            L.p_int = <int64_t>iv
-            L.p_frac = <int64_t>fv
-            L.p_idig = <int8_t>(idig if idig < 99 else 99)
-            L.p_fdig = <int8_t>fs
-        return j + 1
-    j = _skip_string(s, i, n)
-    if j < 0:
+        if 0 < k < 8:
+            out[0] = <int64_t>tc_digits_value(t, k)
+            return i + k
+        if k == 8:
+            t2 = tc_load_digits(s + i + 8)
+            k2 = tc_lead_digits(t2)
+            if k2 < 8:
+                v = <int64_t>tc_digits_value(t, 8)
+                if k2:
+                    v = v * P10[k2] + <int64_t>tc_digits_value(t2, k2)
+                out[0] = v
+                return i + 8 + k2
+    start = i
+    while i < n and c'0' <= s[i] <= c'9':
+        if v > 922337203685477580LL:
+            return -1
+        v = v * 10 + (s[i] - c'0')
+        i += 1
+    if i == start:
         return -1
-    if size:
-        L.q_off = <int32_t>start
-        L.q_len = <int32_t>(j - 1 - start)
-        L.q_idig = -1
+    out[0] = v
+    return i
+
+
+cdef uint64_t LOW_BYTES[9]          # LOW_BYTES[k]: the first k bytes of a little-endian word
+for _k in range(8):
+    LOW_BYTES[_k] = (<uint64_t>1 << (8 * _k)) - 1
+LOW_BYTES[8] = <uint64_t>0xFFFFFFFFFFFFFFFF
+
+
+cdef inline int64_t _units(const char* s, Py_ssize_t j, Py_ssize_t n, int e,
+                           int maxint, Py_ssize_t* end) noexcept nogil:
+    """tc_units (the usual case, inlined), or _units_long for 8..15 integer digits."""
+    cdef int64_t r = tc_units(s, j, n, e, maxint, end, P10)
+    if r == -2:
+        return _units_long(s, j, n, e, maxint, end)
+    return r
+
+
+cdef int64_t _units_long(const char* s, Py_ssize_t j, Py_ssize_t n, int e,
+                         int maxint, Py_ssize_t* end) noexcept nogil:
+    """The number whose text starts at s[j] (after its opening quote) in units of 10**-e, for
+    plain digits[.digits] text closed by a quote with at most maxint (<= 15) integer digits and
+    no non-zero digit beyond e (<= 8) decimals; *end is then the index of the closing quote.
+    -1 for any other text: the caller stages it from its text, which decides (same value, or
+    the problem). The 8-byte reads stay within the frame and its NUL.
+
+    The usual case (fewer than 8 integer digits, integer digits + e <= 8) is one conversion:
+    the integer digits and the first e decimals are joined into one word of digits (the point
+    dropped, missing decimals as zeros) and read as one number."""
+    cdef uint64_t t, f, iv = 0, fv, nz, w
+    cdef int k, k2, kf, m
+    cdef bint short = True                     # fewer than 8 integer digits (iv not read yet)
+    if j + 8 > n + 1:
+        return -1
+    t = tc_load_digits(s + j)
+    k = tc_lead_digits(t)
+    if k == 0:
+        return -1
+    if k < 8:
+        if k > maxint:
+            return -1
+        m = <int>((t >> (8 * k)) & 0xFF)       # the byte after the digits, XOR '0'
+        if m == 0x12:                          # '"': an integer
+            end[0] = j + k
+            return <int64_t>tc_digits_value(t, k) * P10[e]
+        if m != 0x1E:                          # not '.'
+            return -1
+    else:                                       # 8..15 integer digits
+        if j + 16 > n + 1:
+            return -1
+        f = tc_load_digits(s + j + 8)
+        k2 = tc_lead_digits(f)
+        if k2 == 8:
+            return -1
+        short = False
+        iv = tc_digits_value(t, 8)
+        if k2:
+            iv = iv * <uint64_t>P10[k2] + tc_digits_value(f, k2)
+        k += k2
+        if k > maxint:
+            return -1
+        if s[j + k] == c'"':
+            end[0] = j + k
+            return <int64_t>(iv * <uint64_t>P10[e])
+        if s[j + k] != c'.':
+            return -1
+    j += k + 1                                  # the first decimal
+    if j + 8 > n + 1:
+        return -1
+    f = tc_load_digits(s + j)
+    kf = tc_lead_digits(f)
+    if kf == 0:
+        return -1                               # "5.": the text path words it
+    # a non-zero digit beyond the grid's decimals: too precise or off the grid, text path
+    nz = tc_nonzero(f) & LOW_BYTES[kf] & ~LOW_BYTES[e]
+    if nz:
+        return -1
+    if kf < 8:
+        if ((f >> (8 * kf)) & 0xFF) != 0x12:
+            return -1
+        end[0] = j + kf
     else:
-        L.p_off = <int32_t>start
-        L.p_len = <int32_t>(j - 1 - start)
-        L.p_idig = -1
-    return j
+        j += 8
+        while s[j] == c'0':                     # padding zeros beyond eight decimals
+            j += 1
+        if s[j] != c'"':
+            return -1
+        end[0] = j
+    m = e if e < kf else kf                     # decimals that count; the rest up to e are 0
+    if short:
+        if k + e <= 8:
+            w = (t & LOW_BYTES[k]) | ((f & LOW_BYTES[m]) << (8 * k))
+            return <int64_t>tc_digits_value(w, k + e)
+        iv = tc_digits_value(t, k)
+    fv = 0
+    if m:
+        fv = tc_digits_value(f, m) * <uint64_t>P10[e - m]
+    return <int64_t>(iv * <uint64_t>P10[e] + fv)
 
 
 cdef inline int _trailing_zeros(int64_t units, int64_t* rest) noexcept nogil:
@@ -264,9 +348,15 @@ cdef class DepthScanner:
                             int side) except -2:
         """Parse [["p","q"],...] at s[i]; returns the index after it or -1. Compact JSON (no
         whitespace, two items a level) takes the straight path; anything else the tolerant one.
-        Reads up to s[n], the frame's terminating NUL."""
+        Reads up to s[n], the frame's terminating NUL. When fused (self._fbook), every level is
+        also staged on that book as it is read (see _stage)."""
         cdef LevelRef* L
+        cdef Stage* S
         cdef char c
+        cdef Py_ssize_t j, k
+        cdef int64_t pu = -1, qu = -1
+        cdef bint fuse = self._fbook is not None
+        cdef Grid* g = &self.grid
         i = _ws(s, i, n)
         if s[i] != c'[':
             return -1
@@ -285,9 +375,15 @@ cdef class DepthScanner:
                 self._grow()
             L = &self.levels[self.n_levels]
             L.side = <int8_t>side
-            i = _number(s, i, n, L, False)
-            if i < 0:
-                return -1
+            L.p_off = <int32_t>(i + 1)
+            if fuse:
+                pu = _units(s, i + 1, n, g.p_e, g.p_maxint, &j)
+            if pu < 0:
+                j = _skip_string(s, i, n) - 1       # the closing quote
+                if j < 0:
+                    return -1
+            L.p_len = <int32_t>(j - i - 1)
+            i = j + 1
             if s[i] == c',' and s[i + 1] == c'"':
                 i += 1
             else:
@@ -297,10 +393,39 @@ cdef class DepthScanner:
                 i = _ws(s, i + 1, n)
                 if s[i] != c'"':
                     return -1
-            i = _number(s, i, n, L, True)
-            if i < 0:
-                return -1
+            L.q_off = <int32_t>(i + 1)
+            if fuse:
+                qu = _units(s, i + 1, n, g.s_e, g.s_maxint, &j)
+            if qu < 0:
+                j = _skip_string(s, i, n) - 1
+                if j < 0:
+                    return -1
+            L.q_len = <int32_t>(j - i - 1)
+            i = j + 1
             self.n_levels += 1
+            if fuse:
+                # stage on the fused book: from the units when they sit on the grid (what
+                # stage_ticks checks holds by construction, but ticks > 0), else from the text
+                if pu > 0 and qu >= 0:
+                    if g.p_unit != 1:
+                        if pu % g.p_unit:
+                            pu = 0             # off the grid: the text path words it
+                        pu //= g.p_unit
+                    if g.s_unit != 1:
+                        if qu % g.s_unit:
+                            pu = 0
+                        qu //= g.s_unit
+                if pu > 0 and qu >= 0:
+                    S = &self._fbook.stage
+                    k = S.n
+                    if k == S.cap:
+                        self._fbook._stage_room(k + 1)
+                    S.side[k] = <int8_t>side
+                    S.ticks[k] = pu
+                    S.lots[k] = qu
+                    S.n = k + 1
+                else:
+                    self._stage_text(L, s)
             if s[i] != c']':
                 i = _ws(s, i, n)
                 while s[i] == c',':          # tolerate extra items in a level
@@ -326,8 +451,32 @@ cdef class DepthScanner:
                 return i + 1
             return -1
 
-    cpdef int scan(self, bytes frame):
+    cdef int _stage_text(self, LevelRef* L, const char* s) except -1:
+        """Stage a level on the fused book from its text, remembering the first problem (it is
+        reported if the diff is applied)."""
+        cdef int code = self._fbook.stage_text(L.side, s + L.p_off, L.p_len, s + L.q_off, L.q_len)
+        if code and not self._fcode:
+            self._fcode = code
+            self._flevel = self.n_levels - 1
+        return 0
+
+    cdef void _fuse(self, L2Book book) noexcept:
+        """The next scan stages its levels on `book` as it reads them."""
+        cdef Grid* g = &self.grid
+        if g.p_dec != book.price_decimals or g.s_dec != book.size_decimals \
+                or g.tick_units != book.tick_units or g.lot_units != book.lot_units \
+                or not g.ready:
+            self._set_grid(book)
+        book.stage_reset()
+        self._fbook = book
+        self._fcode = 0
+
+    cpdef int scan(self, bytes frame) except -1:
         """Scan one frame: SCAN_DEPTH, SCAN_OTHER, or SCAN_MALFORMED (see .error)."""
+        self._fbook = None
+        return self._scan(frame)
+
+    cdef int _scan(self, bytes frame) except -1:
         cdef const char* s = frame
         cdef Py_ssize_t n = len(frame)
         cdef Py_ssize_t i, k, klen, end
@@ -448,13 +597,23 @@ cdef class DepthScanner:
 
     cpdef int scan_sync(self, bytes frame, DepthSync sync, bytes symbol, int64_t ts_ns) except -1:
         """scan + sync.on_depth when the frame is a depth update of `symbol` (see the .pxd)."""
-        cdef int kind = self.scan(frame)
-        if kind != SCAN_DEPTH:
-            return SCAN_ROUTED + kind
-        if self.sym_len != len(symbol) or \
-                memcmp(<const char*>frame + self.sym_off, <const char*>symbol, self.sym_len):
-            return SCAN_ROUTED + SCAN_DEPTH
-        return sync.on_depth(self, ts_ns)
+        cdef int kind, r
+        cdef L2Book book = sync.book
+        if book is not None and sync.synced:
+            self._fuse(book)                 # stage while scanning: the likely outcome
+        else:
+            self._fbook = None
+        kind = self._scan(frame)
+        if kind == SCAN_DEPTH and self.sym_len == len(symbol) and \
+                not memcmp(<const char*>frame + self.sym_off, <const char*>symbol, self.sym_len):
+            r = sync.on_depth(self, ts_ns)
+        else:
+            r = SCAN_ROUTED + kind
+        if self._fbook is not None:
+            # not applied (routed, dropped, a gap): leave no staged levels on the book
+            self._fbook.stage_reset()
+            self._fbook = None
+        return r
 
     cdef int _bad(self, str why, bint depth_like):
         self.error = why
@@ -512,16 +671,32 @@ cdef class DepthScanner:
         g.s_maxint = 18 - g.s_dec
         if g.p_unit <= 0 or g.s_unit <= 0:     # not a grid: every level takes the text path
             g.p_maxint = g.s_maxint = -1
+        # _units reads at most eight decimals and fifteen integer digits in its two steps;
+        # a finer grid stages every level from its text (Binance's have at most eight)
+        if g.p_e > 8 or g.p_e < 0:
+            g.p_maxint = -1
+        if g.s_e > 8 or g.s_e < 0:
+            g.s_maxint = -1
         g.ready = True
 
     cpdef int apply_to(self, L2Book book) except -1:
         cdef const char* s = self.frame
-        cdef Py_ssize_t j, k
+        cdef Py_ssize_t n = len(self.frame)
+        cdef Py_ssize_t j, k, end
         cdef int code
         cdef int64_t t, q
         cdef LevelRef* L
         cdef Grid* g = &self.grid
         cdef Stage* S = &book.stage
+        if book is self._fbook:
+            # staged while scanning (scan_sync): the commit is all that is left
+            self._fbook = None
+            if self._fcode:
+                book.stage_reset()
+                self.error = f"level {self._flevel}"
+                return self._fcode
+            book.stage_commit()
+            return 0
         if g.p_dec != book.price_decimals or g.s_dec != book.size_decimals \
                 or g.tick_units != book.tick_units or g.lot_units != book.lot_units \
                 or not g.ready:
@@ -530,18 +705,13 @@ cdef class DepthScanner:
         book._stage_room(self.n_levels)
         for j in range(self.n_levels):
             L = &self.levels[j]
-            # A number with no more significant decimals than the grid's, within parse_fixed's
-            # fast path: ticks = value * 10**e / unit, exact. What stage_ticks checks holds by
-            # construction (side 0/1, lots >= 0, units < 10**18 < the book's bound) but ticks > 0,
-            # so the level is written to the stage directly; any other level goes through the
-            # book's text path, which gives the same result or words the problem.
-            if 0 <= L.p_idig <= g.p_maxint and L.p_fdig <= g.p_e \
-                    and 0 <= L.q_idig <= g.s_maxint and L.q_fdig <= g.s_e:
-                t = L.p_int * P10[g.p_e] + L.p_frac * P10[g.p_e - L.p_fdig]
-                q = L.q_int * P10[g.s_e] + L.q_frac * P10[g.s_e - L.q_fdig]
+            # the same conversion as the fused scan (_units, then _stage's grid checks)
+            t = _units(s, L.p_off, n, g.p_e, g.p_maxint, &end)
+            q = _units(s, L.q_off, n, g.s_e, g.s_maxint, &end)
+            if t > 0 and q >= 0:
                 if g.p_unit != 1:
                     if t % g.p_unit:
-                        t = 0                  # off the grid: the text path words it
+                        t = 0
                     t //= g.p_unit
                 if g.s_unit != 1:
                     if q % g.s_unit:
