@@ -168,12 +168,15 @@ def test_gtd_order_cancelled_at_venue_at_expiry_and_ends_expired():
     assert o.status is S.EXPIRED
 
 
-def test_on_book_feeds_gate_mid_and_marks_position():
+def test_on_book_marks_position_and_gives_gate_the_mid_before_the_next_check():
+    """The gate's mid is pulled: noted at the book change, handed over before the next order's
+    check (risk/gate.py "market data"), with the value and time of the book change."""
     eng, gate, venue, _ = make_engine()
     filled_long(eng, venue, 1000, 10000)
     eng.on_book("test", "BTCUSDT", book(101.0, 101.02))
-    assert gate.mids[("test", "BTCUSDT")] == pytest.approx(101.01)
     assert eng.portfolio.unrealized_pnl() == pytest.approx(1.01)
+    eng.submit(order("next", qty=10, price=10000))
+    assert gate.mids[("test", "BTCUSDT")] == pytest.approx(101.01)
 
 
 # -- anchors' known failures ------------------------------------------------------------------

@@ -64,6 +64,53 @@ def test_real_gate_denies_without_market_data_then_passes_after_book():
     assert gate.denials[DenyReason.NO_MARKET_DATA] == 1 and gate.denials[DenyReason.PRICE_BAND] == 1
 
 
+def test_real_gate_judges_staleness_by_the_book_change_time_when_the_mid_is_pulled():
+    """The mid reaches the gate only at the next order, stamped with the book's time: a book
+    that has not changed for longer than max_mid_age is stale at order time."""
+    clock = SimClock(T0)
+    gate = real_gate(clock, max_mid_age_ns=5_000_000)
+    eng = ExecutionEngine(gate, {"test": FakeVenue()}, NullJournal(), clock, {BTC.key: BTC})
+    eng.on_book("test", "BTCUSDT", book(100.0, 100.02, T0))
+    clock.advance_to(T0 + 10_000_000)
+    assert eng.submit(order("a", price=10000)).deny_reason is DenyReason.STALE_MARKET_DATA
+    eng.on_book("test", "BTCUSDT", book(100.0, 100.02, T0 + 10_000_000))
+    assert eng.submit(order("b", price=10000)).status is S.SUBMITTED
+    assert gate.mid("test", "BTCUSDT") == (pytest.approx(100.01), T0 + 10_000_000)
+
+
+def test_real_gate_decides_as_with_a_mid_pushed_on_every_book_change():
+    """Pulled mids (the engine) and mids pushed per change (update_mid): the same verdict for
+    every order of a random sequence of book changes, orders and clock steps."""
+    import random
+    rnd = random.Random(7)
+    clock = SimClock(T0)
+    pulled = real_gate(clock, price_band=0.01, max_mid_age_ns=3_000_000)
+    pushed = real_gate(clock, price_band=0.01, max_mid_age_ns=3_000_000)
+    eng = ExecutionEngine(pulled, {"test": FakeVenue()}, NullJournal(), clock, {BTC.key: BTC})
+    mid = 100.0
+    verdicts = set()
+    for i in range(2000):
+        clock.advance_to(clock.time_ns() + rnd.choice((0, 100_000, 1_000_000, 4_000_000)))
+        if rnd.random() < 0.7:
+            mid = max(1.0, round(mid + rnd.choice((-0.05, 0.0, 0.05)), 2))
+            b = book(mid - 0.01, mid + 0.01, rnd.choice((clock.time_ns(), 0)))
+            eng.on_book("test", "BTCUSDT", b)
+            pushed.update_mid("test", "BTCUSDT", b.mid(), b.ts_ns or clock.time_ns())
+        else:
+            px = round((mid + rnd.uniform(-2.0, 2.0)) * 100)
+            o = order(f"o{i}", price=max(px, 1), qty=1)
+            want = pushed.check(o)
+            got = eng.submit(o)
+            assert got.deny_reason is want, (i, want, got.deny_reason)
+            verdicts.add(want)
+            if got.status is S.SUBMITTED:          # keep open state equal in both gates
+                pushed.on_order_open(got)
+                eng.venues["test"].listener.on_order_canceled(got.client_order_id, "",
+                                                             clock.time_ns())
+                pushed.on_order_done(got)
+    assert {DenyReason.NONE, DenyReason.PRICE_BAND, DenyReason.STALE_MARKET_DATA} <= verdicts
+
+
 def test_real_gate_denies_reconciling_during_recovery(tmp_path):
     clock = SimClock(T0)
     gate = real_gate(clock)

@@ -370,3 +370,25 @@ def test_add_instrument_when_grid_changes_raises():
     g = make_gate()
     with pytest.raises(ValueError, match="grid changed"):
         g.add_instrument(Instrument("binance", "BTCUSDT", "0.1", "0.00001", "BTC", "USDT"))
+
+
+# -------------------------------------------------------------------------------------------------
+# pulled mids (pending_mids: noted per book change, given to the kernel at the next read)
+
+def test_pending_mid_reaches_check_modify_and_mid_when_noted_after_the_last_push():
+    g = make_gate(btc=SymbolLimits(price_band=0.05))
+    far = int(BTC_MID * 1.5 * 100)
+    g.pending_mids[("binance", "BTCUSDT")] = (BTC_MID * 1.5, T0 + 1)
+    assert g.mid("binance", "BTCUSDT") == (BTC_MID * 1.5, T0 + 1)
+    assert not g.pending_mids
+    g.pending_mids[("binance", "BTCUSDT")] = (BTC_MID, T0 + 2)
+    assert g.check_modify(order(), 1000, far) is D.PRICE_BAND      # judged against BTC_MID
+
+
+def test_update_mid_wins_over_an_older_pending_mid_when_pushed_after_it():
+    g = make_gate()
+    g.pending_mids[("binance", "BTCUSDT")] = (1.0, T0 + 1)
+    g.pending_mids[("binance", "UNKNOWN")] = (2.0, T0 + 1)       # not a gate symbol: dropped
+    g.update_mid("binance", "BTCUSDT", BTC_MID, T0 + 2)
+    assert g.mid("binance", "BTCUSDT") == (BTC_MID, T0 + 2)
+    assert not g.pending_mids

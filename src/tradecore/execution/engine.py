@@ -75,6 +75,12 @@ class ExecutionEngine:
         self.on_problem = on_problem
         self.problems: list[Problem] = []
         self._risk_state = gate.state
+        # on_book notes mids in the gate's pending dict (one store per change) and submit
+        # flushes them before the check; a gate without one (test doubles) gets update_mid
+        pend = getattr(gate, "pending_mids", None)
+        self._mids: dict[tuple[str, str], tuple[float, int]] = pend if pend is not None else {}
+        self._flush_mids = gate.flush_mids if pend is not None else self._push_mids
+        self._protected = self.protection.by_key
         if hasattr(gate, "on_state_change"):        # the RiskGate tells us: journal at once
             gate.on_state_change(self._on_gate_state)
         for v in venues.values():
@@ -116,6 +122,8 @@ class ExecutionEngine:
         o, new = self.oms.add(order)
         if not new:
             return o
+        if self._mids:
+            self._flush_mids()              # the gate reads mids at check time (on_book)
         reason = self.gate.check(o)
         if reason:
             o.deny_reason = DenyReason(reason)
@@ -243,12 +251,19 @@ class ExecutionEngine:
 
     # -- market data ----------------------------------------------------------------------
     def on_book(self, venue: str, symbol: str, book) -> None:
-        """After every change of a book: gate mid, marks, protective stops."""
+        """After every change of a book: the gate's mid (noted, given to the kernel at the next
+        order: risk/gate.py "market data"), the position's mark, protective stops (only for a
+        symbol that has one)."""
         top = book.top_ticks()
         if top is None:
             return
-        bt, _, at, _ = top
         key = (venue, symbol)
+        mid = book.mid()
+        self._mids[key] = (mid, book.ts_ns or self.clock.time_ns())
+        self.portfolio.mark(venue, symbol, mid)
+        if key not in self._protected:
+            return
+        bt, _, at, _ = top
         conv = self._tick_conv.get(key)
         if conv is None:
             conv = self._tick_conv[key] = self._book_to_inst(key, book)
@@ -256,10 +271,13 @@ class ExecutionEngine:
             num, den = conv                      # exact: bid rounded down, ask up
             bt = bt * num // den
             at = -(-at * num // den)
-        mid = book.mid()
-        self.gate.update_mid(venue, symbol, mid, book.ts_ns or self.clock.time_ns())
-        self.portfolio.mark(venue, symbol, mid)
         self.protection.on_market(venue, symbol, bt, at)
+
+    def _push_mids(self) -> None:
+        """Pending mids to a gate that has no pending dict of its own (update_mid each)."""
+        for (venue, symbol), (mid, ts) in self._mids.items():
+            self.gate.update_mid(venue, symbol, mid, ts)
+        self._mids.clear()
 
     def _book_to_inst(self, key: tuple[str, str], book) -> tuple[int, int]:
         """Book ticks -> instrument ticks as an exact ratio (the book's grid comes from the

@@ -96,6 +96,9 @@ class RiskGate:
         self._syms: list[_SymInfo] = []
         self._assets: dict[tuple[str, str], int] = {}
         self._open: dict[str, _Open] = {}
+        # Mids noted by the execution engine on every book change but not yet given to the
+        # kernel (see `pending_mids` under "market data"): (venue, symbol) -> (mid, ts_ns).
+        self.pending_mids: dict[tuple[str, str], tuple[float, int]] = {}
         self._strategy_state: dict[str, int] = self._k.strategy_states
         # The per-order path: the instance's `check` is the kernel's bound check_order, so
         # gate.check(order) runs no Python frame (the method below documents it and is what a
@@ -159,12 +162,18 @@ class RiskGate:
 
     @property
     def kernel(self):
-        """The compiled kernel (benchmarks, tests)."""
+        """The compiled kernel (benchmarks, tests), with the pending mids given to it."""
+        if self.pending_mids:
+            self.flush_mids()
         return self._k
 
     # -- the checks (hot path) ----------------------------------------------------------------
     def check(self, order: Order) -> DenyReason:  # replaced per instance by the kernel's
-        """DenyReason.NONE when the order may be sent; else why not (counted)."""
+        """DenyReason.NONE when the order may be sent; else why not (counted). The instance's
+        `check` (the kernel's) does not flush `pending_mids`: callers that note mids there
+        flush first (the engine does)."""
+        if self.pending_mids:
+            self.flush_mids()
         return _REASONS[self._kcheck(
             self._index.get((order.venue, order.symbol), -1), order.side, order.type,
             order.qty, order.price, order.trigger_price, order.reduce_only, self._now(), 0,
@@ -173,6 +182,8 @@ class RiskGate:
     def check_modify(self, order: Order, qty: int, price: int) -> DenyReason:
         """Would replacing a working order's quantity (new total, lots) and price (ticks) be
         allowed? Its own working lots and reserved balance are taken out for the check."""
+        if self.pending_mids:
+            self.flush_mids()
         idx = self._index.get((order.venue, order.symbol), -1)
         rec = self._open.get(order.client_order_id)
         repl = rec.remaining if rec is not None else 0
@@ -199,12 +210,41 @@ class RiskGate:
         return self._k.reduces(idx, order.side, order.qty)
 
     # -- market data -------------------------------------------------------------------------
+    # Pull, not push: the mid is read only when an order is checked or reserved, but books
+    # change far more often than orders are sent (even the tick-to-order benchmark, run with
+    # zero fees so that almost every crossing is taken, sends orders on ~1 frame in 6). So the engine does not call update_mid per book change: it writes
+    # (mid, ts) into `pending_mids` (one dict store, the latest per symbol wins) and the gate
+    # hands them to the kernel on the next read: `flush_mids()`, which the engine calls right
+    # before `check` (the kernel's bound method: no Python frame to flush in) and which every
+    # Python method here that reads the mid calls itself. The values are those the engine saw
+    # at the book change, so every check sees exactly what the per-change push gave it (same
+    # mid, same timestamp for the max_mid_age rule).
+    def flush_mids(self) -> None:
+        """Give the kernel the mids noted in `pending_mids` since the last flush."""
+        pend = self.pending_mids
+        index = self._index
+        set_mid = self._k.set_mid
+        for key, (mid, ts) in pend.items():
+            idx = index.get(key)
+            if idx is not None:
+                set_mid(idx, mid, ts)
+        pend.clear()
+
     def update_mid(self, venue: str, symbol: str, mid: float, ts_ns: int) -> None:
-        """The symbol's mid (float price) at ts_ns; symbols the gate does not know are
-        ignored (the engine passes every book it sees)."""
+        """The symbol's mid (float price) at ts_ns, given to the kernel now (after any pending
+        ones, so the latest wins); symbols the gate does not know are ignored."""
+        if self.pending_mids:
+            self.flush_mids()
         idx = self._index.get((venue, symbol))
         if idx is not None:
             self._k.set_mid(idx, mid, ts_ns)
+
+    def mid(self, venue: str, symbol: str) -> tuple[float, int]:
+        """(mid, ts_ns) as the checks see it (0.0, 0 before the first)."""
+        if self.pending_mids:
+            self.flush_mids()
+        s = self._k.symbol(self.index(venue, symbol))
+        return s["mid"], s["mid_ts"]
 
     # -- open orders, fills, positions, balances --------------------------------------------------
     def on_order_open(self, order: Order) -> None:
@@ -234,6 +274,8 @@ class RiskGate:
         elif order.type in _TRIGGERED:
             px = order.trigger_price * inst.tick_size
         else:
+            if self.pending_mids:
+                self.flush_mids()
             px = self._k.symbol(idx)["mid"]
         if lim.spot:
             if side > 0:

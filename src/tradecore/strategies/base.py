@@ -74,12 +74,15 @@ class Strategy:
         self.state: dict[str, Any] = {}
         self.counters: dict[str, int] = {}
         self._ctx: StrategyContext | None = None
+        self._time_ns: Any = None            # the bound ctx.clock.time_ns (bind)
         self._ids = itertools.count(1)
         self._id_prefix = f"{strategy_id[:12]}-0-"
 
     # -- wiring (the engine calls these) -----------------------------------------------------
     def bind(self, ctx: StrategyContext) -> None:
         self._ctx = ctx
+        # read on every order(): a bound method saves two attribute lookups per order
+        self._time_ns = ctx.clock.time_ns
         self._id_prefix = f"{self.strategy_id[:12]}-{ctx.clock.time_ns():x}-"
 
     @property
@@ -154,15 +157,20 @@ class Strategy:
               reduce_only: bool = False, expire_ns: int = 0, trail_ticks: int = 0,
               tag: str = "", client_order_id: str | None = None) -> Order:
         """Build an order in the instrument's ticks and lots (see Instrument.ticks/lots)."""
-        ctx = self._ctx
-        if ctx is None:
+        now = self._time_ns
+        if now is None:
             raise RuntimeError(f"strategy {self.strategy_id!r} is not bound to an engine")
-        # positional, in Order's field order: keyword matching of 20 arguments costs ~2 us
+        # Positional, in Order's field order: keyword matching of 20 arguments costs ~2 us.
+        # Nothing is validated here: the engine's OMS checks every order's shape at submit
+        # (execution/oms.py check_spec), whoever built it. Measured (callgrind, Python 3.11,
+        # 2026-11-25): this method ~9.6k instructions, of which Order(...) ~5.5k (a
+        # hand-written slots class with the same 25 stores costs the same: it is the class
+        # call and the stores, not the dataclass); the bound clock saved ~0.2k.
         o = Order(client_order_id or f"{self._id_prefix}{next(self._ids)}", venue, symbol,
                   side if side.__class__ is Side else Side(side), type, qty, price,
                   trigger_price, tif, post_only, reduce_only, expire_ns, trail_ticks,
                   self.strategy_id, "", tag)
-        o.ts_created_ns = ctx.clock.time_ns()
+        o.ts_created_ns = now()
         return o
 
     def submit(self, order: Order) -> Order:
