@@ -4,7 +4,7 @@
 
 The real path of a running node (engine.py), nothing mocked on it: the recorded Binance spot and
 USD-M BTCUSDT frames (the bundled samples, same 6 minutes) -> BinanceNormalizer.on_frame ->
-compiled L2Book -> execution engine on_book (gate mid, marks, stops) -> CrossExchangeArbitrage ->
+compiled L2Book -> execution engine on_book (gate mid noted, marks, stops) -> CrossExchangeArbitrage ->
 compiled CrossVenueDetector -> Strategy.submit -> ExecutionEngine.submit (OMS, compiled risk
 gate, journal intent) -> venue.submit, which here encodes the Binance WebSocket API
 `order.place` frame the live client (venues/binance/execution.BinanceExecution.submit) would
