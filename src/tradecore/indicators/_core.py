@@ -535,67 +535,96 @@ def rolling_min(x: np.ndarray, p: int) -> np.ndarray:
     return out
 
 
+@njit(cache=True, inline="always")
+def _hl_osc(a: float, b: float, c: float, mode: int) -> float:
+    """Stochastic %K (mode 1) or Williams %R (mode 2) of close c in the range [b, a]; a
+    range below NOISE_RTOL of the price is none: 0."""
+    if a - b > NOISE_RTOL * max(abs(a), abs(b)):
+        if mode == 1:
+            return (c - b) / ((a - b) / 100.0)
+        return (a - c) / ((a - b) / -100.0)
+    return 0.0
+
+
 @njit(cache=True)
 def high_low_window(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int,
                     mode: int) -> tuple[np.ndarray, bool]:
     """One output from the highest ``high`` and lowest ``low`` of the window, both found by
     the block scheme of :func:`_block_max` in the same pass, so only the output array is
     allocated: mode 0 the midpoint (hh+ll)/2, 1 the stochastic %K, 2 Williams %R (a range
-    below NOISE_RTOL of the price is none: 0); and the fused gap flag (see :func:`run`)."""
-    n = high.size
+    below NOISE_RTOL of the price is none: 0); and the fused gap flag (see :func:`run`).
+    As in _block_max, each block is three short loops (prefixes, combination, suffixes) in
+    this one function, where LLVM knows the fresh arrays alias nothing."""
+    n0 = high.size
     s = max(first_valid(high), first_valid(low))
-    out = nan_prefixed(n, s + p - 1)
-    if n - s < p:
-        return out, False
-    z = 0.0
-    hs_prev = np.empty(p)
-    hs_cur = np.empty(p)
-    ls_prev = np.empty(p)
-    ls_cur = np.empty(p)
-    for b0 in range(s, n, p):
+    out0 = nan_prefixed(n0, s + p - 1)
+    if n0 - s < p:
+        return out0, False
+    hi = high[s:]
+    lo = low[s:]
+    cl = close[s:]
+    out = out0[s:]
+    n = hi.size
+    hs = np.empty(p)
+    ls = np.empty(p)
+    hp = np.empty(p)
+    lp = np.empty(p)
+    zz = 0.0
+    for b0 in range(0, n, p):
         e = min(b0 + p, n)
-        mh = high[e - 1]
-        ml = low[e - 1]
-        hs_cur[e - 1 - b0] = mh
-        ls_cur[e - 1 - b0] = ml
-        for i in range(e - 2, b0 - 1, -1):
-            v = high[i]
-            mh = v if v > mh else mh
-            v = low[i]
-            ml = v if v < ml else ml
-            hs_cur[i - b0] = mh
-            ls_cur[i - b0] = ml
-        mh = high[b0]
-        ml = low[b0]
-        for i in range(b0, e):
-            v = high[i]
-            w = low[i]
-            z += (v + w + close[i]) * 0.0
+        m_ = e - b0
+        mh = hi[b0]
+        ml = lo[b0]
+        z = 0.0
+        for k in range(m_):
+            v = hi[b0 + k]
+            w = lo[b0 + k]
+            z += (v + w + cl[b0 + k]) * 0.0
             mh = v if v > mh else mh
             ml = w if w < ml else ml
-            j = i - p + 1
-            if j < s:
-                continue
-            if j == b0:
-                a = mh
-                b = ml
-            else:
-                w = hs_prev[j - (b0 - p)]
-                a = w if w > mh else mh
-                w = ls_prev[j - (b0 - p)]
-                b = w if w < ml else ml
+            hp[k] = mh
+            lp[k] = ml
+        zz += z
+        if b0 > 0:
+            # windows ending inside the block: suffix of the previous block + prefix; one
+            # loop per mode, no per-bar branch on it
+            kk = min(m_, p - 1)
             if mode == 0:
-                out[i] = (a + b) / 2.0
-            elif a - b > NOISE_RTOL * max(abs(a), abs(b)):
-                if mode == 1:
-                    out[i] = (close[i] - b) / ((a - b) / 100.0)
-                else:
-                    out[i] = (a - close[i]) / ((a - b) / -100.0)
+                for k in range(kk):
+                    u = hs[k + 1]
+                    v = hp[k]
+                    u = u if u > v else v
+                    w = ls[k + 1]
+                    v = lp[k]
+                    w = w if w < v else v
+                    out[b0 + k] = (u + w) / 2.0
             else:
-                out[i] = 0.0
-        hs_prev, hs_cur = hs_cur, hs_prev
-        ls_prev, ls_cur = ls_cur, ls_prev
-    return out, s == 0 and z == 0.0
+                for k in range(kk):
+                    u = hs[k + 1]
+                    v = hp[k]
+                    u = u if u > v else v
+                    w = ls[k + 1]
+                    v = lp[k]
+                    w = w if w < v else v
+                    out[b0 + k] = _hl_osc(u, w, cl[b0 + k], mode)
+        if m_ == p:
+            if mode == 0:
+                out[e - 1] = (hp[p - 1] + lp[p - 1]) / 2.0
+            else:
+                out[e - 1] = _hl_osc(hp[p - 1], lp[p - 1], cl[e - 1], mode)
+        if m_ == p and e < n:
+            mh = hi[e - 1]
+            ml = lo[e - 1]
+            hs[p - 1] = mh
+            ls[p - 1] = ml
+            for k in range(p - 2, -1, -1):
+                v = hi[b0 + k]
+                mh = v if v > mh else mh
+                w = lo[b0 + k]
+                ml = w if w < ml else ml
+                hs[k] = mh
+                ls[k] = ml
+    return out0, s == 0 and zz == 0.0
 
 
 @njit(cache=True)
