@@ -199,35 +199,48 @@ def window_sum(x: np.ndarray, p: int, mean: bool) -> tuple[np.ndarray, bool]:
     the window, so the same float) on a dependency chain of its own. The gap flag costs no
     pass of its own either: every value enters exactly one recomputed sum (or the last,
     partial block), so they are all finite iff those sums are."""
-    n = x.size
     s = first_valid(x)
-    out = nan_prefixed(n, s + p - 1)
-    if n - s < p:
+    out = nan_prefixed(x.size, s + p - 1)
+    if x.size - s < p:
         return out, False
+    # one inlined copy per flag value (no run-time flag inside the loop), on views from the
+    # first value (the trailing value is read through a view too: Numba guards a computed
+    # index against negative values); measured SUM 1.0x -> 0.75x TA-Lib, same arithmetic
+    if mean:
+        ok = _window_sum_into(x[s:], p, out[s:], True)
+    else:
+        ok = _window_sum_into(x[s:], p, out[s:], False)
+    return out, s == 0 and ok
+
+
+@njit(cache=True, inline="always")
+def _window_sum_into(x: np.ndarray, p: int, out: np.ndarray, mean: bool) -> bool:
+    n = x.size
     inv = 1.0 / p    # the mean multiplies by 1/p: a divide per bar was 40% of SMA's time
     total = 0.0
-    for j in range(s, s + p):
+    for j in range(p):
         total += x[j]
     z = 0.0
-    i = s + p - 1
+    i = p - 1
     while i < n:
         e = min(i + p, n)         # the next exact recomputation is at bar e
         z += total - total
         out[i] = total * inv if mean else total
-        total -= x[i - p + 1]
+        xo = x[i - p + 1:]        # the trailing values of bars i, i+1, ...
+        total -= xo[0]
         block = 0.0
         for k in range(i + 1, e):
             v = x[k]
             block += v
             total += v
             out[k] = total * inv if mean else total
-            total -= x[k - p + 1]
+            total -= xo[k - i]
         if e < n:
             total = block + x[e]  # = the sum of x[e-p+1..e], oldest first
         else:
             z += block - block
         i = e
-    return out, s == 0 and z == 0.0
+    return z == 0.0
 
 
 @njit(cache=True)
