@@ -806,6 +806,20 @@ def linreg_fused(x: np.ndarray, p: int, kind: int) -> tuple[np.ndarray, bool]:
     half the kernel's time). The streaming LinReg adds in the same order.
 
     ``sxy`` weights each value by its lag: 0 for the newest, p-1 for the oldest."""
+    # one inlined copy of the kernel per kind: a constant kind, no per-bar branch on it
+    if kind == 0:
+        return _linreg_impl(x, p, 0)
+    if kind == 1:
+        return _linreg_impl(x, p, 1)
+    if kind == 2:
+        return _linreg_impl(x, p, 2)
+    if kind == 3:
+        return _linreg_impl(x, p, 3)
+    return _linreg_impl(x, p, 4)
+
+
+@njit(cache=True, inline="always")
+def _linreg_impl(x: np.ndarray, p: int, kind: int) -> tuple[np.ndarray, bool]:
     n = x.size
     s = first_valid(x)
     out = nan_prefixed(n, s + p - 1)
