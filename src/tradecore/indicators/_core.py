@@ -717,6 +717,11 @@ def rolling_var_fused(x: np.ndarray, p: int, kind: int, scale: float) -> tuple[n
     if n - s < p:
         return out, False
     anchor = 0.0
+    # unsigned indices in the per-bar path: Numba wraps a signed index that may be negative
+    # (a compare and a select per access; measured VAR 2.06x -> 1.52x TA-Lib)
+    up = np.uint64(p)
+    one = np.uint64(1)
+    up1 = np.uint64(p - 1)
     s1 = 0.0
     s2 = 0.0
     changes = 0
@@ -753,14 +758,15 @@ def rolling_var_fused(x: np.ndarray, p: int, kind: int, scale: float) -> tuple[n
             bc = 0
         else:
             countdown -= 1
-            v = x[i]
-            w = x[i - p]
+            ui = np.uint64(i)
+            v = x[ui]
+            w = x[ui - up]
             dn = v - anchor
             do = w - anchor
             s1 += dn - do
             s2 += dn * dn - do * do
-            moved = v != x[i - 1]
-            changes += int(moved) - int(x[i - p + 1] != w)
+            moved = v != x[ui - one]
+            changes += int(moved) - int(x[ui - up1] != w)
             d = v - na
             b1 += d
             b2 += d * d
@@ -771,7 +777,7 @@ def rolling_var_fused(x: np.ndarray, p: int, kind: int, scale: float) -> tuple[n
             m = s1 / p
             r = s2 / p - m * m
             r = r if r > 0.0 else 0.0
-        out[i] = r if kind == 0 else np.sqrt(r) * scale
+        out[np.uint64(i)] = r if kind == 0 else np.sqrt(r) * scale
     return out, s == 0 and z == 0.0 and s1 - s1 == 0.0
 
 
