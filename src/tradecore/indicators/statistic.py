@@ -61,6 +61,10 @@ def _correl(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
     bsxy = 0.0
     bcx = 0
     bcy = 0
+    # unsigned indices on the per-bar path: no Numba wrap-around select per access
+    up = np.uint64(p)
+    one = np.uint64(1)
+    up1 = np.uint64(p - 1)
     z = 0.0        # the fused gap flag (c.run): every value enters a recomputed sum
     countdown = 0  # bars until the next exact recomputation (a modulo per bar is slow)
     for i in range(p - 1, n):
@@ -101,21 +105,22 @@ def _correl(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
             bcy = 0
         else:
             countdown -= 1
-            vx = x[i]
-            vy = y[i]
+            ui = np.uint64(i)
+            vx = x[ui]
+            vy = y[ui]
             dx = vx - ax
             dy = vy - ay
-            ox = x[i - p] - ax
-            oy = y[i - p] - ay
+            ox = x[ui - up] - ax
+            oy = y[ui - up] - ay
             sx += dx - ox
             sy += dy - oy
             sxx += dx * dx - ox * ox
             syy += dy * dy - oy * oy
             sxy += dx * dy - ox * oy
-            mx = vx != x[i - 1]
-            my = vy != y[i - 1]
-            cx += int(mx) - int(x[i - p + 1] != x[i - p])
-            cy += int(my) - int(y[i - p + 1] != y[i - p])
+            mx = vx != x[ui - one]
+            my = vy != y[ui - one]
+            cx += int(mx) - int(x[ui - up1] != x[ui - up])
+            cy += int(my) - int(y[ui - up1] != y[ui - up])
             ex = vx - nax
             ey = vy - nay
             bsx += ex
@@ -127,9 +132,9 @@ def _correl(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
             bcy += int(my and countdown < p - 2)
         den = (sxx - (sx * sx) / p) * (syy - (sy * sy) / p)
         if cx == 0 or cy == 0 or den <= 0.0:
-            out[i] = 0.0
+            out[np.uint64(i)] = 0.0
         else:
-            out[i] = (sxy - (sx * sy) / p) / math.sqrt(den)
+            out[np.uint64(i)] = (sxy - (sx * sy) / p) / math.sqrt(den)
     return out, n >= p and z == 0.0 and (sx + sy) * 0.0 == 0.0
 
 
