@@ -35,9 +35,14 @@ def _linreg(x: np.ndarray, p: int, kind: int):
 
 @njit(cache=True)
 def _correl(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
-    """Pearson correlation of the last p pairs; 0 when either window is constant."""
+    """Pearson correlation of the last p pairs; 0 when either window is constant.
+
+    Sums of anchored values, updated per bar and recomputed exactly every p bars. The next
+    window's exact sums (anchored at its oldest pair, added oldest first, as a loop over the
+    window would) are accumulated as its values arrive, on chains of their own: the
+    recomputation costs no loop (as in c.rolling_var_fused; same floats as the loop)."""
     n = x.size
-    out = np.full(n, NAN)
+    out = c.nan_prefixed(n, p - 1)   # every later bar is written: no NaN-filling pass
     ax = 0.0
     ay = 0.0
     sx = 0.0
@@ -47,46 +52,89 @@ def _correl(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
     sxy = 0.0
     cx = 0
     cy = 0
+    nax = 0.0      # the next window's anchors and its sums and change counts so far
+    nay = 0.0
+    bsx = 0.0
+    bsy = 0.0
+    bsxx = 0.0
+    bsyy = 0.0
+    bsxy = 0.0
+    bcx = 0
+    bcy = 0
+    # unsigned indices on the per-bar path: no Numba wrap-around select per access
+    up = np.uint64(p)
+    one = np.uint64(1)
+    up1 = np.uint64(p - 1)
     z = 0.0        # the fused gap flag (c.run): every value enters a recomputed sum
     countdown = 0  # bars until the next exact recomputation (a modulo per bar is slow)
     for i in range(p - 1, n):
         if countdown == 0:
             countdown = p - 1
             z += (sx + sy) * 0.0
-            ax = x[i - p + 1]
-            ay = y[i - p + 1]
-            sx = sy = sxx = syy = sxy = 0.0
-            cx = 0
-            cy = 0
-            for j in range(i - p + 1, i + 1):
-                dx = x[j] - ax
-                dy = y[j] - ay
-                sx += dx
-                sy += dy
-                sxx += dx * dx
-                syy += dy * dy
-                sxy += dx * dy
-                if j > i - p + 1:
-                    cx += x[j] != x[j - 1]
-                    cy += y[j] != y[j - 1]
+            if i == p - 1:
+                ax = x[0]
+                ay = y[0]
+                for j in range(0, p):
+                    dx = x[j] - ax
+                    dy = y[j] - ay
+                    sx += dx
+                    sy += dy
+                    sxx += dx * dx
+                    syy += dy * dy
+                    sxy += dx * dy
+                    if j > 0:
+                        cx += x[j] != x[j - 1]
+                        cy += y[j] != y[j - 1]
+            else:
+                ax = nax
+                ay = nay
+                dx = x[i] - ax
+                dy = y[i] - ay
+                sx = bsx + dx
+                sy = bsy + dy
+                sxx = bsxx + dx * dx
+                syy = bsyy + dy * dy
+                sxy = bsxy + dx * dy
+                cx = bcx + int(p > 1 and x[i] != x[i - 1])
+                cy = bcy + int(p > 1 and y[i] != y[i - 1])
+            if i + 1 < n:
+                nax = x[i + 1]
+                nay = y[i + 1]
+            bsx = bsy = bsxx = bsyy = bsxy = 0.0
+            bcx = 0
+            bcy = 0
         else:
             countdown -= 1
-            dx = x[i] - ax
-            dy = y[i] - ay
-            ox = x[i - p] - ax
-            oy = y[i - p] - ay
+            ui = np.uint64(i)
+            vx = x[ui]
+            vy = y[ui]
+            dx = vx - ax
+            dy = vy - ay
+            ox = x[ui - up] - ax
+            oy = y[ui - up] - ay
             sx += dx - ox
             sy += dy - oy
             sxx += dx * dx - ox * ox
             syy += dy * dy - oy * oy
             sxy += dx * dy - ox * oy
-            cx += int(x[i] != x[i - 1]) - int(x[i - p + 1] != x[i - p])
-            cy += int(y[i] != y[i - 1]) - int(y[i - p + 1] != y[i - p])
+            mx = vx != x[ui - one]
+            my = vy != y[ui - one]
+            cx += int(mx) - int(x[ui - up1] != x[ui - up])
+            cy += int(my) - int(y[ui - up1] != y[ui - up])
+            ex = vx - nax
+            ey = vy - nay
+            bsx += ex
+            bsy += ey
+            bsxx += ex * ex
+            bsyy += ey * ey
+            bsxy += ex * ey
+            bcx += int(mx and countdown < p - 2)
+            bcy += int(my and countdown < p - 2)
         den = (sxx - (sx * sx) / p) * (syy - (sy * sy) / p)
         if cx == 0 or cy == 0 or den <= 0.0:
-            out[i] = 0.0
+            out[np.uint64(i)] = 0.0
         else:
-            out[i] = (sxy - (sx * sy) / p) / math.sqrt(den)
+            out[np.uint64(i)] = (sxy - (sx * sy) / p) / math.sqrt(den)
     return out, n >= p and z == 0.0 and (sx + sy) * 0.0 == 0.0
 
 
