@@ -291,6 +291,25 @@ TRADE_COLS = ("entry_bar", "exit_bar", "side", "beta", "qty_y", "qty_x", "entry_
 
 
 @njit(cache=True)
+def _trade_row(row, entry_bar, t, side, b_entry, qy, qx, ey, ex, py_t, px_t, gross, fees, why):
+    """One closed trade as a row of TRADE_COLS."""
+    row[0] = entry_bar
+    row[1] = t
+    row[2] = side
+    row[3] = b_entry
+    row[4] = qy
+    row[5] = qx
+    row[6] = ey
+    row[7] = ex
+    row[8] = py_t
+    row[9] = px_t
+    row[10] = gross
+    row[11] = fees
+    row[12] = gross - fees
+    row[13] = why
+
+
+@njit(cache=True)
 def backtest(py, px, pos, why, beta, notional, fee_y, fee_x, lag):
     """Trade the signal on prices py, px (quote currency, not logs); fills at bar t + lag's close.
 
@@ -325,21 +344,8 @@ def backtest(py, px, pos, why, beta, notional, fee_y, fee_x, lag):
                 f = fee_y * abs(qy) * py[t] + fee_x * abs(qx) * px[t]
                 gross = qy * (py[t] - ey) + qx * (px[t] - ex)
                 realized += gross - f
-                row = trades[n_tr]
-                row[0] = entry_bar
-                row[1] = t
-                row[2] = side
-                row[3] = b_entry
-                row[4] = qy
-                row[5] = qx
-                row[6] = ey
-                row[7] = ex
-                row[8] = py[t]
-                row[9] = px[t]
-                row[10] = gross
-                row[11] = fees_open + f
-                row[12] = gross - fees_open - f
-                row[13] = why[s]
+                _trade_row(trades[n_tr], entry_bar, t, side, b_entry, qy, qx, ey, ex, py[t],
+                           px[t], gross, fees_open + f, why[s])
                 n_tr += 1
                 cur = 0
                 qy = 0.0
@@ -363,21 +369,8 @@ def backtest(py, px, pos, why, beta, notional, fee_y, fee_x, lag):
         f = fee_y * abs(qy) * py[t] + fee_x * abs(qx) * px[t]
         gross = qy * (py[t] - ey) + qx * (px[t] - ex)
         realized += gross - f
-        row = trades[n_tr]
-        row[0] = entry_bar
-        row[1] = t
-        row[2] = side
-        row[3] = b_entry
-        row[4] = qy
-        row[5] = qx
-        row[6] = ey
-        row[7] = ex
-        row[8] = py[t]
-        row[9] = px[t]
-        row[10] = gross
-        row[11] = fees_open + f
-        row[12] = gross - fees_open - f
-        row[13] = -1
+        _trade_row(trades[n_tr], entry_bar, t, side, b_entry, qy, qx, ey, ex, py[t], px[t],
+                   gross, fees_open + f, -1)
         n_tr += 1
         equity[t] = realized
     return equity, trades[:n_tr].copy()
