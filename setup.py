@@ -23,6 +23,7 @@ FAST_MODULES = [
     "amm",        # Uniswap V2 quotes, 256-bit-safe (MEV sizing)
     "replay",     # the gated backtest replay loop (calls Python only when a listener cares)
     "streamk",    # building blocks of the streaming indicators (rolling sums, deques, ...)
+    "wire",       # order frames in the venue's bytes (Binance order.place after session.logon)
 ]
 
 DEBUG = os.environ.get("TRADECORE_DEBUG") == "1"

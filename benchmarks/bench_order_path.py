@@ -9,15 +9,16 @@ the OMS registration (shape + idempotency), the compiled `RiskGate.check` (real 
 mid), the journal intent (a JSON line copied into the memory-mapped journal file; msync is on a
 background thread) and `venue.submit`, where the venue turns the order into the Binance
 WebSocket API `order.place` frame, by the encoder BinanceExecution.submit uses for the key:
-`encode_order_session` for an Ed25519 key (the connection logged on once with `session.logon`:
+`encode_order_session` (compiled: _fast/wire.pyx) for an Ed25519 key (the connection logged on once with `session.logon`:
 no apiKey, no signature per order) and `encode_order` for an HMAC key (HMAC-SHA256 per order). `submit() return` also counts what follows the send
 (the gate's open-order bookkeeping). Each sample's order is then acknowledged and cancelled
 outside the timer, so every sample sees the same amount of open state.
 
 Also printed, from the same run: each stage alone (gate check, journal intent, encode; `engine
 only` is the path with a venue whose encoder returns a constant: Order + OMS + gate + journal),
-the path with the journal off (NullJournal, the backtest set-up), and the reference named in the
-issue: the same order built as a dict and serialised with json.dumps (and orjson.dumps).
+the path with the journal off (NullJournal, the backtest set-up), the session encoder's
+plain-Python reference (what the path used before the compiled one), and the reference named
+in the issue: the same order built as a dict and serialised with json.dumps (and orjson.dumps).
 Budget (issue 4): order from strategy call to serialized bytes <= 5 us (median).
 """
 from __future__ import annotations
@@ -52,7 +53,8 @@ INST = Instrument("binance", "BTCUSDT", tick="0.01", lot="0.00001", base="BTC", 
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 SECRET = b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 
-from tradecore.venues.binance.execution import encode_order, encode_order_session  # noqa: E402
+from tradecore.venues.binance.execution import (  # noqa: E402
+    _encode_order_session_py, encode_order, encode_order_session)
 
 
 def encode_hmac(o: Order, inst: Instrument, ts_ms: int) -> bytes:
@@ -196,6 +198,8 @@ def main() -> None:
         "  journal.intent alone": lambda n: time_fn(lambda: journal.intent(o), n),
         "  encode logon alone": lambda n: time_fn(
             lambda: encode_logon(o, INST, 1700000000000), n),
+        "  encode logon, Python ref": lambda n: time_fn(
+            lambda: _encode_order_session_py(o, INST, 1700000000000), n),
         "  encode HMAC alone": lambda n: time_fn(lambda: encode_hmac(o, INST, 1700000000000), n),
         "ref: dict + json.dumps": lambda n: time_fn(ref_json, n),
         "ref: dict + orjson.dumps": lambda n: time_fn(ref_orjson, n),

@@ -76,6 +76,43 @@ def test_cross_venue_equals_reference_when_books_are_random(data, n, fee, lot, m
         assert det.buy_cost <= quote[det.buy_venue] * (1 + 1e-9) + 1e-9
 
 
+@given(st.data(), st.sampled_from([("0.01", "0.001"), ("0.1", "0.00001"), ("0.5", "0.25"),
+                                    ("0.00000001", "1"), ("1", "0.1")]),
+       st.floats(0.01, 20.0))
+@settings(max_examples=300, deadline=None)
+def test_grid_fields_equal_instrument_rounding_when_books_are_random(data, grid, max_qty):
+    """buy_lots/sell_lots/buy_price_ticks/sell_price_ticks are what Instrument.lots_near and
+    ticks_near (up for the buy, down for the sell) give for qty and the limits."""
+    from tradecore.core.instrument import Instrument
+    tick, lot = grid
+    insts = [Instrument(f"v{i}", "BTCUSDT", tick=tick, lot=lot) for i in range(2)]
+    books = [data.draw(venue_book(1_000_000)) for _ in range(2)]
+    det = CrossVenueDetector(2)
+    det.max_qty = max_qty
+    for i, b in enumerate(books):
+        det.set_venue(i, b, 0.0, insts[i].lot_size, insts[i].tick_size)
+    if not det.check(data.draw(st.integers(0, 1))):
+        return
+    bi, si = insts[det.buy_venue], insts[det.sell_venue]
+    assert det.buy_lots == bi.lots_near(det.qty)
+    assert det.sell_lots == si.lots_near(det.qty)
+    assert det.buy_price_ticks == bi.ticks_near(det.buy_limit, up=True)
+    assert det.sell_price_ticks == si.ticks_near(det.sell_limit)
+
+
+def test_grid_fields_are_zero_when_set_venue_had_no_tick():
+    a = make_book([(9_990, 1000)], [(10_000, 1000)])
+    b = make_book([(10_100, 1000)], [(10_110, 1000)])
+    det = CrossVenueDetector(2)
+    det.set_venue(0, a, 0.0, 0.001)
+    det.set_venue(1, b, 0.0, 0.001)
+    assert det.check(0)
+    assert det.buy_lots == det.sell_lots == 1000
+    assert det.buy_price_ticks == det.sell_price_ticks == 0
+    with pytest.raises(ValueError, match="tick must be >= 0"):
+        det.set_venue(0, a, 0.0, 0.001, -0.01)
+
+
 def test_check_finds_nothing_when_fees_eat_the_crossing():
     a = make_book([(9_990, 1000)], [(10_000, 1000)])      # 99.90 / 100.00
     b = make_book([(10_005, 1000)], [(10_010, 1000)])     # bid 100.05 on b

@@ -23,6 +23,7 @@ cdef class CrossVenueDetector:
     cdef list _books                     # L2Book or None per venue
     cdef double* fee                     # taker fee per venue (fraction)
     cdef double* lot                     # order size increment per venue (base units)
+    cdef double* tick                    # order price increment per venue (0: not given)
     cdef double* base_avail              # base inventory that can be sold on the venue
     cdef double* quote_avail             # quote balance that can be spent on the venue
     cdef public double max_qty           # cap on one opportunity (base units)
@@ -38,6 +39,15 @@ cdef class CrossVenueDetector:
     cdef readonly double buy_cost        # quote paid, fees included
     cdef readonly double sell_proceeds   # quote received, fees deducted
     cdef readonly double edge            # sell_proceeds - buy_cost
+    # the same opportunity as the integers an order carries, rounded exactly as
+    # core.instrument.Instrument.lots_near / ticks_near round the doubles above (so a strategy
+    # does no float -> grid arithmetic in Python): qty in each venue's lots, the buy limit in
+    # the buy venue's ticks rounded up, the sell limit in the sell venue's ticks rounded down.
+    # 0 where set_venue was given no lot (lots) or no tick (ticks).
+    cdef readonly int64_t buy_lots
+    cdef readonly int64_t sell_lots
+    cdef readonly int64_t buy_price_ticks
+    cdef readonly int64_t sell_price_ticks
     cdef readonly int64_t checks         # pairs examined
     cdef readonly int64_t walks          # pairs whose tops crossed after fees (depth walked)
     cdef int64_t tt[MAX_DEPTH]           # scratch for L2Book.walk
@@ -49,6 +59,7 @@ cdef class CrossVenueDetector:
 
     cpdef bint check(self, int changed)
     cpdef bint check_all(self)
+    cdef void _grid(self) noexcept
     cdef bint _pair(self, int a, int b, L2Book ba, L2Book bb)
     cdef double _optimum(self, Py_ssize_t na, Py_ssize_t nb, double fa, double fb, double cap,
                          double quote_left, bint* ran_out) noexcept

@@ -1,7 +1,7 @@
 # cython: freethreading_compatible = False
 """Arbitrage detectors (see arb.pxd for the definitions they implement)."""
 cimport cython
-from libc.math cimport floor, fmin
+from libc.math cimport ceil, fabs, floor, fmin, nearbyint
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free
 from cpython.ref cimport PyObject
@@ -19,6 +19,21 @@ cdef inline double _floor_to(double x, double lot) noexcept:
     return floor(x / lot + 1e-9) * lot
 
 
+cdef inline int64_t _near(double x, double step, bint up) noexcept:
+    """x / step as an integer, exactly as Instrument.lots_near / ticks_near compute it:
+    the nearest integer when within float error of it (nearbyint under the default rounding
+    mode rounds halves to even, as Python's round does), else down (up: up); 0 without a
+    step."""
+    cdef double t, r
+    if step <= 0.0:
+        return 0
+    t = x / step
+    r = nearbyint(t)
+    if fabs(t - r) <= 1e-9 * (fabs(t) + 1.0):
+        return <int64_t>r
+    return <int64_t>(ceil(t) if up else floor(t))
+
+
 @cython.final
 cdef class CrossVenueDetector:
 
@@ -29,9 +44,10 @@ cdef class CrossVenueDetector:
         self._books = [None] * n_venues
         self.fee = <double*>calloc(n_venues, sizeof(double))
         self.lot = <double*>calloc(n_venues, sizeof(double))
+        self.tick = <double*>calloc(n_venues, sizeof(double))
         self.base_avail = <double*>calloc(n_venues, sizeof(double))
         self.quote_avail = <double*>calloc(n_venues, sizeof(double))
-        if not (self.fee and self.lot and self.base_avail and self.quote_avail):
+        if not (self.fee and self.lot and self.tick and self.base_avail and self.quote_avail):
             raise MemoryError()
         for i in range(n_venues):
             self.base_avail[i] = 1e300
@@ -46,6 +62,7 @@ cdef class CrossVenueDetector:
     def __dealloc__(self):
         free(self.fee)
         free(self.lot)
+        free(self.tick)
         free(self.base_avail)
         free(self.quote_avail)
 
@@ -53,16 +70,20 @@ cdef class CrossVenueDetector:
         if i < 0 or i >= self.n:
             raise IndexError(f"venue index {i} out of range [0, {self.n})")
 
-    def set_venue(self, int i, L2Book book, double taker_fee, double lot):
-        """Attach venue i's book (None detaches), its taker fee (fraction) and lot (base units)."""
+    def set_venue(self, int i, L2Book book, double taker_fee, double lot, double tick=0.0):
+        """Attach venue i's book (None detaches), its taker fee (fraction), lot (base units)
+        and the order price tick (0: no integer prices are computed for it)."""
         self._venue(i)
         if not (0.0 <= taker_fee < 1.0):
             raise ValueError(f"venue {i}: taker_fee must be in [0, 1), got {taker_fee}")
         if not (lot >= 0.0):
             raise ValueError(f"venue {i}: lot must be >= 0, got {lot}")
+        if not (tick >= 0.0):
+            raise ValueError(f"venue {i}: tick must be >= 0, got {tick}")
         self._books[i] = book
         self.fee[i] = taker_fee
         self.lot[i] = lot
+        self.tick[i] = tick
 
     def set_inventory(self, int i, double base_available, double quote_available):
         """What can be sold (base) and spent (quote) on venue i; inf for no limit."""
@@ -115,7 +136,15 @@ cdef class CrossVenueDetector:
             self.buy_venue, self.sell_venue, self.qty = bv, sv, q
             self.buy_limit, self.sell_limit = bl, sl
             self.buy_cost, self.sell_proceeds, self.edge = bc_, sp, best
+            self._grid()
         return found
+
+    cdef void _grid(self) noexcept:
+        """The integer lots and ticks of the opportunity in the fields (arb.pxd)."""
+        self.buy_lots = _near(self.qty, self.lot[self.buy_venue], False)
+        self.sell_lots = _near(self.qty, self.lot[self.sell_venue], False)
+        self.buy_price_ticks = _near(self.buy_limit, self.tick[self.buy_venue], True)
+        self.sell_price_ticks = _near(self.sell_limit, self.tick[self.sell_venue], False)
 
     cpdef bint check_all(self):
         """Every ordered pair (a start-up scan)."""
@@ -132,6 +161,7 @@ cdef class CrossVenueDetector:
         if found:
             (self.buy_venue, self.sell_venue, self.qty, self.buy_limit, self.sell_limit,
              self.buy_cost, self.sell_proceeds, self.edge) = keep
+            self._grid()
         return found
 
     cdef double _optimum(self, Py_ssize_t na, Py_ssize_t nb, double fa, double fb, double cap,

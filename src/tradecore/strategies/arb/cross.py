@@ -87,7 +87,7 @@ class CrossExchangeArbitrage(Strategy):
             return
         if self._bound[i] is not book:              # a resync may hand over a new book object
             inst = self._inst[i]
-            self.det.set_venue(i, book, inst.taker_fee, inst.lot_size)
+            self.det.set_venue(i, book, inst.taker_fee, inst.lot_size, inst.tick_size)
             self._bound[i] = book
         self.count("checks")
         if self._balances_dirty:
@@ -129,17 +129,18 @@ class CrossExchangeArbitrage(Strategy):
         d = self.det
         bv_i, sv_i = d.buy_venue, d.sell_venue
         bi, si = self._inst[bv_i], self._inst[sv_i]
-        bq, sq = bi.lots_near(d.qty), si.lots_near(d.qty)
+        # lots and ticks as Instrument.lots_near / ticks_near give them, computed by the
+        # detector (set_venue got each instrument's lot and tick)
+        bq, sq = d.buy_lots, d.sell_lots
         if bq <= 0 or sq <= 0 or bq * bi.lot_size != sq * si.lot_size:
             self.count("skip_lot_mismatch")
             return
         (bv, bs), (sv, ss) = self.books[bv_i], self.books[sv_i]
         edge = d.edge
-        sell_px = si.ticks_near(d.sell_limit)
+        sell_px = d.sell_price_ticks
         # the first leg leaves before the second is even built: its bytes are what the
         # tick-to-order figure measures, and every microsecond of it is exposure to the move
-        sent = self.submit(self.order(bv, bs, _BUY, bq,
-                                      price=bi.ticks_near(d.buy_limit, up=True),
+        sent = self.submit(self.order(bv, bs, _BUY, bq, price=d.buy_price_ticks,
                                       tif=_IOC, tag="arb-buy"))
         group = LegGroup(now, edge)
         self.group = group

@@ -1,0 +1,227 @@
+# cython: freethreading_compatible = False
+"""Order frames built in C (see wire.pxd for what they are and why)."""
+cimport cython
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memcpy, strlen
+from cpython.bytes cimport PyBytes_FromStringAndSize
+
+cdef extern from *:
+    """
+    static inline int tc_mul_ovf(int64_t a, int64_t b, int64_t* r) {
+        return __builtin_mul_overflow(a, b, r);
+    }
+    """
+    int tc_mul_ovf(int64_t a, int64_t b, int64_t* r) noexcept
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    void* PyUnicode_DATA(object o)
+
+# the characters Binance accepts in a client order id
+cdef unsigned char COID_OK[256]
+for _ch in ".:/_-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789":
+    COID_OK[ord(_ch)] = 1
+
+cdef enum:
+    MAX_TAIL = 400                       # bytes of a shape's constant end (symbol included)
+    BUF = 1024                           # >= every fixed part + 2 ids + 5 numbers + MAX_TAIL
+
+# the frame's fixed parts, with their lengths (memcpy of a known length, not a strlen loop)
+cdef const char* P1 = b'{"id":"'
+cdef const char* P2 = b'","method":"order.place","params":{"newClientOrderId":"'
+cdef const char* P_BUY = b'","side":"BUY","quantity":"'
+cdef const char* P_SELL = b'","side":"SELL","quantity":"'
+cdef const char* P_PRICE = b'","price":"'
+cdef const char* P_STOP = b'","stopPrice":"'
+cdef const char* P_RW = b'","recvWindow":'
+cdef const char* P_TS = b',"timestamp":'
+cdef Py_ssize_t N1 = strlen(P1), N2 = strlen(P2), N_BUY = strlen(P_BUY)
+cdef Py_ssize_t N_SELL = strlen(P_SELL), N_PRICE = strlen(P_PRICE), N_STOP = strlen(P_STOP)
+cdef Py_ssize_t N_RW = strlen(P_RW), N_TS = strlen(P_TS)
+
+
+cdef inline char* _put(char* p, const char* s, Py_ssize_t n) noexcept:
+    memcpy(p, s, n)
+    return p + n
+
+
+cdef inline Py_ssize_t _udigits(char* rev, uint64_t u) noexcept:
+    """The decimal digits of u, least significant first; how many (>= 1)."""
+    cdef Py_ssize_t n = 0
+    while True:
+        rev[n] = <char>(48 + u % 10)
+        u //= 10
+        n += 1
+        if u == 0:
+            return n
+
+
+cdef inline char* _int_text(char* p, int64_t v) noexcept:
+    cdef char rev[24]
+    cdef uint64_t u
+    cdef Py_ssize_t n
+    if v < 0:
+        p[0] = 45                          # '-'
+        p += 1
+        u = <uint64_t>0 - <uint64_t>v
+    else:
+        u = <uint64_t>v
+    n = _udigits(rev, u)
+    while n > 0:
+        n -= 1
+        p[0] = rev[n]
+        p += 1
+    return p
+
+
+cdef Py_ssize_t grid_text(char* out, int64_t n, int64_t m, int k) noexcept:
+    cdef int64_t v
+    cdef uint64_t u
+    cdef char rev[24]
+    cdef Py_ssize_t nd, j, ip, last
+    cdef char* p = out
+    if tc_mul_ovf(n, m, &v):
+        return -1
+    if k <= 0:
+        for j in range(-k):
+            if tc_mul_ovf(v, 10, &v):
+                return -1
+        return _int_text(out, v) - out
+    if v < 0:
+        p[0] = 45
+        p += 1
+        u = <uint64_t>0 - <uint64_t>v
+    else:
+        u = <uint64_t>v
+    nd = _udigits(rev, u)
+    while nd <= k:                        # leading zeros: at least one digit before the point
+        rev[nd] = 48
+        nd += 1
+    # rev[nd-1] .. rev[k] is the integer part, rev[k-1] .. rev[0] the fraction
+    j = nd - 1
+    while j >= k:
+        p[0] = rev[j]
+        p += 1
+        j -= 1
+    last = 0                              # lowest fraction digit that is not a trailing zero
+    while last < k and rev[last] == 48:
+        last += 1
+    if last < k:
+        p[0] = 46                          # '.'
+        p += 1
+        j = k - 1
+        while j >= last:
+            p[0] = rev[j]
+            p += 1
+            j -= 1
+    return p - out
+
+
+@cython.final
+cdef class BinanceSessionPlace:
+
+    def __init__(self, int64_t price_m, int price_k, int64_t qty_m, int qty_k, dict shapes,
+                 object error):
+        """price_m, price_k: the tick as price_m * 10**-price_k (qty_m, qty_k: the lot);
+        shapes: {type * 16 + tif * 2 + post_only: (priced, stopped, tail) or refusal text};
+        error: the exception class for refusals."""
+        cdef dict checked = {}
+        if price_m <= 0 or qty_m <= 0:
+            raise ValueError(f"tick and lot mantissas must be > 0, got {price_m}, {qty_m}")
+        for key, sh in shapes.items():
+            if type(sh) is tuple:
+                priced, stopped, tail = sh
+                if type(tail) is not bytes or len(tail) > MAX_TAIL:
+                    raise ValueError(f"shape {key}: the tail must be bytes of at most "
+                                     f"{MAX_TAIL}, got {type(tail).__name__} of {len(tail)}")
+                checked[int(key)] = (bool(priced), bool(stopped), tail)
+            elif type(sh) is str:
+                checked[int(key)] = sh
+            else:
+                raise ValueError(f"shape {key}: expected (priced, stopped, tail) or a refusal "
+                                 f"text, got {sh!r}")
+        self.price_m, self.price_k, self.qty_m, self.qty_k = price_m, price_k, qty_m, qty_k
+        self.shapes = checked
+        self.error = error
+
+    def price_text(self, int64_t ticks) -> str:
+        """The exact decimal text of `ticks` ticks."""
+        cdef char buf[48]
+        cdef Py_ssize_t n = grid_text(buf, ticks, self.price_m, self.price_k)
+        if n < 0:
+            raise OverflowError(f"{ticks} ticks: the price does not fit in 64 bits")
+        return buf[:n].decode("ascii")
+
+    def qty_text(self, int64_t lots) -> str:
+        """The exact decimal text of `lots` lots."""
+        cdef char buf[48]
+        cdef Py_ssize_t n = grid_text(buf, lots, self.qty_m, self.qty_k)
+        if n < 0:
+            raise OverflowError(f"{lots} lots: the quantity does not fit in 64 bits")
+        return buf[:n].decode("ascii")
+
+    cpdef bytes encode(self, object order, int64_t ts_ms, int64_t recv_window):
+        cdef char buf[BUF]
+        cdef char* p = buf
+        cdef object sh, coid, typ = order.type, tif = order.tif
+        cdef long key = <long>typ * 16 + <long>tif * 2 + (1 if order.post_only else 0)
+        cdef long side
+        cdef Py_ssize_t n, i, nc
+        cdef const unsigned char* cs
+        cdef int64_t q
+        cdef bytes tail
+        sh = self.shapes.get(key)
+        if type(sh) is not tuple:
+            raise self.error(sh or f"order type {typ!r} / tif {tif!r} unknown")
+        side = order.side
+        if order.reduce_only and side == 1:
+            raise self.error("reduce_only BUY: Binance spot has no short position to reduce")
+        coid = order.client_order_id
+        if type(coid) is not str or not PyUnicode_IS_ASCII(coid):
+            raise self.error(_coid_refusal(coid))
+        nc = PyUnicode_GET_LENGTH(coid)
+        cs = <const unsigned char*>PyUnicode_DATA(coid)
+        if nc < 1 or nc > 36:
+            raise self.error(_coid_refusal(coid))
+        for i in range(nc):
+            if not COID_OK[cs[i]]:
+                raise self.error(_coid_refusal(coid))
+        q = order.qty
+        if q <= 0:
+            raise self.error(f"quantity {q} lots: must be > 0")
+        tail = <bytes>(<tuple>sh)[2]
+        p = _put(p, P1, N1)
+        p = _put(p, <const char*>cs, nc)
+        p = _put(p, P2, N2)
+        p = _put(p, <const char*>cs, nc)
+        p = (_put(p, P_BUY, N_BUY) if side == 1 else _put(p, P_SELL, N_SELL))
+        n = grid_text(p, q, self.qty_m, self.qty_k)
+        if n < 0:
+            raise self.error(f"quantity {q} lots: does not fit in 64 bits as text")
+        p += n
+        if (<tuple>sh)[0]:
+            p = _put(p, P_PRICE, N_PRICE)
+            n = grid_text(p, order.price, self.price_m, self.price_k)
+            if n < 0:
+                raise self.error(f"price {order.price} ticks: does not fit in 64 bits as text")
+            p += n
+        if (<tuple>sh)[1]:
+            p = _put(p, P_STOP, N_STOP)
+            n = grid_text(p, order.trigger_price, self.price_m, self.price_k)
+            if n < 0:
+                raise self.error(f"stop price {order.trigger_price} ticks: does not fit in 64 "
+                                 f"bits as text")
+            p += n
+        p = _put(p, P_RW, N_RW)
+        p = _int_text(p, recv_window)
+        p = _put(p, P_TS, N_TS)
+        p = _int_text(p, ts_ms)
+        p[0] = 44                              # ','
+        p += 1
+        p = _put(p, <const char*>tail, len(tail))
+        return PyBytes_FromStringAndSize(buf, p - buf)
+
+
+def _coid_refusal(coid) -> str:
+    return f"client order id {coid!r}: Binance accepts 1-36 characters of A-Z a-z 0-9 . : / _ -"
