@@ -24,7 +24,7 @@ from typing import Any
 
 from tradecore._fast.arb import CrossVenueDetector
 from tradecore.core.orders import OrderEvent, OrderStatus, OrderType, Side, TimeInForce
-from tradecore.strategies.arb.legs import LegGroup, may_take
+from tradecore.strategies.arb.legs import LegGroup, ioc_leg, may_take
 from tradecore.strategies.base import BookKey, Strategy
 
 _NO_WAKE = 2**63 - 1
@@ -72,6 +72,7 @@ class CrossExchangeArbitrage(Strategy):
         self._balances_dirty = bool(cfg["use_balances"])
         self.group: LegGroup | None = None
         self.cooldown_until = 0
+        self.stale_ns = int(cfg["stale_ms"] * 1_000_000)
         self.realized = 0.0
         self.edges_expected = 0.0
 
@@ -140,8 +141,7 @@ class CrossExchangeArbitrage(Strategy):
         sell_px = d.sell_price_ticks
         # the first leg leaves before the second is even built: its bytes are what the
         # tick-to-order figure measures, and every microsecond of it is exposure to the move
-        sent = self.submit(self.order(bv, bs, _BUY, bq, price=d.buy_price_ticks,
-                                      tif=_IOC, tag="arb-buy"))
+        sent = self.submit(ioc_leg(self, bv, bs, _BUY, bq, d.buy_price_ticks, "arb-buy"))
         group = LegGroup(now, edge)
         self.group = group
         group.add(sent, bi)
@@ -149,8 +149,7 @@ class CrossExchangeArbitrage(Strategy):
             self.count(f"skip_risk_denied:{sent.deny_reason.name}")
             self.group = None
             return
-        sent2 = self.submit(self.order(sv, ss, _SELL, sq, price=sell_px,
-                                       tif=_IOC, tag="arb-sell"))
+        sent2 = self.submit(ioc_leg(self, sv, ss, _SELL, sq, sell_px, "arb-sell"))
         group.add(sent2, si)
         self.count("taken")
         self.edges_expected += edge

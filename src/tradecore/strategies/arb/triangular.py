@@ -19,12 +19,13 @@ from typing import Any
 
 from tradecore._fast.arb import TriangularDetector
 from tradecore.core.orders import OrderEvent, OrderStatus, OrderType, Side, TimeInForce
-from tradecore.strategies.arb.legs import LegGroup, may_take
+from tradecore.strategies.arb.legs import LegGroup, ioc_leg, may_take
 from tradecore.strategies.base import Strategy
 
 # enum members as module constants (a class-attribute lookup of an enum member is ~190 ns on
 # Python 3.11; these are on the tick-to-order path)
 _BUY, _SELL, _IOC, _DENIED = Side.BUY, Side.SELL, TimeInForce.IOC, OrderStatus.DENIED
+_LEG_TAGS = ("tri-leg1", "tri-leg2", "tri-leg3")
 
 DEFAULTS: dict[str, Any] = {
     "venue": "",
@@ -65,6 +66,7 @@ class TriangularArbitrage(Strategy):
         self._bound: list[object] = [None] * len(self.symbols)
         self.group: LegGroup | None = None
         self.cooldown_until = 0
+        self.stale_ns = int(cfg["stale_ms"] * 1_000_000)
 
     def on_start(self) -> None:
         for s in self.symbols:
@@ -111,9 +113,9 @@ class TriangularArbitrage(Strategy):
             sym = self.symbols[m]
             inst = self.ctx.instrument(self.venue, sym)
             price = inst.ticks_near(d.leg_limit[k], up=buy)
-            orders.append((inst, self.order(self.venue, sym, _BUY if buy else _SELL,
-                                            inst.lots_near(d.leg_qty[k]), price=price,
-                                            tif=_IOC, tag=f"tri-leg{k + 1}")))
+            orders.append((inst, ioc_leg(self, self.venue, sym, _BUY if buy else _SELL,
+                                         inst.lots_near(d.leg_qty[k]), price,
+                                         _LEG_TAGS[k])))
         if any(o.qty <= 0 for _, o in orders):
             self.count("skip_lot_mismatch")
             return
