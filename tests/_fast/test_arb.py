@@ -94,10 +94,26 @@ def test_grid_fields_equal_instrument_rounding_when_books_are_random(data, grid,
     if not det.check(data.draw(st.integers(0, 1))):
         return
     bi, si = insts[det.buy_venue], insts[det.sell_venue]
-    assert det.buy_lots == bi.lots_near(det.qty)
-    assert det.sell_lots == si.lots_near(det.qty)
+    bq, sq = bi.lots_near(det.qty), si.lots_near(det.qty)
+    same = bq * bi.lot_size == sq * si.lot_size
+    assert (det.buy_lots, det.sell_lots) == ((bq, sq) if same else (0, 0))
     assert det.buy_price_ticks == bi.ticks_near(det.buy_limit, up=True)
     assert det.sell_price_ticks == si.ticks_near(det.sell_limit)
+
+
+def test_grid_lots_are_zero_when_the_legs_would_differ_in_quantity():
+    """0.3 base is 3 lots of 0.1 (3 x 0.1 = 0.30000000000000004 as doubles) and 1 lot of 0.3:
+    not provably the same quantity, so no lots (the strategy skips: lot mismatch)."""
+    a = make_book([(9_990, 1000)], [(10_000, 1000)])
+    b = make_book([(10_100, 1000)], [(10_110, 1000)])
+    det = CrossVenueDetector(2)
+    det.max_qty = 0.3
+    det.set_venue(0, a, 0.0, 0.1, 0.01)
+    det.set_venue(1, b, 0.0, 0.3, 0.01)
+    assert det.check(0)
+    assert det.qty == pytest.approx(0.3)
+    assert det.buy_lots == det.sell_lots == 0
+    assert det.buy_price_ticks == 10_000 and det.sell_price_ticks == 10_100
 
 
 def test_grid_fields_are_zero_when_set_venue_had_no_tick():

@@ -43,7 +43,8 @@ cdef class CrossVenueDetector:
     # core.instrument.Instrument.lots_near / ticks_near round the doubles above (so a strategy
     # does no float -> grid arithmetic in Python): qty in each venue's lots, the buy limit in
     # the buy venue's ticks rounded up, the sell limit in the sell venue's ticks rounded down.
-    # 0 where set_venue was given no lot (lots) or no tick (ticks).
+    # 0 where set_venue was given no lot (lots) or no tick (ticks); both lots 0 when
+    # buy_lots x buy lot != sell_lots x sell lot (the legs would not be the same quantity).
     cdef readonly int64_t buy_lots
     cdef readonly int64_t sell_lots
     cdef readonly int64_t buy_price_ticks

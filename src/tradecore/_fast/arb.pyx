@@ -143,6 +143,9 @@ cdef class CrossVenueDetector:
         """The integer lots and ticks of the opportunity in the fields (arb.pxd)."""
         self.buy_lots = _near(self.qty, self.lot[self.buy_venue], False)
         self.sell_lots = _near(self.qty, self.lot[self.sell_venue], False)
+        if self.buy_lots * self.lot[self.buy_venue] != \
+                self.sell_lots * self.lot[self.sell_venue]:
+            self.buy_lots = self.sell_lots = 0      # the legs would not be the same quantity
         self.buy_price_ticks = _near(self.buy_limit, self.tick[self.buy_venue], True)
         self.sell_price_ticks = _near(self.sell_limit, self.tick[self.sell_venue], False)
 

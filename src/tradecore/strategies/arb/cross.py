@@ -90,15 +90,17 @@ class CrossExchangeArbitrage(Strategy):
             inst = self._inst[i]
             self.det.set_venue(i, book, inst.taker_fee, inst.lot_size, inst.tick_size)
             self._bound[i] = book
-        self.count("checks")
+        c = self.counters                   # count() inlined: this runs on every change
+        c["checks"] = c.get("checks", 0) + 1
         if self._balances_dirty:
             self._apply_balances()
-        if not self.det.check(i):
+        d = self.det
+        if not d.check(i):
             return
-        self.count("seen")
-        now = self.ctx.clock.time_ns()
-        if not may_take(self, now, (self._bound[self.det.buy_venue],
-                                    self._bound[self.det.sell_venue])):
+        c["seen"] = c.get("seen", 0) + 1
+        now = self._time_ns()
+        bound = self._bound
+        if not may_take(self, now, (bound[d.buy_venue], bound[d.sell_venue])):
             return
         self._take(now)
 
@@ -131,9 +133,10 @@ class CrossExchangeArbitrage(Strategy):
         bv_i, sv_i = d.buy_venue, d.sell_venue
         bi, si = self._inst[bv_i], self._inst[sv_i]
         # lots and ticks as Instrument.lots_near / ticks_near give them, computed by the
-        # detector (set_venue got each instrument's lot and tick)
+        # detector (set_venue got each instrument's lot and tick); no lots when the two
+        # venues' lot counts are not the same quantity (arb.pxd)
         bq, sq = d.buy_lots, d.sell_lots
-        if bq <= 0 or sq <= 0 or bq * bi.lot_size != sq * si.lot_size:
+        if bq <= 0 or sq <= 0:
             self.count("skip_lot_mismatch")
             return
         (bv, bs), (sv, ss) = self.books[bv_i], self.books[sv_i]
