@@ -21,7 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 MAX_PERIOD = 100_000
 NAN = np.nan
@@ -29,6 +31,26 @@ NAN = np.nan
 # equal inputs, not a range: prices are decimals, and no tick is 1e-12 of its price. The
 # oscillators that divide by a range treat such a window as having none (0, as TA-Lib).
 NOISE_RTOL = 1e-12
+
+
+@intrinsic
+def _llvm_fma(typingctx, a, b, addend):  # noqa: ARG001 (Numba's intrinsic signature)
+    def codegen(context, builder, signature, args):  # noqa: ARG001
+        d = ir.DoubleType()
+        f = builder.module.declare_intrinsic("llvm.fma", [d], ir.FunctionType(d, [d, d, d]))
+        return builder.call(f, args)
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+@njit(cache=True, inline="always")
+def fma(a: float, b: float, addend: float) -> float:
+    """``a * b + addend`` rounded once (IEEE 754 fusedMultiplyAdd): one instruction on a CPU
+    with FMA (LLVM's ``llvm.fma``; a correctly rounded libm call elsewhere), so the result
+    does not depend on the CPU. Used in the loop-carried recurrences (EMA, Wilder's ATR,
+    ADOSC): one fused instruction on the chain instead of a multiply and an add, as TA-Lib's
+    own FMA build does. The streaming twins use C's ``fma`` (``_fast/streamk``), which is
+    the same correctly rounded operation, so streaming = batch stays exact."""
+    return _llvm_fma(a, b, addend)
 
 
 # -- validation -----------------------------------------------------------------------------
@@ -269,7 +291,7 @@ def ema_fused(x: np.ndarray, p: int, k: float, skip: int) -> tuple[np.ndarray, b
     for i in range(first + 1, n):
         v = x[i]
         z += v - v
-        prev = ((v - prev) * k) + prev
+        prev = fma(v - prev, k, prev)
         out[i] = prev
     return out, s == 0 and z == 0.0 and finite_upto(x, first + 1)
 
@@ -306,7 +328,7 @@ def ema_cascade(x: np.ndarray, p: int, k: float, levels: int, mode: int,
         for j in range(levels):
             c_ = cnt[j]
             if c_ >= p:
-                e[j] = ((v - e[j]) * k) + e[j]
+                e[j] = fma(v - e[j], k, e[j])
             else:
                 buf[j, c_] = v
                 cnt[j] = c_ + 1
@@ -340,37 +362,37 @@ def ema_cascade(x: np.ndarray, p: int, k: float, levels: int, mode: int,
         for t in range(i, n):
             v = x[t]
             z += v - v
-            e0 = ((v - e0) * k) + e0
-            e1 = ((e0 - e1) * k) + e1
+            e0 = fma(v - e0, k, e0)
+            e1 = fma(e0 - e1, k, e1)
             out[t] = 2.0 * e0 - e1
     elif mode == 1:
         for t in range(i, n):
             v = x[t]
             z += v - v
-            e0 = ((v - e0) * k) + e0
-            e1 = ((e0 - e1) * k) + e1
-            e2 = ((e1 - e2) * k) + e2
+            e0 = fma(v - e0, k, e0)
+            e1 = fma(e0 - e1, k, e1)
+            e2 = fma(e1 - e2, k, e2)
             out[t] = 3.0 * e0 - 3.0 * e1 + e2
     elif mode == 2:
         c0, c1, c2, c3 = coef[0], coef[1], coef[2], coef[3]
         for t in range(i, n):
             v = x[t]
             z += v - v
-            e0 = ((v - e0) * k) + e0
-            e1 = ((e0 - e1) * k) + e1
-            e2 = ((e1 - e2) * k) + e2
-            e3 = ((e2 - e3) * k) + e3
-            e4 = ((e3 - e4) * k) + e4
-            e5 = ((e4 - e5) * k) + e5
+            e0 = fma(v - e0, k, e0)
+            e1 = fma(e0 - e1, k, e1)
+            e2 = fma(e1 - e2, k, e2)
+            e3 = fma(e2 - e3, k, e3)
+            e4 = fma(e3 - e4, k, e4)
+            e5 = fma(e4 - e5, k, e5)
             out[t] = c0 * e5 + c1 * e4 + c2 * e3 + c3 * e2
     else:
         for t in range(i, n):
             v = x[t]
             z += v - v
-            e0 = ((v - e0) * k) + e0
-            e1 = ((e0 - e1) * k) + e1
+            e0 = fma(v - e0, k, e0)
+            e1 = fma(e0 - e1, k, e1)
             b = e2
-            e2 = ((e1 - e2) * k) + e2
+            e2 = fma(e1 - e2, k, e2)
             out[t] = ((e2 / b) - 1.0) * 100.0 if b != 0.0 else 0.0
     return out, ok and z == 0.0
 

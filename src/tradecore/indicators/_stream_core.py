@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from fractions import Fraction
 
 from tradecore.indicators import _core as c
 
@@ -82,9 +83,26 @@ class Sma(RollingSum):
         return RollingSum.update(self, x) * (1.0 / self.p)
 
 
+def fma(a: float, b: float, addend: float) -> float:
+    """Reference of ``_core.fma`` / C's ``fma``: ``a * b + addend`` rounded once. Exact
+    rational arithmetic, then one correctly rounded conversion (CPython's int / int is
+    correctly rounded; it raises where the rounded result overflows); non-finite operands and
+    an exact zero (whose sign IEEE defines from the operands) take the plain expression,
+    which is then exact as well."""
+    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(addend)):
+        return a * b + addend
+    r = Fraction(a) * Fraction(b) + Fraction(addend)
+    if r == 0:
+        return a * b + addend
+    try:
+        return float(r)
+    except OverflowError:
+        return math.inf if r > 0 else -math.inf
+
+
 class Ema:
     """c.ema: seeded with the SMA of the p values ending ``skip`` bars after the earliest
-    seed, then prev = ((x - prev) * k) + prev."""
+    seed, then prev = fma(x - prev, k, prev)."""
 
     __slots__ = ("p", "k", "first", "ring", "n", "prev")
 
@@ -102,7 +120,7 @@ class Ema:
         n = self.n
         if n > self.first:
             self.n = n + 1
-            prev = ((x - self.prev) * self.k) + self.prev
+            prev = fma(x - self.prev, self.k, self.prev)
             self.prev = prev
             return prev
         p = self.p
@@ -571,7 +589,7 @@ class WilderAtr:
             self.total += tr
             self.atr = self.total / p
         else:
-            self.atr = self.atr * ((p - 1) / p) + tr * (1.0 / p)
+            self.atr = fma(self.atr, (p - 1) / p, tr * (1.0 / p))
         return self.atr
 
 

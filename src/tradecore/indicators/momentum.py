@@ -341,7 +341,7 @@ def _po_ema(x: np.ndarray, fast: int, slow: int, ppo: bool) -> tuple[np.ndarray,
         total += x[i]
     fe = total / fast
     for i in range(fast, slow):
-        fe = ((x[i] - fe) * kf) + fe
+        fe = c.fma(x[i] - fe, kf, fe)
     total = 0.0
     for i in range(slow):
         total += x[i]
@@ -351,8 +351,8 @@ def _po_ema(x: np.ndarray, fast: int, slow: int, ppo: bool) -> tuple[np.ndarray,
         if i >= slow:
             v = x[i]
             z += v - v
-            fe = ((v - fe) * kf) + fe
-            se = ((v - se) * ks) + se
+            fe = c.fma(v - fe, kf, fe)
+            se = c.fma(v - se, ks, se)
         if ppo:
             out[i] = ((fe - se) / se) * 100.0 if se != 0.0 else 0.0
         else:
@@ -417,8 +417,8 @@ def _macd_k(x: np.ndarray, fast: int, slow: int, signal: int, kf: float, ks: flo
         if i > first:
             v = x[i]
             z += v - v
-            fe = ((v - fe) * kf) + fe
-            se = ((v - se) * ks) + se
+            fe = c.fma(v - fe, kf, fe)
+            se = c.fma(v - se, ks, se)
         t += fe - se
     sig = t / signal
     m = fe - se
@@ -428,10 +428,10 @@ def _macd_k(x: np.ndarray, fast: int, slow: int, signal: int, kf: float, ks: flo
     for i in range(out_first + 1, n):
         v = x[i]
         z += v - v
-        fe = ((v - fe) * kf) + fe
-        se = ((v - se) * ks) + se
+        fe = c.fma(v - fe, kf, fe)
+        se = c.fma(v - se, ks, se)
         m = fe - se
-        sig = ((m - sig) * k) + sig
+        sig = c.fma(m - sig, k, sig)
         m_out[i] = m
         s_out[i] = sig
         h_out[i] = m - sig
