@@ -778,6 +778,38 @@ cdef class WilderAtr:
         return self.atr
 
 
+cdef class ChaikinOsc:
+    """_stream_core.ChaikinOsc (volume._adosc after its A/D line): TA-Lib's two EMAs of the
+    A/D line, both started at its first value, ema = fma(ema, 1 - k, k * ad); the
+    difference from bar ``lookback`` (and never at the first bar)."""
+
+    cdef double fk, fk1, sk, sk1, fe, se
+    cdef long n, lookback
+
+    def __cinit__(self, long fast, long slow):
+        self.fk = 2.0 / <double> (fast + 1)
+        self.sk = 2.0 / <double> (slow + 1)
+        self.fk1 = 1.0 - self.fk
+        self.sk1 = 1.0 - self.sk
+        self.lookback = (fast if fast > slow else slow) - 1
+        self.n = 0
+        self.fe = NAN
+        self.se = NAN
+
+    cpdef double update(self, double ad):
+        cdef long n = self.n
+        self.n = n + 1
+        if n == 0:
+            self.fe = ad
+            self.se = ad
+            return NAN
+        self.fe = fma(self.fe, self.fk1, self.fk * ad)
+        self.se = fma(self.se, self.sk1, self.sk * ad)
+        if n >= self.lookback:
+            return self.fe - self.se
+        return NAN
+
+
 cdef class Mfi:
     """streaming.MFI after its gap test (momentum._mfi): money flow index over p flows; two
     typical prices within ``tie_rtol`` (relative) are no change; a window without flow in a

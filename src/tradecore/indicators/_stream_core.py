@@ -593,6 +593,31 @@ class WilderAtr:
         return self.atr
 
 
+class ChaikinOsc:
+    """Reference for streamk.ChaikinOsc (volume._adosc, after its A/D line)."""
+
+    __slots__ = ("fk", "fk1", "sk", "sk1", "fe", "se", "n", "lookback")
+
+    def __init__(self, fast: int, slow: int) -> None:
+        self.fk = 2.0 / (fast + 1)
+        self.sk = 2.0 / (slow + 1)
+        self.fk1 = 1.0 - self.fk
+        self.sk1 = 1.0 - self.sk
+        self.lookback = max(fast, slow) - 1
+        self.n = 0
+        self.fe = self.se = NAN
+
+    def update(self, ad: float) -> float:
+        n = self.n
+        self.n = n + 1
+        if n == 0:
+            self.fe = self.se = ad
+            return NAN
+        self.fe = fma(self.fe, self.fk1, self.fk * ad)
+        self.se = fma(self.se, self.sk1, self.sk * ad)
+        return self.fe - self.se if n >= self.lookback else NAN
+
+
 class Mfi:
     """Reference for streamk.Mfi (momentum._mfi), after the gap test."""
 

@@ -63,8 +63,9 @@ def _ad(h: np.ndarray, lo: np.ndarray, cl: np.ndarray, vol: np.ndarray) -> tuple
 @njit(cache=True)
 def _adosc(h, lo, cl, vol, fast: int, slow: int) -> tuple[np.ndarray, bool]:
     """TA-Lib's Chaikin oscillator: both EMAs of the AD line start at its first value (not
-    at an SMA seed) and are written k*x + (1-k)*ema; output from bar max(fast, slow)-1.
-    With the fused gap flag (c.run)."""
+    at an SMA seed) and are fma(ema, 1-k, k*x), TA-Lib's FMA build's form (one fused
+    operation on the loop-carried chain; streamk.ChaikinOsc does the same with C's fma);
+    output from bar max(fast, slow)-1. With the fused gap flag (c.run)."""
     n = h.size
     lookback = max(fast, slow) - 1
     out = c.nan_prefixed(n, lookback)
@@ -91,8 +92,8 @@ def _adosc(h, lo, cl, vol, fast: int, slow: int) -> tuple[np.ndarray, bool]:
             fe = ad
             se = ad
             continue
-        fe = (fk * ad) + (fk1 * fe)
-        se = (sk * ad) + (sk1 * se)
+        fe = c.fma(fe, fk1, fk * ad)
+        se = c.fma(se, sk1, sk * ad)
         if i >= lookback:
             out[i] = fe - se
     return out, z == 0.0
