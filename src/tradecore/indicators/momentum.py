@@ -248,49 +248,54 @@ def _trix(x: np.ndarray, p: int) -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def _uo_window(tot_a: float, tot_b: float, cd: int, u: float, v: float, ru: np.ndarray,
-               rv: np.ndarray, cur: int, p: int, big: int):
-    """One window of the Ultimate Oscillator at a bar whose term is in ring slot ``cur`` (the
-    window is ready): its sums of buying pressure and true range, c.rolling_sum's arithmetic
-    (exact recomputation from the ring every p outputs, oldest first; else add the new
-    term), and the state for the next bar (the leaving term subtracted). No modulo per bar:
-    an integer division costs more than the whole update."""
-    k = cur - p + 1            # ring slot of the window's oldest term
-    if k < 0:
-        k += big
-    if cd == 0:
-        ra = 0.0
-        rb = 0.0
-        j = k
-        for _ in range(p):
-            ra += ru[j]
-            rb += rv[j]
-            j = j + 1 if j + 1 < big else 0
-        cd = p
-    else:
-        ra = tot_a + u
-        rb = tot_b + v
-    return ra, rb, ra - ru[k], rb - rv[k], cd - 1
+def _uo_window(tot_a: float, tot_b: float, acc_a: float, acc_b: float, cd: int, u: float,
+               v: float, old_u: float, old_v: float, p: int):
+    """One window of the Ultimate Oscillator at one bar: its sums of buying pressure and
+    true range with c.rolling_sum's arithmetic, and the state for the next bar.
+
+    c.rolling_sum recomputes the window exactly every p bars (0.0 plus its values, oldest
+    first) and otherwise adds the new term; the windows it recomputes are consecutive
+    blocks of p bars, so the exact sum is accumulated here as the block's terms arrive
+    (``acc``: the same additions in the same order, the same float) on a chain of its own,
+    instead of a loop over a ring every p bars. ``cd`` counts the bars left in the block.
+    Selects, not branches: the block end is a period-p pattern per window. ``old_*`` is the
+    term leaving the window after this bar (any value before the window is full: the block
+    end then replaces the running sum)."""
+    acc_a += u
+    acc_b += v
+    cd -= 1
+    hit = cd == 0
+    ra = acc_a if hit else tot_a + u
+    rb = acc_b if hit else tot_b + v
+    acc_a = 0.0 if hit else acc_a
+    acc_b = 0.0 if hit else acc_b
+    cd = p if hit else cd
+    return ra, rb, ra - old_u, rb - old_v, acc_a, acc_b, cd
 
 
 @njit(cache=True)
 def _ultosc(high: np.ndarray, low: np.ndarray, close: np.ndarray, p1: int, p2: int,
             p3: int) -> tuple[np.ndarray, bool]:
     """Three running window sums of buying pressure and true range (c.rolling_sum's
-    arithmetic, exact recomputation every p outputs) over one ring of the last p3 terms, the
-    three windows in scalars; and the fused gap flag (c.run). Periods sorted, p3 largest."""
+    arithmetic: see _uo_window) over one ring of the last p3 terms, the three windows in
+    scalars; and the fused gap flag (c.run). Periods sorted, p3 largest. The ring has a
+    power-of-two size, so a slot is ``bar & mask`` (no wrap-around test per access)."""
     n = close.size
     out = c.nan_prefixed(n, p3)
     if n <= p3:
         return out, False
-    big = p3
-    ru = np.empty(big)
-    rv = np.empty(big)
-    a1 = b1 = a2 = b2 = a3 = b3 = 0.0
-    cd1 = cd2 = cd3 = 0
-    r1a = r1b = r2a = r2b = r3a = r3b = 0.0
+    size = 1
+    while size < p3:
+        size *= 2
+    mask = size - 1
+    ru = np.zeros(size)
+    rv = np.zeros(size)
+    t1a = t1b = t2a = t2b = t3a = t3b = 0.0
+    q1a = q1b = q2a = q2b = q3a = q3b = 0.0
+    cd1 = p1
+    cd2 = p2
+    cd3 = p3
     z = (high[0] + low[0] + close[0]) * 0.0
-    slot = 1 % big
     for i in range(1, n):
         pc = close[i - 1]
         hi = high[i]
@@ -300,17 +305,19 @@ def _ultosc(high: np.ndarray, low: np.ndarray, close: np.ndarray, p1: int, p2: i
         tl = lo if lo < pc else pc
         u = cl - tl
         v = (hi if hi > pc else pc) - tl
-        cur = slot
-        ru[cur] = u
-        rv[cur] = v
-        slot = slot + 1 if slot + 1 < big else 0
-        if i >= p1:
-            r1a, r1b, a1, b1, cd1 = _uo_window(a1, b1, cd1, u, v, ru, rv, cur, p1, big)
-        if i >= p2:
-            r2a, r2b, a2, b2, cd2 = _uo_window(a2, b2, cd2, u, v, ru, rv, cur, p2, big)
+        ru[i & mask] = u
+        rv[i & mask] = v
+        k1 = (i - p1 + 1) & mask
+        k2 = (i - p2 + 1) & mask
+        k3 = (i - p3 + 1) & mask
+        r1a, r1b, t1a, t1b, q1a, q1b, cd1 = _uo_window(t1a, t1b, q1a, q1b, cd1, u, v,
+                                                       ru[k1], rv[k1], p1)
+        r2a, r2b, t2a, t2b, q2a, q2b, cd2 = _uo_window(t2a, t2b, q2a, q2b, cd2, u, v,
+                                                       ru[k2], rv[k2], p2)
+        r3a, r3b, t3a, t3b, q3a, q3b, cd3 = _uo_window(t3a, t3b, q3a, q3b, cd3, u, v,
+                                                       ru[k3], rv[k3], p3)
         if i < p3:
             continue
-        r3a, r3b, a3, b3, cd3 = _uo_window(a3, b3, cd3, u, v, ru, rv, cur, p3, big)
         val = 0.0
         if r1b != 0.0:
             val += 4.0 * (r1a / r1b)
