@@ -296,7 +296,7 @@ cdef class RollingVar:
         cdef long q = p + 1
         cdef long n = self.n
         cdef double* ring = self.ring
-        cdef double anchor, s1, s2, v, d, old, dn, do, m
+        cdef double anchor, s1, s2, v, d, old, dn, do, m, inv
         cdef long changes, j
         ring[n % q] = x
         self.n = n + 1
@@ -331,8 +331,9 @@ cdef class RollingVar:
                 self.changes -= 1
         if self.changes == 0:
             return 0.0
-        m = self.s1 / <double> p
-        v = self.s2 / <double> p - m * m
+        inv = 1.0 / <double> p
+        m = self.s1 * inv
+        v = self.s2 * inv - m * m
         return v if v > 0.0 else 0.0
 
 

@@ -256,8 +256,9 @@ class RollingVar:
                 self.changes -= 1
         if self.changes == 0:
             return 0.0
-        m = self.s1 / p
-        v = self.s2 / p - m * m
+        inv = 1.0 / p
+        m = self.s1 * inv
+        v = self.s2 * inv - m * m
         return v if v > 0.0 else 0.0
 
 
