@@ -730,7 +730,7 @@ def rolling_var_fused(x: np.ndarray, p: int, kind: int, scale: float) -> tuple[n
     ``scale`` (kind 1, the standard deviation), and the fused gap flag (see :func:`run`).
 
     Sums of ``x - anchor`` re-anchored and recomputed exactly every ``p`` bars; exactly 0
-    for a window of equal values (an integer count of changes decides it). (A block loop
+    for a window of equal values (decided by the index of the last change, an integer). (A block loop
     as in :func:`window_sum` was measured slower here: at the default p=5 the blocks are
     too short to pay for their set-up.)"""
     n = x.size
@@ -738,72 +738,67 @@ def rolling_var_fused(x: np.ndarray, p: int, kind: int, scale: float) -> tuple[n
     out = nan_prefixed(n, s + p - 1)
     if n - s < p:
         return out, False
-    anchor = 0.0
     # the means multiply by 1/p, as TA-Lib 0.6's VAR does: two divides per bar were a
-    # third of the kernel (measured VAR 1.5x -> see docs/indicators.md); streamk.RollingVar
-    # and the BBANDS kernel do the same operations
+    # third of the kernel (measured VAR 1.5x -> 1.43x TA-Lib); streamk.RollingVar and the
+    # BBANDS kernel do the same operations
     inv = 1.0 / p
     # unsigned indices in the per-bar path: Numba wraps a signed index that may be negative
     # (a compare and a select per access; measured VAR 2.06x -> 1.52x TA-Lib)
     up = np.uint64(p)
-    one = np.uint64(1)
-    up1 = np.uint64(p - 1)
+    f = s + p - 1           # the first full window, summed here
+    anchor = x[s]
     s1 = 0.0
     s2 = 0.0
-    changes = 0
-    z = 0.0
-    na = 0.0        # the next window's anchor (its oldest value) and its sums so far,
-    b1 = 0.0        # accumulated as its values arrive, in the order of a loop over the
-    b2 = 0.0        # window: the recomputation costs no loop (measured: a third of the
-    bc = 0          # kernel at the default p=5)
-    countdown = 0  # bars until the next exact recomputation (a modulo per bar is slow)
-    for i in range(s + p - 1, n):
+    # The window is constant iff no value in it differs from its predecessor, i.e. the
+    # last bar that changed (``last``) is the window's oldest bar or earlier: one compare
+    # with the previous value in a register and a select per bar, instead of counting
+    # changes in and out of the window (two more loads, compares and the next window's
+    # count). The same test as streamk.RollingVar's count == 0, so the same outputs.
+    last = s
+    for j in range(s, f + 1):
+        d = x[j] - anchor
+        s1 += d
+        s2 += d * d
+        if j > s and x[j] != x[j - 1]:
+            last = j
+    z = s1 - s1
+    m = s1 * inv
+    r = s2 * inv - m * m
+    out[f] = 0.0 if last <= s else (r if r > 0.0 else 0.0)
+    na = x[f + 1] if f + 1 < n else 0.0   # the next window's anchor (its oldest value) and
+    b1 = 0.0        # its sums so far, accumulated as its values arrive, in the order of a
+    b2 = 0.0        # loop over the window: the recomputation costs no loop
+    countdown = p - 1  # bars until the next exact recomputation (a modulo per bar is slow)
+    pv = x[f]
+    for i in range(f + 1, n):
+        ui = np.uint64(i)
+        v = x[ui]
+        last = i if v != pv else last
+        pv = v
         if countdown == 0:
             countdown = p - 1
-            if i == s + p - 1:
-                anchor = x[i - p + 1]
-                s1 = 0.0
-                s2 = 0.0
-                changes = 0
-                for j in range(i - p + 1, i + 1):
-                    d = x[j] - anchor
-                    s1 += d
-                    s2 += d * d
-                    if j > i - p + 1 and x[j] != x[j - 1]:
-                        changes += 1
-            else:
-                anchor = na
-                d = x[i] - na
-                s1 = b1 + d
-                s2 = b2 + d * d
-                changes = bc + int(p > 1 and x[i] != x[i - 1])
+            anchor = na
+            d = v - na
+            s1 = b1 + d
+            s2 = b2 + d * d
             z += s1 - s1
             na = x[i + 1] if i + 1 < n else 0.0
             b1 = 0.0
             b2 = 0.0
-            bc = 0
         else:
             countdown -= 1
-            ui = np.uint64(i)
-            v = x[ui]
             w = x[ui - up]
             dn = v - anchor
             do = w - anchor
             s1 += dn - do
             s2 += dn * dn - do * do
-            moved = v != x[ui - one]
-            changes += int(moved) - int(x[ui - up1] != w)
             d = v - na
             b1 += d
             b2 += d * d
-            bc += int(moved and countdown < p - 2)
-        if changes == 0:
-            r = 0.0
-        else:
-            m = s1 * inv
-            r = s2 * inv - m * m
-            r = r if r > 0.0 else 0.0
-        out[np.uint64(i)] = r
+        m = s1 * inv
+        r = s2 * inv - m * m
+        r = r if r > 0.0 else 0.0
+        out[ui] = r if last > i - p + 1 else 0.0
     if kind == 1:
         # the standard deviation in a pass of its own, which vectorises (a scalar square
         # root per bar inside the loop cost half of STDDEV's time); the same operations
