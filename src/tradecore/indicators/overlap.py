@@ -97,7 +97,7 @@ def _hma(x: np.ndarray, p: int) -> np.ndarray:
 
 @njit(cache=True)
 def _midpoint(x: np.ndarray, p: int) -> np.ndarray:
-    return c.high_low_window(x, x, x, p, 0)
+    return c.midpoint_window(x, p)
 
 
 @njit(cache=True)
