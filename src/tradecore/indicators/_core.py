@@ -667,7 +667,7 @@ def midpoint_window(x: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
     """:func:`high_low_window`'s mode 0 over one series (MIDPOINT): the same blocks and the
     same operations, one load per bar where the three-input kernel made three of the same
     array (LLVM cannot know they alias) and a one-subtraction gap flag (measured MIDPOINT
-    1.45x -> see docs/indicators.md)."""
+    1.45x -> 1.2x TA-Lib)."""
     n0 = x.size
     s = first_valid(x)
     out0 = nan_prefixed(n0, s + p - 1)
@@ -715,6 +715,67 @@ def midpoint_window(x: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
                     v = xs[b0 + k]
                     mh = v if v > mh else mh
                     ml = v if v < ml else ml
+                    hs[k] = mh
+                    ls[k] = ml
+    return out0, s == 0 and zz == 0.0
+
+
+@njit(cache=True)
+def midprice_window(high: np.ndarray, low: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
+    """:func:`midpoint_window` over two series (MIDPRICE: highest high, lowest low): two
+    loads per bar where :func:`high_low_window` made three (measured MIDPRICE 1.37x ->
+    1.25x TA-Lib). MIDPOINT keeps its one-input copy: given the same array twice this
+    measured 1.37x against its 1.2x."""
+    n0 = high.size
+    s = max(first_valid(high), first_valid(low))
+    out0 = nan_prefixed(n0, s + p - 1)
+    if n0 - s < p:
+        return out0, False
+    hi = high[s:]
+    lo = low[s:]
+    out = out0[s:]
+    n = hi.size
+    hs = np.empty(p)
+    ls = np.empty(p)
+    hp = np.empty(p)
+    lp = np.empty(p)
+    zz = 0.0
+    for b0 in range(0, n, p):
+        e = min(b0 + p, n)
+        m_ = e - b0
+        mh = hi[b0]
+        ml = lo[b0]
+        z = 0.0
+        for k in range(m_):
+            v = hi[b0 + k]
+            w = lo[b0 + k]
+            z += (v + w) * 0.0
+            mh = v if v > mh else mh
+            ml = w if w < ml else ml
+            hp[k] = mh
+            lp[k] = ml
+        zz += z
+        if b0 > 0:
+            for k in range(min(m_, p - 1)):
+                u = hs[k + 1]
+                v = hp[k]
+                u = u if u > v else v
+                w = ls[k + 1]
+                v = lp[k]
+                w = w if w < v else v
+                out[b0 + k] = (u + w) / 2.0
+        if m_ == p:
+            out[e - 1] = (hp[p - 1] + lp[p - 1]) / 2.0
+            if e < n:
+                mh = hi[e - 1]
+                ml = lo[e - 1]
+                hs[p - 1] = mh
+                ls[p - 1] = ml
+                for k in range(p - 2, -1, -1):
+                    v = hi[b0 + k]
+                    mh = v if v > mh else mh
+                    w = lo[b0 + k]
+                    ml = w if w < ml else ml
                     hs[k] = mh
                     ls[k] = ml
     return out0, s == 0 and zz == 0.0

@@ -102,7 +102,7 @@ def _midpoint(x: np.ndarray, p: int) -> np.ndarray:
 
 @njit(cache=True)
 def _midprice(high: np.ndarray, low: np.ndarray, p: int) -> np.ndarray:
-    return c.high_low_window(high, low, low, p, 0)
+    return c.midprice_window(high, low, p)
 
 
 def _ma(x: np.ndarray, p: int, kind: int) -> np.ndarray:
