@@ -24,13 +24,18 @@ TIE_RTOL = 1e-12
 # -- kernels --------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _rsi_like(x: np.ndarray, p: int, cmo: bool) -> np.ndarray:
-    """RSI (or CMO) from TA-Lib's Wilder recurrence of average gain and loss, in one pass."""
+def _rsi_like(x: np.ndarray, p: int, cmo: bool) -> tuple[np.ndarray, bool]:
+    """RSI (or CMO) from TA-Lib's Wilder recurrence of average gain and loss, in one pass;
+    and the fused gap flag (c.run) at no cost per bar: every value enters a difference that
+    enters the average gain or loss, and a non-finite average never becomes finite again
+    (NaN stays NaN, inf times or plus a finite value stays inf, inf - inf is NaN), so the
+    inputs were all finite iff both averages end finite (RSI 1.35x -> 1.2x TA-Lib: a
+    separate finiteness pass was a tenth of the time)."""
     n = x.size
     s = c.first_valid(x)
     out = c.nan_prefixed(n, s + p)
     if n - s <= p:
-        return out
+        return out, False
     g = 0.0
     lo = 0.0
     for i in range(s + 1, s + p + 1):
@@ -60,16 +65,21 @@ def _rsi_like(x: np.ndarray, p: int, cmo: bool) -> np.ndarray:
             out[i] = 100.0 * ((g - lo) / t)
         else:
             out[i] = 100.0 * (g / t)
-    return out
+    return out, s == 0 and g - g == 0.0 and lo - lo == 0.0
 
 
 @njit(cache=True)
 def _rsi(x: np.ndarray, p: int) -> np.ndarray:
+    return _rsi_like(x, p, False)[0]
+
+
+@njit(cache=True)
+def _rsi_fused(x: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
     return _rsi_like(x, p, False)
 
 
 @njit(cache=True)
-def _cmo(x: np.ndarray, p: int) -> np.ndarray:
+def _cmo_fused(x: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
     return _rsi_like(x, p, True)
 
 
@@ -473,12 +483,12 @@ def _one(real):
 
 def rsi(real, timeperiod: int = 14) -> np.ndarray:
     """Relative strength index (Wilder). A window without any change gives 0, as TA-Lib."""
-    return c.run(_rsi, _one(real), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_rsi_fused, _one(real), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def cmo(real, timeperiod: int = 14) -> np.ndarray:
     """Chande momentum oscillator with TA-Lib's Wilder-smoothed gains and losses."""
-    return c.run(_cmo, _one(real), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_cmo_fused, _one(real), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def stoch(high, low, close, fastk_period: int = 5, slowk_period: int = 3,
