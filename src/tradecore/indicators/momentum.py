@@ -133,7 +133,12 @@ def _willr(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int):
 
 @njit(cache=True)
 def _cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.ndarray:
-    """Mean absolute deviation has no O(1) update: O(p) per bar, as in TA-Lib."""
+    """Mean absolute deviation has no O(1) update: O(p) per bar, as in TA-Lib.
+
+    Each window's sum and deviation are additions in a fixed order, one dependent chain of
+    p additions each; the windows of four consecutive bars are summed in the same loop
+    (four independent chains in flight instead of one; every sum still adds the same
+    values in the same order, so the same floats). Measured CCI 1.4x -> 1.1x TA-Lib."""
     n = close.size
     out = c.nan_prefixed(n, p - 1)
     tp = np.empty(n)
@@ -142,7 +147,31 @@ def _cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.nda
         v = (high[i] + low[i] + close[i]) / 3.0
         tp[i] = v
         z += v - v
-    for i in range(p - 1, n):
+    i = p - 1
+    while i + 3 < n:
+        b = i - p + 1
+        t0 = t1 = t2 = t3 = 0.0
+        for j in range(b, b + p):
+            t0 += tp[j]
+            t1 += tp[j + 1]
+            t2 += tp[j + 2]
+            t3 += tp[j + 3]
+        a0 = t0 / p
+        a1 = t1 / p
+        a2 = t2 / p
+        a3 = t3 / p
+        d0 = d1 = d2 = d3 = 0.0
+        for j in range(b, b + p):
+            d0 += abs(tp[j] - a0)
+            d1 += abs(tp[j + 1] - a1)
+            d2 += abs(tp[j + 2] - a2)
+            d3 += abs(tp[j + 3] - a3)
+        out[i] = _cci_value(tp[i] - a0, d0, a0, p)
+        out[i + 1] = _cci_value(tp[i + 1] - a1, d1, a1, p)
+        out[i + 2] = _cci_value(tp[i + 2] - a2, d2, a2, p)
+        out[i + 3] = _cci_value(tp[i + 3] - a3, d3, a3, p)
+        i += 4
+    while i < n:
         total = 0.0
         for j in range(i - p + 1, i + 1):
             total += tp[j]
@@ -150,12 +179,19 @@ def _cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.nda
         dev = 0.0
         for j in range(i - p + 1, i + 1):
             dev += abs(tp[j] - avg)
-        num = tp[i] - avg
-        if num != 0.0 and dev > NOISE_RTOL * abs(avg) * p:
-            out[i] = num / (0.015 * (dev / p))
-        else:
-            out[i] = 0.0
+        out[i] = _cci_value(tp[i] - avg, dev, avg, p)
+        i += 1
     return out, z == 0.0
+
+
+@njit(cache=True, inline="always")
+def _cci_value(num: float, dev: float, avg: float, p: int) -> float:
+    """CCI from the deviation of the newest typical price from the mean, the window's
+    summed absolute deviation and its mean; 0 for a window without deviation (below
+    NOISE_RTOL of the price)."""
+    if num != 0.0 and dev > NOISE_RTOL * abs(avg) * p:
+        return num / (0.015 * (dev / p))
+    return 0.0
 
 
 @njit(cache=True)
