@@ -34,8 +34,8 @@ NOISE_RTOL = 1e-12
 
 
 @intrinsic
-def _llvm_fma(typingctx, a, b, addend):  # noqa: ARG001 (Numba's intrinsic signature)
-    def codegen(context, builder, signature, args):  # noqa: ARG001
+def _llvm_fma(typingctx, a, b, addend):
+    def codegen(context, builder, signature, args):
         d = ir.DoubleType()
         f = builder.module.declare_intrinsic("llvm.fma", [d], ir.FunctionType(d, [d, d, d]))
         return builder.call(f, args)
