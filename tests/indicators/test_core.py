@@ -6,7 +6,10 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
+from numba import njit
+
 from tradecore.indicators import _core as c
+from tradecore.indicators._stream_core import fma as ref_fma
 
 values = st.lists(st.sampled_from([1.0, 2.0, 2.5, 3.0, 7.25, 100.0]) | st.floats(-1e3, 1e3),
                   min_size=0, max_size=80).map(np.array)
@@ -94,7 +97,39 @@ def test_ema_equals_recursive_definition_when_seeded_late(x, p, skip):
             assert got[i] == sum(x[first - p + 1:first + 1]) / p or \
                 abs(got[i] - np.mean(x[first - p + 1:first + 1])) <= 1e-12 * max(1, np.max(np.abs(x)))
         else:
-            assert got[i] == (x[i] - got[i - 1]) * k + got[i - 1]
+            assert got[i] == ref_fma(x[i] - got[i - 1], k, got[i - 1])
+
+
+@njit(cache=False)
+def _fma_each(a, b, d):
+    out = np.empty(a.size)
+    for i in range(a.size):
+        out[i] = c.fma(a[i], b[i], d[i])
+    return out
+
+
+finite = st.floats(-1e300, 1e300, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(finite, finite, finite), min_size=1, max_size=50))
+def test_fma_rounds_once_when_given_any_finite_operands(rows):
+    a, b, d = (np.array(col, dtype=np.float64) for col in zip(*rows))
+    got = _fma_each(a, b, d)
+    for i in range(a.size):
+        want = ref_fma(a[i], b[i], d[i])
+        assert got[i] == want or (np.isnan(got[i]) and np.isnan(want)) or \
+            (np.isinf(got[i]) and got[i] == want)
+
+
+def test_fma_differs_from_two_roundings_when_product_and_addend_cancel():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=1000), rng.normal(size=1000)
+    d = -(a * b)                        # the rounded product: a*b + d is exactly 0.0
+    got = _fma_each(a, b, d)
+    assert np.all(a * b + d == 0.0)
+    assert np.count_nonzero(got) > 900  # the fused result keeps the product's rounding error
+    assert all(got[i] == ref_fma(a[i], b[i], d[i]) for i in range(a.size))
 
 
 def test_runs_split_rows_into_maximal_finite_runs():

@@ -102,6 +102,13 @@ def test_wilder_atr_equals_its_python_reference(hs, ls, p):
 
 
 @settings(max_examples=60, deadline=None)
+@given(xs=series, fast=periods, slow=periods)
+def test_chaikin_oscillator_equals_its_python_reference(xs, fast, slow):
+    rows = [(x,) for x in xs]
+    run_pairs(sk.ChaikinOsc(fast, slow).update, ref.ChaikinOsc(fast, slow).update, rows)
+
+
+@settings(max_examples=60, deadline=None)
 @given(xs=series, ys=series, p=periods)
 def test_correlation_and_beta_equal_their_python_reference(xs, ys, p):
     rows = list(zip(xs, ys))
@@ -126,3 +133,6 @@ def test_blocks_give_the_same_values_on_a_long_random_walk():
         run_pairs(sk.RollingVar(p).update, ref.RollingVar(p).update, [(v,) for v in x])
         run_pairs(sk.Extreme(p, True).update, ref.Extreme(p, True).update, [(v,) for v in x])
         run_pairs(sk.Correl(p).update, ref.Correl(p).update, list(zip(x, x[1:])))
+        run_pairs(sk.Ema(p, 2.0 / (p + 1)).update, ref.Ema(p, 2.0 / (p + 1)).update,
+                  [(v,) for v in x])
+        run_pairs(sk.ChaikinOsc(3, p).update, ref.ChaikinOsc(3, p).update, [(v,) for v in x])

@@ -6,8 +6,11 @@ plain-Python twin in tradecore.indicators._stream_core (or of the private helper
 streaming.py named in its docstring), so that a streaming indicator built on these blocks
 still returns exactly the batch value at every bar. C doubles and Python floats are the same
 IEEE operations; this module is compiled without -ffast-math and for baseline x86-64 (no FMA
-contraction), so ``a * b + c`` stays two roundings. Tests compare every block with its Python
-twin on random series (tests/indicators/test_streamk.py).
+contraction), so ``a * b + c`` stays two roundings. Where the batch kernel fuses a multiply
+and an add on purpose (``_core.fma``: the EMA and Wilder recurrences), the block calls C's
+``fma``, the same correctly rounded operation (glibc's is exact with or without FMA
+hardware). Tests compare every block with its Python twin on random series
+(tests/indicators/test_streamk.py).
 
 Why: a Python method call costs ~50-100 ns and the indicators that chain several blocks
 (stochastics, Ichimoku, DX/ADX, Bollinger...) spent 1-2 us per bar in calls and attribute
@@ -16,7 +19,7 @@ lookups. One call into a cdef class costs ~30-40 ns.
 Conventions shared with _stream_core: a NaN given to a block is an upstream warm-up and is
 ignored (NaN out, no state change); gaps in the raw input are handled one level up.
 """
-from libc.math cimport NAN, sqrt, fabs
+from libc.math cimport NAN, sqrt, fabs, fma
 from libc.stdlib cimport malloc, free
 
 
@@ -84,7 +87,7 @@ def Sma(long p):
 
 cdef class Ema:
     """_stream_core.Ema: seeded with the SMA of the p values ending ``skip`` bars after the
-    earliest seed, then prev = ((x - prev) * k) + prev."""
+    earliest seed, then prev = fma(x - prev, k, prev) (c.ema_fused)."""
 
     cdef readonly long p
     cdef readonly double k
@@ -113,7 +116,7 @@ cdef class Ema:
         cdef long j
         if n > self.first:
             self.n = n + 1
-            self.prev = ((x - self.prev) * self.k) + self.prev
+            self.prev = fma(x - self.prev, self.k, self.prev)
             return self.prev
         self.ring[n % p] = x
         self.n = n + 1
@@ -293,7 +296,7 @@ cdef class RollingVar:
         cdef long q = p + 1
         cdef long n = self.n
         cdef double* ring = self.ring
-        cdef double anchor, s1, s2, v, d, old, dn, do, m
+        cdef double anchor, s1, s2, v, d, old, dn, do, m, inv
         cdef long changes, j
         ring[n % q] = x
         self.n = n + 1
@@ -328,8 +331,9 @@ cdef class RollingVar:
                 self.changes -= 1
         if self.changes == 0:
             return 0.0
-        m = self.s1 / <double> p
-        v = self.s2 / <double> p - m * m
+        inv = 1.0 / <double> p
+        m = self.s1 * inv
+        v = self.s2 * inv - m * m
         return v if v > 0.0 else 0.0
 
 
@@ -741,7 +745,7 @@ cdef class Wma:
 
 cdef class WilderAtr:
     """streaming._WilderAtr (trend._wilder_atr): the mean of the first p true ranges, then
-    atr * ((p-1)/p) + tr * (1/p); NaN before bar p. Inputs are not NaN (gap test above)."""
+    fma(atr, (p-1)/p, tr * (1/p)); NaN before bar p. Inputs are not NaN (gap test above)."""
 
     cdef readonly long p
     cdef long n
@@ -771,8 +775,40 @@ cdef class WilderAtr:
             self.total += tr
             self.atr = self.total / <double> p
         else:
-            self.atr = self.atr * (<double> (p - 1) / <double> p) + tr * (1.0 / <double> p)
+            self.atr = fma(self.atr, <double> (p - 1) / <double> p, tr * (1.0 / <double> p))
         return self.atr
+
+
+cdef class ChaikinOsc:
+    """_stream_core.ChaikinOsc (volume._adosc after its A/D line): TA-Lib's two EMAs of the
+    A/D line, both started at its first value, ema = fma(ema, 1 - k, k * ad); the
+    difference from bar ``lookback`` (and never at the first bar)."""
+
+    cdef double fk, fk1, sk, sk1, fe, se
+    cdef long n, lookback
+
+    def __cinit__(self, long fast, long slow):
+        self.fk = 2.0 / <double> (fast + 1)
+        self.sk = 2.0 / <double> (slow + 1)
+        self.fk1 = 1.0 - self.fk
+        self.sk1 = 1.0 - self.sk
+        self.lookback = (fast if fast > slow else slow) - 1
+        self.n = 0
+        self.fe = NAN
+        self.se = NAN
+
+    cpdef double update(self, double ad):
+        cdef long n = self.n
+        self.n = n + 1
+        if n == 0:
+            self.fe = ad
+            self.se = ad
+            return NAN
+        self.fe = fma(self.fe, self.fk1, self.fk * ad)
+        self.se = fma(self.se, self.sk1, self.sk * ad)
+        if n >= self.lookback:
+            return self.fe - self.se
+        return NAN
 
 
 cdef class Mfi:

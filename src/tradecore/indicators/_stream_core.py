@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from fractions import Fraction
 
 from tradecore.indicators import _core as c
 
@@ -82,9 +83,26 @@ class Sma(RollingSum):
         return RollingSum.update(self, x) * (1.0 / self.p)
 
 
+def fma(a: float, b: float, addend: float) -> float:
+    """Reference of ``_core.fma`` / C's ``fma``: ``a * b + addend`` rounded once. Exact
+    rational arithmetic, then one correctly rounded conversion (CPython's int / int is
+    correctly rounded; it raises where the rounded result overflows); non-finite operands and
+    an exact zero (whose sign IEEE defines from the operands) take the plain expression,
+    which is then exact as well."""
+    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(addend)):
+        return a * b + addend
+    r = Fraction(a) * Fraction(b) + Fraction(addend)
+    if r == 0:
+        return a * b + addend
+    try:
+        return float(r)
+    except OverflowError:
+        return math.inf if r > 0 else -math.inf
+
+
 class Ema:
     """c.ema: seeded with the SMA of the p values ending ``skip`` bars after the earliest
-    seed, then prev = ((x - prev) * k) + prev."""
+    seed, then prev = fma(x - prev, k, prev)."""
 
     __slots__ = ("p", "k", "first", "ring", "n", "prev")
 
@@ -102,7 +120,7 @@ class Ema:
         n = self.n
         if n > self.first:
             self.n = n + 1
-            prev = ((x - self.prev) * self.k) + self.prev
+            prev = fma(x - self.prev, self.k, self.prev)
             self.prev = prev
             return prev
         p = self.p
@@ -238,8 +256,9 @@ class RollingVar:
                 self.changes -= 1
         if self.changes == 0:
             return 0.0
-        m = self.s1 / p
-        v = self.s2 / p - m * m
+        inv = 1.0 / p
+        m = self.s1 * inv
+        v = self.s2 * inv - m * m
         return v if v > 0.0 else 0.0
 
 
@@ -571,8 +590,33 @@ class WilderAtr:
             self.total += tr
             self.atr = self.total / p
         else:
-            self.atr = self.atr * ((p - 1) / p) + tr * (1.0 / p)
+            self.atr = fma(self.atr, (p - 1) / p, tr * (1.0 / p))
         return self.atr
+
+
+class ChaikinOsc:
+    """Reference for streamk.ChaikinOsc (volume._adosc, after its A/D line)."""
+
+    __slots__ = ("fk", "fk1", "sk", "sk1", "fe", "se", "n", "lookback")
+
+    def __init__(self, fast: int, slow: int) -> None:
+        self.fk = 2.0 / (fast + 1)
+        self.sk = 2.0 / (slow + 1)
+        self.fk1 = 1.0 - self.fk
+        self.sk1 = 1.0 - self.sk
+        self.lookback = max(fast, slow) - 1
+        self.n = 0
+        self.fe = self.se = NAN
+
+    def update(self, ad: float) -> float:
+        n = self.n
+        self.n = n + 1
+        if n == 0:
+            self.fe = self.se = ad
+            return NAN
+        self.fe = fma(self.fe, self.fk1, self.fk * ad)
+        self.se = fma(self.se, self.sk1, self.sk * ad)
+        return self.fe - self.se if n >= self.lookback else NAN
 
 
 class Mfi:

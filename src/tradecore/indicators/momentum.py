@@ -24,13 +24,18 @@ TIE_RTOL = 1e-12
 # -- kernels --------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _rsi_like(x: np.ndarray, p: int, cmo: bool) -> np.ndarray:
-    """RSI (or CMO) from TA-Lib's Wilder recurrence of average gain and loss, in one pass."""
+def _rsi_like(x: np.ndarray, p: int, cmo: bool) -> tuple[np.ndarray, bool]:
+    """RSI (or CMO) from TA-Lib's Wilder recurrence of average gain and loss, in one pass;
+    and the fused gap flag (c.run) at no cost per bar: every value enters a difference that
+    enters the average gain or loss, and a non-finite average never becomes finite again
+    (NaN stays NaN, inf times or plus a finite value stays inf, inf - inf is NaN), so the
+    inputs were all finite iff both averages end finite (RSI 1.35x -> 1.2x TA-Lib: a
+    separate finiteness pass was a tenth of the time)."""
     n = x.size
     s = c.first_valid(x)
     out = c.nan_prefixed(n, s + p)
     if n - s <= p:
-        return out
+        return out, False
     g = 0.0
     lo = 0.0
     for i in range(s + 1, s + p + 1):
@@ -60,16 +65,21 @@ def _rsi_like(x: np.ndarray, p: int, cmo: bool) -> np.ndarray:
             out[i] = 100.0 * ((g - lo) / t)
         else:
             out[i] = 100.0 * (g / t)
-    return out
+    return out, s == 0 and g - g == 0.0 and lo - lo == 0.0
 
 
 @njit(cache=True)
 def _rsi(x: np.ndarray, p: int) -> np.ndarray:
+    return _rsi_like(x, p, False)[0]
+
+
+@njit(cache=True)
+def _rsi_fused(x: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
     return _rsi_like(x, p, False)
 
 
 @njit(cache=True)
-def _cmo(x: np.ndarray, p: int) -> np.ndarray:
+def _cmo_fused(x: np.ndarray, p: int) -> tuple[np.ndarray, bool]:
     return _rsi_like(x, p, True)
 
 
@@ -123,7 +133,12 @@ def _willr(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int):
 
 @njit(cache=True)
 def _cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.ndarray:
-    """Mean absolute deviation has no O(1) update: O(p) per bar, as in TA-Lib."""
+    """Mean absolute deviation has no O(1) update: O(p) per bar, as in TA-Lib.
+
+    Each window's sum and deviation are additions in a fixed order, one dependent chain of
+    p additions each; the windows of four consecutive bars are summed in the same loop
+    (four independent chains in flight instead of one; every sum still adds the same
+    values in the same order, so the same floats). Measured CCI 1.4x -> 1.1x TA-Lib."""
     n = close.size
     out = c.nan_prefixed(n, p - 1)
     tp = np.empty(n)
@@ -132,7 +147,31 @@ def _cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.nda
         v = (high[i] + low[i] + close[i]) / 3.0
         tp[i] = v
         z += v - v
-    for i in range(p - 1, n):
+    i = p - 1
+    while i + 3 < n:
+        b = i - p + 1
+        t0 = t1 = t2 = t3 = 0.0
+        for j in range(b, b + p):
+            t0 += tp[j]
+            t1 += tp[j + 1]
+            t2 += tp[j + 2]
+            t3 += tp[j + 3]
+        a0 = t0 / p
+        a1 = t1 / p
+        a2 = t2 / p
+        a3 = t3 / p
+        d0 = d1 = d2 = d3 = 0.0
+        for j in range(b, b + p):
+            d0 += abs(tp[j] - a0)
+            d1 += abs(tp[j + 1] - a1)
+            d2 += abs(tp[j + 2] - a2)
+            d3 += abs(tp[j + 3] - a3)
+        out[i] = _cci_value(tp[i] - a0, d0, a0, p)
+        out[i + 1] = _cci_value(tp[i + 1] - a1, d1, a1, p)
+        out[i + 2] = _cci_value(tp[i + 2] - a2, d2, a2, p)
+        out[i + 3] = _cci_value(tp[i + 3] - a3, d3, a3, p)
+        i += 4
+    while i < n:
         total = 0.0
         for j in range(i - p + 1, i + 1):
             total += tp[j]
@@ -140,12 +179,19 @@ def _cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, p: int) -> np.nda
         dev = 0.0
         for j in range(i - p + 1, i + 1):
             dev += abs(tp[j] - avg)
-        num = tp[i] - avg
-        if num != 0.0 and dev > NOISE_RTOL * abs(avg) * p:
-            out[i] = num / (0.015 * (dev / p))
-        else:
-            out[i] = 0.0
+        out[i] = _cci_value(tp[i] - avg, dev, avg, p)
+        i += 1
     return out, z == 0.0
+
+
+@njit(cache=True, inline="always")
+def _cci_value(num: float, dev: float, avg: float, p: int) -> float:
+    """CCI from the deviation of the newest typical price from the mean, the window's
+    summed absolute deviation and its mean; 0 for a window without deviation (below
+    NOISE_RTOL of the price)."""
+    if num != 0.0 and dev > NOISE_RTOL * abs(avg) * p:
+        return num / (0.015 * (dev / p))
+    return 0.0
 
 
 @njit(cache=True)
@@ -248,49 +294,54 @@ def _trix(x: np.ndarray, p: int) -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def _uo_window(tot_a: float, tot_b: float, cd: int, u: float, v: float, ru: np.ndarray,
-               rv: np.ndarray, cur: int, p: int, big: int):
-    """One window of the Ultimate Oscillator at a bar whose term is in ring slot ``cur`` (the
-    window is ready): its sums of buying pressure and true range, c.rolling_sum's arithmetic
-    (exact recomputation from the ring every p outputs, oldest first; else add the new
-    term), and the state for the next bar (the leaving term subtracted). No modulo per bar:
-    an integer division costs more than the whole update."""
-    k = cur - p + 1            # ring slot of the window's oldest term
-    if k < 0:
-        k += big
-    if cd == 0:
-        ra = 0.0
-        rb = 0.0
-        j = k
-        for _ in range(p):
-            ra += ru[j]
-            rb += rv[j]
-            j = j + 1 if j + 1 < big else 0
-        cd = p
-    else:
-        ra = tot_a + u
-        rb = tot_b + v
-    return ra, rb, ra - ru[k], rb - rv[k], cd - 1
+def _uo_window(tot_a: float, tot_b: float, acc_a: float, acc_b: float, cd: int, u: float,
+               v: float, old_u: float, old_v: float, p: int):
+    """One window of the Ultimate Oscillator at one bar: its sums of buying pressure and
+    true range with c.rolling_sum's arithmetic, and the state for the next bar.
+
+    c.rolling_sum recomputes the window exactly every p bars (0.0 plus its values, oldest
+    first) and otherwise adds the new term; the windows it recomputes are consecutive
+    blocks of p bars, so the exact sum is accumulated here as the block's terms arrive
+    (``acc``: the same additions in the same order, the same float) on a chain of its own,
+    instead of a loop over a ring every p bars. ``cd`` counts the bars left in the block.
+    Selects, not branches: the block end is a period-p pattern per window. ``old_*`` is the
+    term leaving the window after this bar (any value before the window is full: the block
+    end then replaces the running sum)."""
+    acc_a += u
+    acc_b += v
+    cd -= 1
+    hit = cd == 0
+    ra = acc_a if hit else tot_a + u
+    rb = acc_b if hit else tot_b + v
+    acc_a = 0.0 if hit else acc_a
+    acc_b = 0.0 if hit else acc_b
+    cd = p if hit else cd
+    return ra, rb, ra - old_u, rb - old_v, acc_a, acc_b, cd
 
 
 @njit(cache=True)
 def _ultosc(high: np.ndarray, low: np.ndarray, close: np.ndarray, p1: int, p2: int,
             p3: int) -> tuple[np.ndarray, bool]:
     """Three running window sums of buying pressure and true range (c.rolling_sum's
-    arithmetic, exact recomputation every p outputs) over one ring of the last p3 terms, the
-    three windows in scalars; and the fused gap flag (c.run). Periods sorted, p3 largest."""
+    arithmetic: see _uo_window) over one ring of the last p3 terms, the three windows in
+    scalars; and the fused gap flag (c.run). Periods sorted, p3 largest. The ring has a
+    power-of-two size, so a slot is ``bar & mask`` (no wrap-around test per access)."""
     n = close.size
     out = c.nan_prefixed(n, p3)
     if n <= p3:
         return out, False
-    big = p3
-    ru = np.empty(big)
-    rv = np.empty(big)
-    a1 = b1 = a2 = b2 = a3 = b3 = 0.0
-    cd1 = cd2 = cd3 = 0
-    r1a = r1b = r2a = r2b = r3a = r3b = 0.0
+    size = 1
+    while size < p3:
+        size *= 2
+    mask = size - 1
+    ru = np.zeros(size)
+    rv = np.zeros(size)
+    t1a = t1b = t2a = t2b = t3a = t3b = 0.0
+    q1a = q1b = q2a = q2b = q3a = q3b = 0.0
+    cd1 = p1
+    cd2 = p2
+    cd3 = p3
     z = (high[0] + low[0] + close[0]) * 0.0
-    slot = 1 % big
     for i in range(1, n):
         pc = close[i - 1]
         hi = high[i]
@@ -300,17 +351,19 @@ def _ultosc(high: np.ndarray, low: np.ndarray, close: np.ndarray, p1: int, p2: i
         tl = lo if lo < pc else pc
         u = cl - tl
         v = (hi if hi > pc else pc) - tl
-        cur = slot
-        ru[cur] = u
-        rv[cur] = v
-        slot = slot + 1 if slot + 1 < big else 0
-        if i >= p1:
-            r1a, r1b, a1, b1, cd1 = _uo_window(a1, b1, cd1, u, v, ru, rv, cur, p1, big)
-        if i >= p2:
-            r2a, r2b, a2, b2, cd2 = _uo_window(a2, b2, cd2, u, v, ru, rv, cur, p2, big)
+        ru[i & mask] = u
+        rv[i & mask] = v
+        k1 = (i - p1 + 1) & mask
+        k2 = (i - p2 + 1) & mask
+        k3 = (i - p3 + 1) & mask
+        r1a, r1b, t1a, t1b, q1a, q1b, cd1 = _uo_window(t1a, t1b, q1a, q1b, cd1, u, v,
+                                                       ru[k1], rv[k1], p1)
+        r2a, r2b, t2a, t2b, q2a, q2b, cd2 = _uo_window(t2a, t2b, q2a, q2b, cd2, u, v,
+                                                       ru[k2], rv[k2], p2)
+        r3a, r3b, t3a, t3b, q3a, q3b, cd3 = _uo_window(t3a, t3b, q3a, q3b, cd3, u, v,
+                                                       ru[k3], rv[k3], p3)
         if i < p3:
             continue
-        r3a, r3b, a3, b3, cd3 = _uo_window(a3, b3, cd3, u, v, ru, rv, cur, p3, big)
         val = 0.0
         if r1b != 0.0:
             val += 4.0 * (r1a / r1b)
@@ -341,7 +394,7 @@ def _po_ema(x: np.ndarray, fast: int, slow: int, ppo: bool) -> tuple[np.ndarray,
         total += x[i]
     fe = total / fast
     for i in range(fast, slow):
-        fe = ((x[i] - fe) * kf) + fe
+        fe = c.fma(x[i] - fe, kf, fe)
     total = 0.0
     for i in range(slow):
         total += x[i]
@@ -351,8 +404,8 @@ def _po_ema(x: np.ndarray, fast: int, slow: int, ppo: bool) -> tuple[np.ndarray,
         if i >= slow:
             v = x[i]
             z += v - v
-            fe = ((v - fe) * kf) + fe
-            se = ((v - se) * ks) + se
+            fe = c.fma(v - fe, kf, fe)
+            se = c.fma(v - se, ks, se)
         if ppo:
             out[i] = ((fe - se) / se) * 100.0 if se != 0.0 else 0.0
         else:
@@ -417,8 +470,8 @@ def _macd_k(x: np.ndarray, fast: int, slow: int, signal: int, kf: float, ks: flo
         if i > first:
             v = x[i]
             z += v - v
-            fe = ((v - fe) * kf) + fe
-            se = ((v - se) * ks) + se
+            fe = c.fma(v - fe, kf, fe)
+            se = c.fma(v - se, ks, se)
         t += fe - se
     sig = t / signal
     m = fe - se
@@ -428,10 +481,10 @@ def _macd_k(x: np.ndarray, fast: int, slow: int, signal: int, kf: float, ks: flo
     for i in range(out_first + 1, n):
         v = x[i]
         z += v - v
-        fe = ((v - fe) * kf) + fe
-        se = ((v - se) * ks) + se
+        fe = c.fma(v - fe, kf, fe)
+        se = c.fma(v - se, ks, se)
         m = fe - se
-        sig = ((m - sig) * k) + sig
+        sig = c.fma(m - sig, k, sig)
         m_out[i] = m
         s_out[i] = sig
         h_out[i] = m - sig
@@ -466,12 +519,12 @@ def _one(real):
 
 def rsi(real, timeperiod: int = 14) -> np.ndarray:
     """Relative strength index (Wilder). A window without any change gives 0, as TA-Lib."""
-    return c.run(_rsi, _one(real), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_rsi_fused, _one(real), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def cmo(real, timeperiod: int = 14) -> np.ndarray:
     """Chande momentum oscillator with TA-Lib's Wilder-smoothed gains and losses."""
-    return c.run(_cmo, _one(real), 1, (c.period("timeperiod", timeperiod),))
+    return c.run(_cmo_fused, _one(real), 1, (c.period("timeperiod", timeperiod),), fused=True)
 
 
 def stoch(high, low, close, fastk_period: int = 5, slowk_period: int = 3,

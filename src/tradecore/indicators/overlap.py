@@ -97,12 +97,12 @@ def _hma(x: np.ndarray, p: int) -> np.ndarray:
 
 @njit(cache=True)
 def _midpoint(x: np.ndarray, p: int) -> np.ndarray:
-    return c.high_low_window(x, x, x, p, 0)
+    return c.midpoint_window(x, p)
 
 
 @njit(cache=True)
 def _midprice(high: np.ndarray, low: np.ndarray, p: int) -> np.ndarray:
-    return c.high_low_window(high, low, low, p, 0)
+    return c.midprice_window(high, low, p)
 
 
 def _ma(x: np.ndarray, p: int, kind: int) -> np.ndarray:
@@ -136,7 +136,7 @@ def _bbands_sma(x: np.ndarray, p: int, up: float, dn: float):
     if n < p:
         return upper, mid, lower, False
     ok = c.finite_upto(x, p - 1)
-    inv_p = 1.0 / p   # the SMA's mean, as c.window_sum
+    inv_p = 1.0 / p   # the SMA's mean, as c.window_sum, and the variance's means, as c.rolling_var
     total = 0.0
     anchor = 0.0
     s1 = 0.0
@@ -176,8 +176,8 @@ def _bbands_sma(x: np.ndarray, p: int, up: float, dn: float):
         if changes == 0:
             r = 0.0
         else:
-            m = s1 / p
-            r = s2 / p - m * m
+            m = s1 * inv_p
+            r = s2 * inv_p - m * m
             r = r if r > 0.0 else 0.0
         sd = np.sqrt(r)
         mid[i] = m_

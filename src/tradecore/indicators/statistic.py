@@ -50,24 +50,34 @@ def _correl(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
     sxx = 0.0
     syy = 0.0
     sxy = 0.0
-    cx = 0
-    cy = 0
-    nax = 0.0      # the next window's anchors and its sums and change counts so far
+    # a window is constant iff its series last changed at its oldest bar or earlier (lx,
+    # ly: the last bar that differs from its predecessor; pvx, pvy: the previous values, in
+    # registers): a compare and a select per series and bar instead of counting changes in
+    # and out of the window (the same test as streamk.Correl's counts, the same outputs;
+    # as c.rolling_var_fused)
+    lx = 0
+    ly = 0
+    pvx = 0.0
+    pvy = 0.0
+    nax = 0.0      # the next window's anchors and its sums so far
     nay = 0.0
     bsx = 0.0
     bsy = 0.0
     bsxx = 0.0
     bsyy = 0.0
     bsxy = 0.0
-    bcx = 0
-    bcy = 0
     # unsigned indices on the per-bar path: no Numba wrap-around select per access
     up = np.uint64(p)
-    one = np.uint64(1)
-    up1 = np.uint64(p - 1)
     z = 0.0        # the fused gap flag (c.run): every value enters a recomputed sum
     countdown = 0  # bars until the next exact recomputation (a modulo per bar is slow)
     for i in range(p - 1, n):
+        ui = np.uint64(i)
+        vx = x[ui]
+        vy = y[ui]
+        lx = i if vx != pvx else lx
+        ly = i if vy != pvy else ly
+        pvx = vx
+        pvy = vy
         if countdown == 0:
             countdown = p - 1
             z += (sx + sy) * 0.0
@@ -82,32 +92,29 @@ def _correl(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
                     sxx += dx * dx
                     syy += dy * dy
                     sxy += dx * dy
-                    if j > 0:
-                        cx += x[j] != x[j - 1]
-                        cy += y[j] != y[j - 1]
+                lx = 0
+                ly = 0
+                for j in range(1, p):
+                    if x[j] != x[j - 1]:
+                        lx = j
+                    if y[j] != y[j - 1]:
+                        ly = j
             else:
                 ax = nax
                 ay = nay
-                dx = x[i] - ax
-                dy = y[i] - ay
+                dx = vx - ax
+                dy = vy - ay
                 sx = bsx + dx
                 sy = bsy + dy
                 sxx = bsxx + dx * dx
                 syy = bsyy + dy * dy
                 sxy = bsxy + dx * dy
-                cx = bcx + int(p > 1 and x[i] != x[i - 1])
-                cy = bcy + int(p > 1 and y[i] != y[i - 1])
             if i + 1 < n:
                 nax = x[i + 1]
                 nay = y[i + 1]
             bsx = bsy = bsxx = bsyy = bsxy = 0.0
-            bcx = 0
-            bcy = 0
         else:
             countdown -= 1
-            ui = np.uint64(i)
-            vx = x[ui]
-            vy = y[ui]
             dx = vx - ax
             dy = vy - ay
             ox = x[ui - up] - ax
@@ -117,10 +124,6 @@ def _correl(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
             sxx += dx * dx - ox * ox
             syy += dy * dy - oy * oy
             sxy += dx * dy - ox * oy
-            mx = vx != x[ui - one]
-            my = vy != y[ui - one]
-            cx += int(mx) - int(x[ui - up1] != x[ui - up])
-            cy += int(my) - int(y[ui - up1] != y[ui - up])
             ex = vx - nax
             ey = vy - nay
             bsx += ex
@@ -128,13 +131,12 @@ def _correl(x: np.ndarray, y: np.ndarray, p: int) -> np.ndarray:
             bsxx += ex * ex
             bsyy += ey * ey
             bsxy += ex * ey
-            bcx += int(mx and countdown < p - 2)
-            bcy += int(my and countdown < p - 2)
         den = (sxx - (sx * sx) / p) * (syy - (sy * sy) / p)
-        if cx == 0 or cy == 0 or den <= 0.0:
-            out[np.uint64(i)] = 0.0
+        oldest = i - p + 1
+        if lx <= oldest or ly <= oldest or den <= 0.0:
+            out[ui] = 0.0
         else:
-            out[np.uint64(i)] = (sxy - (sx * sy) / p) / math.sqrt(den)
+            out[ui] = (sxy - (sx * sy) / p) / math.sqrt(den)
     return out, n >= p and z == 0.0 and (sx + sy) * 0.0 == 0.0
 
 

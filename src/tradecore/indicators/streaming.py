@@ -1244,33 +1244,19 @@ class AD(Indicator):
 
 
 class ADOSC(Indicator):
-    __slots__ = ("_ad", "_fk", "_sk", "_fe", "_se", "_n", "_lookback")
+    __slots__ = ("_ad", "_osc")
 
     def __init__(self, fastperiod: int = 3, slowperiod: int = 10) -> None:
         self._args = (fastperiod, slowperiod)
-        f = s.period("fastperiod", fastperiod)
-        sl = s.period("slowperiod", slowperiod)
-        self._fk = 2.0 / (f + 1)
-        self._sk = 2.0 / (sl + 1)
-        self._lookback = max(f, sl) - 1
         self._ad = AD()
-        self._fe = self._se = NAN
-        self._n = 0
+        self._osc = sk.ChaikinOsc(s.period("fastperiod", fastperiod),
+                                  s.period("slowperiod", slowperiod))
 
     def update(self, high: float, low: float, close: float, volume: float) -> float:
         if high - high + low - low + close - close + volume - volume != 0.0:
             self.reset()
             return NAN
-        ad = self._ad.update(high, low, close, volume)
-        n = self._n
-        self._n = n + 1
-        if n == 0:
-            self._fe = self._se = ad
-        else:
-            fk, sk = self._fk, self._sk
-            self._fe = (fk * ad) + ((1.0 - fk) * self._fe)
-            self._se = (sk * ad) + ((1.0 - sk) * self._se)
-        return self._fe - self._se if n >= self._lookback and n > 0 else NAN
+        return self._osc.update(self._ad.update(high, low, close, volume))
 
 
 class CMF(Indicator):

@@ -305,8 +305,9 @@ def _wilder_atr(h: np.ndarray, lo: np.ndarray, cl: np.ndarray, p: int,
         out[p] = (prev / cl[p]) * 100.0 if cl[p] != 0.0 else 0.0
     else:
         out[p] = prev
-    # (prev*(p-1) + tr)/p as prev*keep + tr*inv: the loop-carried chain is a multiply and
-    # an add instead of multiply, add, divide (3x faster; equal to TA-Lib within 1e-15).
+    # (prev*(p-1) + tr)/p as fma(prev, keep, tr*inv), TA-Lib's own FMA build's form: the
+    # loop-carried chain is one fused multiply-add (c.fma; streamk.WilderAtr uses C's fma)
+    # instead of a multiply and an add, or multiply, add, divide as in TA-Lib's source.
     # Views instead of ``cl[i - 1]``: Numba guards computed indices against negative values.
     inv = 1.0 / p
     keep = (p - 1) / p
@@ -321,7 +322,7 @@ def _wilder_atr(h: np.ndarray, lo: np.ndarray, cl: np.ndarray, p: int,
         q = pc[j]
         z += (a + b + c1[j]) * 0.0
         tr = (a if a > q else q) - (b if b < q else q)
-        prev = prev * keep + tr * inv
+        prev = c.fma(prev, keep, tr * inv)
         if natr:
             cj = c1[j]
             o[j] = (prev / cj) * 100.0 if cj != 0.0 else 0.0

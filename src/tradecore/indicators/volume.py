@@ -43,7 +43,14 @@ def _obv(x: np.ndarray, vol: np.ndarray) -> tuple[np.ndarray, bool]:
 
 @njit(cache=True)
 def _ad(h: np.ndarray, lo: np.ndarray, cl: np.ndarray, vol: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The AD line and the fused gap flag (c.run)."""
+    """The AD line and the fused gap flag (c.run).
+
+    The flag is one fused multiply-add per bar, z = fma(u, v, z) with u = (q - b) - (a - q)
+    (already computed for the line; non-finite iff one of high, low, close is, short of an
+    overflow): z stays finite iff every u * v was, i.e. every input was finite. An overflow
+    of absurd magnitudes only sends the series down the exact gap path (c.run), never the
+    other way. Four additions and a multiply per bar before (ADOSC 1.32-1.44x -> 1.15-1.25x
+    TA-Lib: the kernel is bound by floating-point operations, not latency)."""
     out = np.empty(h.size)
     ad = 0.0
     z = 0.0
@@ -52,19 +59,21 @@ def _ad(h: np.ndarray, lo: np.ndarray, cl: np.ndarray, vol: np.ndarray) -> tuple
         b = lo[i]
         q = cl[i]
         v = vol[i]
-        z += (a + b + q + v) * 0.0
         r = a - b
+        u = (q - b) - (a - q)
+        z = c.fma(u, v, z)
         if r > 0.0:
-            ad += (((q - b) - (a - q)) / r) * v
+            ad += (u / r) * v
         out[i] = ad
-    return out, z == 0.0
+    return out, z - z == 0.0
 
 
 @njit(cache=True)
 def _adosc(h, lo, cl, vol, fast: int, slow: int) -> tuple[np.ndarray, bool]:
     """TA-Lib's Chaikin oscillator: both EMAs of the AD line start at its first value (not
-    at an SMA seed) and are written k*x + (1-k)*ema; output from bar max(fast, slow)-1.
-    With the fused gap flag (c.run)."""
+    at an SMA seed) and are fma(ema, 1-k, k*x), TA-Lib's FMA build's form (one fused
+    operation on the loop-carried chain; streamk.ChaikinOsc does the same with C's fma);
+    output from bar max(fast, slow)-1. With the fused gap flag (c.run)."""
     n = h.size
     lookback = max(fast, slow) - 1
     out = c.nan_prefixed(n, lookback)
@@ -83,19 +92,20 @@ def _adosc(h, lo, cl, vol, fast: int, slow: int) -> tuple[np.ndarray, bool]:
         b = lo[i]
         q = cl[i]
         v = vol[i]
-        z += (a + b + q + v) * 0.0
         r = a - b
+        u = (q - b) - (a - q)
+        z = c.fma(u, v, z)      # the gap flag as in _ad
         if r > 0.0:
-            ad += (((q - b) - (a - q)) / r) * v
+            ad += (u / r) * v
         if i == 0:
             fe = ad
             se = ad
             continue
-        fe = (fk * ad) + (fk1 * fe)
-        se = (sk * ad) + (sk1 * se)
+        fe = c.fma(fe, fk1, fk * ad)
+        se = c.fma(se, sk1, sk * ad)
         if i >= lookback:
             out[i] = fe - se
-    return out, z == 0.0
+    return out, z - z == 0.0
 
 
 @njit(cache=True)
