@@ -238,14 +238,19 @@ class TradingNode:
         books = self.books
         stats = self.stats
 
+        vkeys: dict[str, tuple[str, str]] = {}      # symbol -> (venue, symbol), made once
+
         def on_book(key, book) -> None:
             symbol = key[1]
             stats.book_updates += 1
-            books[(venue, symbol)] = book
+            vk = vkeys.get(symbol)
+            if vk is None:
+                vk = vkeys[symbol] = (venue, symbol)
+            books[vk] = book
             if paper is not None:
                 paper(symbol, book)
             exec_on_book(venue, symbol, book)
-            for s in subs.get((venue, symbol), ()):
+            for s in subs.get(vk, ()):
                 try:
                     s.on_book(venue, symbol, book)
                 except Exception as e:   # one strategy's bug must not stop the feed

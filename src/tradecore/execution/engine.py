@@ -59,6 +59,7 @@ class ExecutionEngine:
         self.instruments = instruments
         self.oms = OrderManager(clock, journal, instruments, on_gtd_due=self._gtd_due)
         self.portfolio = Portfolio(instruments)
+        self._positions = self.portfolio.positions      # the live dict (on_book marks)
         # ids unique across restarts (a recovered journal holds the previous process's ids)
         self.protection = ProtectionManager(
             self, instruments, id_prefix=f"prot{clock.time_ns():x}",
@@ -260,7 +261,11 @@ class ExecutionEngine:
         key = (venue, symbol)
         mid = book.mid()
         self._mids[key] = (mid, book.ts_ns or self.clock.time_ns())
-        self.portfolio.mark(venue, symbol, mid)
+        pos = self._positions.get(key)          # Portfolio.mark without its call and key
+        if pos is not None:
+            pos.mark = mid
+        else:
+            self.portfolio.mark(venue, symbol, mid)
         if key not in self._protected:
             return
         bt, _, at, _ = top
