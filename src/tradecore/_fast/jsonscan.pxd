@@ -125,3 +125,24 @@ cdef class DepthSync:
     cpdef int on_depth(self, DepthScanner sc, int64_t ts_ns) except -1
     cpdef int apply(self, DepthScanner sc, int64_t ts_ns) except -1
     cpdef void forget_tops(self)
+
+
+# The steady state of a Binance normalizer's on_frame, compiled: a frame on the connection of
+# the last depth diff is scanned and synced into that diff's book (scan_sync) and counted, and
+# the hooks are called, with no Python frame in between; everything else goes to `slow`, the
+# normalizer's Python code, which also sets the hint (the book the next frame most likely
+# updates). The normalizer binds on_frame as its own on_frame.
+cdef class FramePath:
+    cdef DepthScanner sc
+    cdef public object stats          # FeedStats: messages and levels are counted here
+    cdef public object slow           # slow(data, conn, ts_ns, r): r is scan_sync's result
+                                      # for a frame of the hinted connection, -1 if not scanned
+    cdef public object on_levels      # the normalizer's hooks (its properties forward here)
+    cdef public object on_book
+    cdef public object check_pending  # check_pending(state): tickers wait for the hinted book
+    cdef readonly object conn         # the hint: the last diff's connection (by identity),
+    cdef readonly object key          # its book key, per-book state, sync and symbol
+    cdef readonly object state
+    cdef object pending               # state's pending bookTickers (a dict), checked by size
+    cdef DepthSync sync
+    cdef bytes sym

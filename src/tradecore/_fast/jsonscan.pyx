@@ -975,3 +975,56 @@ cdef class DepthSync:
             return (True, None)
         return (True, (self.ring_top[slot][0], self.ring_top[slot][1],
                        self.ring_top[slot][2], self.ring_top[slot][3]))
+
+
+cdef class FramePath:
+    """See jsonscan.pxd. What it does for a frame is exactly what the normalizer's Python
+    on_frame did for the same frame in its steady state (tests/venues/test_binance.py runs the
+    normalizer through it)."""
+
+    def __init__(self, DepthScanner sc, slow, check_pending):
+        self.sc = sc
+        self.slow = slow
+        self.check_pending = check_pending
+        self.stats = None
+        self.on_levels = None
+        self.on_book = None
+        self.forget()
+
+    def hint(self, conn, key, state, DepthSync sync, bytes symbol, pending):
+        """The book of this depth diff: the next frame on `conn` most likely updates it too."""
+        self.conn = conn
+        self.key = key
+        self.state = state
+        self.sync = sync
+        self.sym = symbol
+        self.pending = pending
+
+    def forget(self):
+        self.conn = None
+        self.key = None
+        self.state = None
+        self.sync = None
+        self.sym = None
+        self.pending = None
+
+    def on_frame(self, data, conn="ws", int64_t ts_ns=0):
+        """One WebSocket frame as received (BookNormalizer.on_frame)."""
+        cdef int r = -1
+        cdef DepthScanner sc = self.sc
+        cdef DepthSync sync = self.sync
+        stats = self.stats
+        stats.messages += 1
+        if conn is self.conn and sync is not None and type(data) is bytes:
+            r = sc.scan_sync(<bytes>data, sync, self.sym, ts_ns)
+            if r == SYNC_APPLIED:
+                stats.levels += sc.n_levels
+                key = self.key                 # the hooks may move the hint
+                if self.on_levels is not None:
+                    self.on_levels(key, ts_ns, sc.last_id, sc.level_texts(), False)
+                if self.pending:
+                    self.check_pending(self.state)
+                if self.on_book is not None:
+                    self.on_book(key, sync.book)
+                return None
+        self.slow(data, conn, ts_ns, r)
