@@ -14,6 +14,11 @@ integer digits or decimals, off the grid, zero prices) is staged from its text b
 (L2Book.stage_text), which gives the same result or words the problem. A frame scanned by
 scan() alone keeps only the spans of its numbers; apply_to then converts them the same way
 for whatever book it is given.
+
+On a grid of units 1 the levels of the usual shape go through _levels_fast, a loop that does
+only that shape (tc_units_fast); the first other level is left to _levels' general loop, so the
+result is the same either way. FramePath is the normalizer's on_frame steady state around
+scan_sync (see the .pxd).
 """
 from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t
 from libc.stdlib cimport free, realloc
