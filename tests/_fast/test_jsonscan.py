@@ -295,6 +295,9 @@ def _fused_three_ways(frame: bytes, grid: tuple, bids: list, asks: list) -> None
     r = sc.scan_sync(frame, sync, b"XUSDT", 5)
     plain = DepthScanner()
     assert plain.scan(frame) == DEPTH
+    # the fused scan keeps the same spans (level_texts: the recorder's and the errors' input)
+    assert sc.level_count == plain.level_count
+    assert sc.level_texts() == plain.level_texts()
     code = plain.apply_text_to(text)
     try:
         ref.apply_sides(bids, asks)
@@ -348,6 +351,53 @@ binance_numbers = st.one_of(
 def test_scan_sync_when_numbers_have_binance_shapes_matches_text_path_and_python_reference(
         grid, bids, asks, wrapped):
     _fused_three_ways(frame_of(bids, asks, wrapped=wrapped), grid, bids, asks)
+
+
+def _joined(levels: list, seps: list, inner: list) -> str:
+    """A JSON array of levels with the given separators between levels and inside them."""
+    out = []
+    for n, (p, q) in enumerate(levels):
+        out.append(f"[{json.dumps(p)}{inner[n % len(inner)]}{json.dumps(q)}]")
+    text = ""
+    for n, lv in enumerate(out):
+        text += (seps[n % len(seps)] if n else "") + lv
+    return f"[{text}]"
+
+
+def on_grid(decimals: int, units: int, pad: bool):
+    """Texts of values on a grid (what a feed sends nearly always), with Binance spot's
+    padding to 8 decimals or without; 1..7 integer digits mostly."""
+    def text(n: int) -> str:
+        t = grid_text(decimals, n * units)
+        if pad:
+            t = (t if "." in t else t + ".").ljust(len(t.split(".")[0]) + 9, "0")
+        return t
+    return st.integers(0, 10**(7 + decimals) // units).map(text)
+
+
+@examples
+@given(grid=binance_grids, pad=st.booleans(), data=st.data(),
+       seps=st.lists(st.sampled_from([",", ",", ",", ", ", ",\n "]), min_size=1, max_size=4),
+       inner=st.lists(st.sampled_from([",", ",", ",", ", "]), min_size=1, max_size=3),
+       wrapped=st.booleans())
+def test_scan_sync_when_long_frames_mix_shapes_and_separators_matches_text_path_and_reference(
+        grid, pad, data, seps, inner, wrapped):
+    """Long arrays, mostly of values on the book's grid: the straight loop (_levels_fast)
+    takes the usual levels and hands the first other one (an odd or off-grid number,
+    whitespace inside a level) to the general loop; whitespace between levels it reads
+    itself. Same book, same problem, same spans either way."""
+    pd, pu, sd, su = grid
+    number = st.one_of(*[on_grid(pd, pu, pad)] * 12, binance_numbers)
+    size = st.one_of(*[on_grid(sd, su, pad)] * 12, binance_numbers)
+    bids = data.draw(st.lists(st.tuples(number, size), min_size=1, max_size=40))
+    asks = data.draw(st.lists(st.tuples(number, size), max_size=40))
+    body = (f'{{"e":"depthUpdate","E":1723161255708,"s":"XUSDT","U":11,"u":12,'
+            f'"b":{_joined(bids, seps, inner)},"a":{_joined(asks, seps, inner)}}}')
+    if wrapped:
+        body = f'{{"stream":"xusdt@depth@100ms","data":{body}}}'
+    frame = body.encode()
+    assert orjson.loads(frame)                  # the test's frame is JSON
+    _fused_three_ways(frame, grid, bids, asks)
 
 
 def test_scan_sync_when_diff_is_another_books_stages_nothing_there_and_on_depth_applies_it():

@@ -285,3 +285,31 @@ def test_book_callback_fires_after_a_snapshot_sync_when_set():
     n.on_rest(b'{"lastUpdateId":10,"bids":[["99.00","5.0"]],"asks":[["102.00","1.0"]]}',
               url="https://api.binance.com/api/v3/depth?symbol=XUSDT&limit=1000")
     assert seen == [(("ws", "XUSDT"), 11)]
+
+
+def test_on_frame_when_hooks_and_stats_are_set_after_construction_uses_them_in_the_steady_state():
+    """The steady state is compiled (jsonscan.FramePath, bound as the instance's on_frame):
+    hooks and a stats object assigned later (as the engine and the recorder do) are the ones
+    it calls and counts into, and a hook that drops the connection does not disturb it."""
+    from tradecore.venues.base import FeedStats
+    n = BinanceNormalizer()
+    n.on_frame(_diff(9, 11))
+    n.on_rest(b'{"lastUpdateId":10,"bids":[["99.00","5.0"]],"asks":[["102.00","1.0"]]}',
+              url="https://api.binance.com/api/v3/depth?symbol=XUSDT&limit=1000")
+    stats, books, levels = FeedStats(), [], []
+    n.stats = stats
+    n.on_book = lambda key, book: books.append((key, book.seq))
+    n.on_levels = lambda key, ts, seq, lv, snap: levels.append((seq, lv, snap))
+    n.on_frame(_diff(12, 12), "ws", 5)                                # the steady state
+    n.on_frame(_diff(13, 14, b'[["99.00","0"]]', b'[["101.50","2.5"]]'), "ws", 6)
+    assert books == [(("ws", "XUSDT"), 12), (("ws", "XUSDT"), 14)]
+    assert levels == [(12, [(0, "100.00", "3.0")], False),
+                      (14, [(0, "99.00", "0"), (1, "101.50", "2.5")], False)]
+    assert (stats.messages, stats.levels) == (2, 3)
+    assert n.on_book is not None and n.stats is stats
+    n.on_book = lambda key, book: n.drop_connection("ws")
+    n.on_frame(_diff(15, 15), "ws", 7)
+    assert stats.messages == 3 and n.books == {}
+    n.on_book = None
+    n.on_frame(_diff(16, 16), "ws", 8)         # a new book for the connection, waiting
+    assert n.waiting_for_snapshot("ws") == ["XUSDT"] and stats.messages == 4

@@ -1,7 +1,7 @@
 # A scanner for Binance depth-update frames: reads the fields the book needs straight from the
 # frame bytes (no JSON tree, no float conversion) and stages the levels on a book. Any frame it
 # does not recognise as a depth update is left to the general JSON path (orjson).
-from libc.stdint cimport int64_t, int32_t, int8_t
+from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t
 
 from tradecore._fast.book cimport L2Book
 
@@ -42,6 +42,10 @@ cdef struct Grid:
     int s_e
     int64_t s_unit
     int s_maxint
+    # the straight loop (_levels_fast) applies: both units 1 and both maxints >= 1
+    bint fast
+    uint64_t p_lo      # the low p_e (s_e) bytes of a word: the decimals that count
+    uint64_t s_lo
 
 
 cdef class DepthScanner:
@@ -81,7 +85,10 @@ cdef class DepthScanner:
     cdef int _grow(self) except -1
     cdef void _set_grid(self, L2Book book) noexcept
     cdef int _scan(self, bytes frame) except -1
+    cdef int _reserve(self, Py_ssize_t need) except -1
     cdef Py_ssize_t _levels(self, const char* s, Py_ssize_t i, Py_ssize_t n, int side) except -2
+    cdef Py_ssize_t _levels_fast(self, const char* s, Py_ssize_t i, Py_ssize_t n, int side,
+                                 bint* done) except -2
     cdef int _stage_text(self, LevelRef* L, const char* s) except -1
     cdef void _fuse(self, L2Book book) noexcept
     cdef int _bad(self, str why, bint depth_like)
@@ -118,3 +125,24 @@ cdef class DepthSync:
     cpdef int on_depth(self, DepthScanner sc, int64_t ts_ns) except -1
     cpdef int apply(self, DepthScanner sc, int64_t ts_ns) except -1
     cpdef void forget_tops(self)
+
+
+# The steady state of a Binance normalizer's on_frame, compiled: a frame on the connection of
+# the last depth diff is scanned and synced into that diff's book (scan_sync) and counted, and
+# the hooks are called, with no Python frame in between; everything else goes to `slow`, the
+# normalizer's Python code, which also sets the hint (the book the next frame most likely
+# updates). The normalizer binds on_frame as its own on_frame.
+cdef class FramePath:
+    cdef DepthScanner sc
+    cdef public object stats          # FeedStats: messages and levels are counted here
+    cdef public object slow           # slow(data, conn, ts_ns, r): r is scan_sync's result
+                                      # for a frame of the hinted connection, -1 if not scanned
+    cdef public object on_levels      # the normalizer's hooks (its properties forward here)
+    cdef public object on_book
+    cdef public object check_pending  # check_pending(state): tickers wait for the hinted book
+    cdef readonly object conn         # the hint: the last diff's connection (by identity),
+    cdef readonly object key          # its book key, per-book state, sync and symbol
+    cdef readonly object state
+    cdef object pending               # state's pending bookTickers (a dict), checked by size
+    cdef DepthSync sync
+    cdef bytes sym

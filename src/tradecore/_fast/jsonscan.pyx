@@ -14,6 +14,11 @@ integer digits or decimals, off the grid, zero prices) is staged from its text b
 (L2Book.stage_text), which gives the same result or words the problem. A frame scanned by
 scan() alone keeps only the spans of its numbers; apply_to then converts them the same way
 for whatever book it is given.
+
+On a grid of units 1 the levels of the usual shape go through _levels_fast, a loop that does
+only that shape (tc_units_fast); the first other level is left to _levels' general loop, so the
+result is the same either way. FramePath is the normalizer's on_frame steady state around
+scan_sync (see the .pxd).
 """
 from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t
 from libc.stdlib cimport free, realloc
@@ -173,7 +178,42 @@ cdef extern from *:
         iv = (k == 1 && (t & 0xFF) == 0) ? 0 : tc_digits_value(t, k);
         return (int64_t)(iv * (uint64_t)p10[e] + tc_digits_value(f, e));
     }
+    static const uint64_t tc_low[9] = {
+        0ULL, 0xFFULL, 0xFFFFULL, 0xFFFFFFULL, 0xFFFFFFFFULL, 0xFFFFFFFFFFULL,
+        0xFFFFFFFFFFFFULL, 0xFFFFFFFFFFFFFFULL, ~0ULL};
+    /* tc_units for the shape every Binance number has, with fewer branches: 1..7 integer
+       digits (at most maxint), a point, 1..8 decimals, the closing quote, no non-zero
+       decimal beyond e (lo = tc_low[e]). The caller guarantees j + 16 <= n (the reads stay
+       within the frame and its NUL). -1 for any other text: the caller then asks tc_units,
+       which decides (the same value, or the text path). */
+    static inline __attribute__((always_inline)) int64_t
+    tc_units_fast(const char* s, Py_ssize_t j, int e, int maxint, uint64_t lo,
+                  Py_ssize_t* end, const int64_t* p10) {
+        uint64_t t = tc_load_digits(s + j), f, m, mf, lk;
+        int k, kf;
+        Py_ssize_t q;
+        m = (((t & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | t) & 0x8080808080808080ULL;
+        if (!m) return -1;                         /* 8 or more integer digits */
+        k = (int)(__builtin_ctzll(m) >> 3);
+        if (k == 0 || k > maxint || ((t >> (8 * k)) & 0xFF) != 0x1E) return -1;   /* '.' */
+        f = tc_load_digits(s + j + k + 1);
+        mf = (((f & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | f) & 0x8080808080808080ULL;
+        kf = mf ? (int)(__builtin_ctzll(mf) >> 3) : 8;
+        lk = tc_low[kf];
+        q = j + k + 1 + kf;                        /* the closing quote, if this is the shape */
+        if (kf == 0 || s[q] != '"' || (tc_nonzero(f) & lk & ~lo)) return -1;
+        *end = q;
+        f &= lk & lo;                              /* the decimals that count, zeros up to e */
+        if (k + e <= 8)
+            return (int64_t)tc_digits_value((t & tc_low[k]) | (f << (8 * k)), k + e);
+        /* e >= 2 here; one integer digit is its own value */
+        return (int64_t)((k == 1 ? (t & 0xFF) : tc_digits_value(t, k)) * (uint64_t)p10[e]
+                         + tc_digits_value(f, e));
+    }
     """
+    const uint64_t* tc_low
+    int64_t tc_units_fast(const char* s, Py_ssize_t j, int e, int maxint, uint64_t lo,
+                          Py_ssize_t* end, const int64_t* p10) noexcept nogil
     uint64_t tc_load_digits(const char* p) noexcept nogil
     int tc_lead_digits(uint64_t t) noexcept nogil
     uint64_t tc_digits_value(uint64_t t, int k) noexcept nogil
@@ -344,6 +384,20 @@ cdef class DepthScanner:
         self.cap = self.cap * 2 + 64
         return 0
 
+    cdef int _reserve(self, Py_ssize_t need) except -1:
+        cdef void* m
+        cdef Py_ssize_t cap = self.cap * 2 + 64
+        if need <= self.cap:
+            return 0
+        if cap < need:
+            cap = need
+        m = realloc(self.levels, cap * sizeof(LevelRef))
+        if m == NULL:
+            raise MemoryError()
+        self.levels = <LevelRef*>m
+        self.cap = cap
+        return 0
+
     cdef Py_ssize_t _levels(self, const char* s, Py_ssize_t i, Py_ssize_t n,
                             int side) except -2:
         """Parse [["p","q"],...] at s[i]; returns the index after it or -1. Compact JSON (no
@@ -356,6 +410,7 @@ cdef class DepthScanner:
         cdef Py_ssize_t j, k
         cdef int64_t pu = -1, qu = -1
         cdef bint fuse = self._fbook is not None
+        cdef bint done = False
         cdef Grid* g = &self.grid
         i = _ws(s, i, n)
         if s[i] != c'[':
@@ -363,6 +418,10 @@ cdef class DepthScanner:
         i = _ws(s, i + 1, n)
         if s[i] == c']':
             return i + 1
+        if fuse and g.fast:
+            i = self._levels_fast(s, i, n, side, &done)
+            if done:
+                return i
         while True:
             if s[i] != c'[':
                 return -1
@@ -450,6 +509,76 @@ cdef class DepthScanner:
             if s[i] == c']':
                 return i + 1
             return -1
+
+    cdef Py_ssize_t _levels_fast(self, const char* s, Py_ssize_t i, Py_ssize_t n, int side,
+                                 bint* done) except -2:
+        """The fused loop for levels of the usual shape, ["digits.digits","digits.digits"]
+        without whitespace, on a grid of units 1 (g.fast): each level is converted, checked,
+        staged and its spans kept, with no branch for anything else. Starts at the first
+        level's '['. It stops at the first level of any other shape, or one tc_units_fast does
+        not take (e.g. a zero price, which the text path words), leaving i at that level's '['
+        for _levels' loop, which does the same work the general way; done[0] is set when it
+        read the array to its end (the index after the ']' is returned, or -1 when what
+        follows a level is not JSON)."""
+        cdef Grid* g = &self.grid
+        cdef Stage* S = &self._fbook.stage
+        cdef LevelRef* L
+        cdef Py_ssize_t room, k, pe = 0, qe = 0
+        cdef int64_t pu, qu
+        cdef char c
+        cdef int8_t sd = <int8_t>side
+        # room for every level the rest of the frame can hold (each takes at least 9 bytes),
+        # so that the loop checks no capacity
+        room = (n - i) // 9 + 2
+        if self.n_levels + room > self.cap:
+            self._reserve(self.n_levels + room)
+        if S.n + room > S.cap:
+            self._fbook._stage_room(S.n + room)
+        L = self.levels + self.n_levels
+        k = S.n
+        done[0] = False
+        while True:
+            # both numbers' reads stay within s[0..n] (tc_units_fast reads s[j..j+16])
+            if s[i] != c'[' or s[i + 1] != c'"' or i + 18 > n:
+                break
+            pu = tc_units_fast(s, i + 2, g.p_e, g.p_maxint, g.p_lo, &pe, P10)
+            if pu <= 0 or s[pe + 1] != c',' or s[pe + 2] != c'"' or pe + 19 > n:
+                break
+            qu = tc_units_fast(s, pe + 3, g.s_e, g.s_maxint, g.s_lo, &qe, P10)
+            if qu < 0 or s[qe + 1] != c']':
+                break
+            L.side = sd
+            L.p_off = <int32_t>(i + 2)
+            L.p_len = <int32_t>(pe - i - 2)
+            L.q_off = <int32_t>(pe + 3)
+            L.q_len = <int32_t>(qe - pe - 3)
+            L += 1
+            S.side[k] = sd
+            S.ticks[k] = pu
+            S.lots[k] = qu
+            k += 1
+            c = s[qe + 2]
+            i = qe + 3
+            if c == c',':
+                if s[i] != c'[':
+                    i = _ws(s, i, n)
+                continue
+            done[0] = True
+            if c == c']':
+                break
+            i = _ws(s, qe + 2, n)
+            if s[i] == c',':
+                done[0] = False
+                i = _ws(s, i + 1, n)
+                continue
+            if s[i] == c']':
+                i += 1
+            else:
+                i = -1
+            break
+        self.n_levels = L - self.levels
+        S.n = k
+        return i
 
     cdef int _stage_text(self, LevelRef* L, const char* s) except -1:
         """Stage a level on the fused book from its text, remembering the first problem (it is
@@ -677,6 +806,9 @@ cdef class DepthScanner:
             g.p_maxint = -1
         if g.s_e > 8 or g.s_e < 0:
             g.s_maxint = -1
+        g.fast = g.p_unit == 1 and g.s_unit == 1 and g.p_maxint >= 1 and g.s_maxint >= 1
+        g.p_lo = tc_low[g.p_e] if 0 <= g.p_e <= 8 else 0
+        g.s_lo = tc_low[g.s_e] if 0 <= g.s_e <= 8 else 0
         g.ready = True
 
     cpdef int apply_to(self, L2Book book) except -1:
@@ -848,3 +980,56 @@ cdef class DepthSync:
             return (True, None)
         return (True, (self.ring_top[slot][0], self.ring_top[slot][1],
                        self.ring_top[slot][2], self.ring_top[slot][3]))
+
+
+cdef class FramePath:
+    """See jsonscan.pxd. What it does for a frame is exactly what the normalizer's Python
+    on_frame did for the same frame in its steady state (tests/venues/test_binance.py runs the
+    normalizer through it)."""
+
+    def __init__(self, DepthScanner sc, slow, check_pending):
+        self.sc = sc
+        self.slow = slow
+        self.check_pending = check_pending
+        self.stats = None
+        self.on_levels = None
+        self.on_book = None
+        self.forget()
+
+    def hint(self, conn, key, state, DepthSync sync, bytes symbol, pending):
+        """The book of this depth diff: the next frame on `conn` most likely updates it too."""
+        self.conn = conn
+        self.key = key
+        self.state = state
+        self.sync = sync
+        self.sym = symbol
+        self.pending = pending
+
+    def forget(self):
+        self.conn = None
+        self.key = None
+        self.state = None
+        self.sync = None
+        self.sym = None
+        self.pending = None
+
+    def on_frame(self, data, conn="ws", int64_t ts_ns=0):
+        """One WebSocket frame as received (BookNormalizer.on_frame)."""
+        cdef int r = -1
+        cdef DepthScanner sc = self.sc
+        cdef DepthSync sync = self.sync
+        stats = self.stats
+        stats.messages += 1
+        if conn is self.conn and sync is not None and type(data) is bytes:
+            r = sc.scan_sync(<bytes>data, sync, self.sym, ts_ns)
+            if r == SYNC_APPLIED:
+                stats.levels += sc.n_levels
+                key = self.key                 # the hooks may move the hint
+                if self.on_levels is not None:
+                    self.on_levels(key, ts_ns, sc.last_id, sc.level_texts(), False)
+                if self.pending:
+                    self.check_pending(self.state)
+                if self.on_book is not None:
+                    self.on_book(key, sync.book)
+                return None
+        self.slow(data, conn, ts_ns, r)

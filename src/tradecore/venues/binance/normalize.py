@@ -26,9 +26,9 @@ import orjson
 
 from tradecore._fast.book import L2Book, reason_text
 from tradecore._fast.fixed import parse_units
-from tradecore._fast.jsonscan import DepthScanner, DepthSync, ScanResult, SyncResult
+from tradecore._fast.jsonscan import DepthScanner, DepthSync, FramePath, ScanResult, SyncResult
 from tradecore.core.events import BUY, SELL, Trade
-from tradecore.venues.base import BookKey, BookNormalizer, regrid
+from tradecore.venues.base import BookKey, BookNormalizer, FeedStats, regrid
 
 SCAN_DEPTH = int(ScanResult.SCAN_DEPTH)
 SCAN_OTHER = int(ScanResult.SCAN_OTHER)
@@ -59,42 +59,56 @@ class BinanceNormalizer(BookNormalizer):
     def __init__(self, symbols: list[str] | None = None, **kw) -> None:
         """symbols: the subscribed symbols; depth for any other is a problem (None: accept
         every symbol, as when verifying a recording)."""
+        self._scan = DepthScanner()
+        # the steady state, compiled (jsonscan.FramePath): it counts every frame, applies the
+        # hinted book's next diff and calls the hooks; the rest comes to _on_frame
+        self._path = FramePath(self._scan, self._on_frame, self._check_pending)
+        self.on_frame = self._path.on_frame
         super().__init__(**kw)
         self.symbols = {s.upper() for s in symbols} if symbols else None
-        self._scan = DepthScanner()
         self._state: dict[BookKey, _Book] = {}
         self._by_symbol: dict[str, list[BookKey]] = {}
-        self._forget_hint()
 
-    def _forget_hint(self) -> None:
-        """The book of the last depth frame, which the next one most likely updates too."""
-        self._h_conn: str | None = None
-        self._h_key: BookKey | None = None
-        self._h_st: _Book | None = None
-        self._h_sync: DepthSync | None = None
-        self._h_sym = b""
+    # the compiled path reads these on every frame: they live there
+    @property
+    def stats(self) -> FeedStats:
+        return self._path.stats
+
+    @stats.setter
+    def stats(self, stats: FeedStats) -> None:
+        self._path.stats = stats
+
+    @property
+    def on_book(self):
+        return self._path.on_book
+
+    @on_book.setter
+    def on_book(self, hook) -> None:
+        self._path.on_book = hook
+
+    @property
+    def on_levels(self):
+        return self._path.on_levels
+
+    @on_levels.setter
+    def on_levels(self, hook) -> None:
+        self._path.on_levels = hook
 
     # -- frames ----------------------------------------------------------------------------------
     def on_frame(self, data: bytes, conn: str = "ws", ts_ns: int = 0) -> None:
-        stats = self.stats
-        stats.messages += 1
+        """One frame. An instance's on_frame is FramePath.on_frame itself (bound in __init__,
+        so that the steady state costs no Python frame); this is the same for calls through
+        the class."""
+        self._path.on_frame(data, conn, ts_ns)
+
+    def _on_frame(self, data: bytes, conn: str, ts_ns: int, r: int) -> None:
+        """What FramePath.on_frame leaves (it has counted the frame): r is scan_sync's result
+        for a frame on the hinted connection that was not applied (or not the hinted book's),
+        -1 for a frame it did not scan."""
         sc = self._scan
-        # steady state: the same connection's book as the last diff, scanned and synced in one
-        # compiled call (scan_sync); anything else comes back as ROUTED + the scan result
-        if conn is self._h_conn:
-            r = sc.scan_sync(data, self._h_sync, self._h_sym, ts_ns)
-            if r == APPLIED:
-                stats.levels += sc.level_count
-                st = self._h_st
-                if self.on_levels is not None:
-                    self.on_levels(self._h_key, ts_ns, sc.last_id, sc.level_texts(), False)
-                if st.pending_tickers:
-                    self._check_pending(st)
-                if self.on_book is not None:
-                    self.on_book(self._h_key, st.sync.book)
-                return
+        if r >= 0:
             if r < ROUTED:
-                self._not_applied(self._h_key, self._h_st, r, ts_ns)
+                self._not_applied(self._path.key, self._path.state, r, ts_ns)
                 return
             kind = r - ROUTED
         else:
@@ -106,11 +120,10 @@ class BinanceNormalizer(BookNormalizer):
                 st = self._new_book(key)
                 if st is None:
                     return
-            self._h_conn, self._h_key, self._h_st = conn, key, st
-            self._h_sync, self._h_sym = st.sync, sc.symbol_bytes
+            self._path.hint(conn, key, st, st.sync, sc.symbol_bytes, st.pending_tickers)
             r = st.sync.on_depth(sc, ts_ns)
             if r == APPLIED:
-                stats.levels += sc.level_count
+                self.stats.levels += sc.level_count
                 if self.on_levels is not None:
                     self.on_levels(key, ts_ns, sc.last_id, sc.level_texts(), False)
                 if st.pending_tickers:
@@ -258,8 +271,8 @@ class BinanceNormalizer(BookNormalizer):
 
     def drop_connection(self, conn: str) -> None:
         """Forget every book of a connection that is gone (its sequence dies with it)."""
-        if self._h_conn == conn:
-            self._forget_hint()
+        if self._path.conn == conn:
+            self._path.forget()
         for key in [k for k in self._state if k[0] == conn]:
             del self._state[key]
             self.books.pop(key, None)
