@@ -34,12 +34,18 @@ The garbage collector runs as the node runs it (`TradingNode.gc_policy`, engine.
 collections every GC_LIVE_GEN0 allocations); `--gc off` is the backtest replay's (collector
 disabled for the run), `--gc default` Python's own settings, to see what the policy buys.
 `--frames N` stops each pass early (for instruction counts under callgrind).
+
+The same-run reference (`reference.json_loads`): after each tick, outside the timed region, the
+same frame is parsed by the standard library's json.loads alone and timed. This shared machine's
+speed moves by +-30 % between runs with its neighbours' load; the ratio of end to end to that
+reference travels between runs where the absolute figures do not.
 """
 from __future__ import annotations
 
 import argparse
 import gc
 import json
+from json import loads as _json_loads
 import os
 import platform
 import sys
@@ -198,6 +204,9 @@ def one_pass(cfg, out: dict[str, list[int]], key_kind: str = "ed25519",
             frames += 1
             if "t5" in marks:
                 ticks += 1
+                r0 = _now()                   # the same-run reference: stdlib JSON alone
+                _json_loads(rec.payload)
+                out["ref_json_loads"].append(_now() - r0)
                 m = marks
                 out["parse_book"].append(m["t1"] - t0)
                 out["engine_hooks"].append(m["t2"] - m["t1"])
@@ -224,7 +233,7 @@ def pct(xs: list[int]) -> dict[str, int]:
 def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed25519",
         gc_policy: str = "live", max_frames: int | None = None) -> dict[str, Any]:
     cfg = bench_config()
-    out: dict[str, list[int]] = {k: [] for k in STAGES + ("end_to_end",)}
+    out: dict[str, list[int]] = {k: [] for k in STAGES + ("end_to_end", "ref_json_loads")}
     totals = {"frames": 0, "ticks": 0, "orders": 0, "denied": 0, "problems": 0, "passes": 0}
     gc.collect()
     while (passes is None and totals["ticks"] < min_ticks) or \
@@ -237,6 +246,7 @@ def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed
     e2e = pct(out["end_to_end"])
     return {"ticks": totals["ticks"], **e2e, "key": key_kind, "gc": gc_policy,
             "stages": {k: pct(out[k]) for k in STAGES},
+            "reference": {"json_loads": pct(out["ref_json_loads"])},
             "frames": totals["frames"], "orders": totals["orders"],
             "denied": totals["denied"], "problems": totals["problems"],
             "passes": totals["passes"],
@@ -292,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     st = "OK" if r["p50_ns"] <= TARGET["p50_ns"] and r["p99_ns"] <= TARGET["p99_ns"] else (
         "OVER-TARGET" if r["p50_ns"] <= FLOOR["p50_ns"] and r["p99_ns"] <= FLOOR["p99_ns"]
         else "OVER-FLOOR")
+    ref = r["reference"]["json_loads"]
+    print(f"  {'ref: json.loads':<16} {ref['p50_ns']:>9,} {ref['p99_ns']:>9,} "
+          f"{ref['p999_ns']:>9,}  (the same frames, stdlib JSON alone, timed in the same run)")
     print(f"  {'end to end':<16} {r['p50_ns']:>9,} {r['p99_ns']:>9,} {r['p999_ns']:>9,}"
           f"  [{st}] target p50 {TARGET['p50_ns']:,} / p99 {TARGET['p99_ns']:,}, floor p50 "
           f"{FLOOR['p50_ns']:,} / p99 {FLOOR['p99_ns']:,}")
