@@ -84,6 +84,11 @@ class Strategy:
         # read on every order(): a bound method saves two attribute lookups per order
         self._time_ns = ctx.clock.time_ns
         self._id_prefix = f"{self.strategy_id[:12]}-{ctx.clock.time_ns():x}-"
+        if type(self).submit is Strategy.submit:
+            # self.submit(o) is then the context's submit itself: no Strategy.submit frame and
+            # no `ctx` property call on the tick-to-order path (a subclass that overrides
+            # submit keeps its own)
+            self.submit = ctx.submit                  # type: ignore[method-assign]
 
     @property
     def ctx(self) -> StrategyContext:

@@ -108,7 +108,7 @@ def may_take(strategy, now: int, books) -> bool:
     if now < strategy.cooldown_until:
         strategy.count("skip_cooldown")
         return False
-    if strategy.ctx.trading_state() != _ACTIVE:
+    if strategy._ctx.trading_state() != _ACTIVE:      # bound: skip the `ctx` property
         strategy.count("skip_risk_state")
         return False
     stale = strategy.stale_ns
