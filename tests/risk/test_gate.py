@@ -8,6 +8,8 @@ BTC mid is the recorded 2024-08-08 book's (61837.635); the default test order bu
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from _riskkit import BTC, BTC_MID, ETH, T0, make_gate, order
 
 from tradecore.core.instrument import Instrument
@@ -392,3 +394,21 @@ def test_update_mid_wins_over_an_older_pending_mid_when_pushed_after_it():
     g.update_mid("binance", "BTCUSDT", BTC_MID, T0 + 2)
     assert g.mid("binance", "BTCUSDT") == (BTC_MID, T0 + 2)
     assert not g.pending_mids
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["BTCUSDT", "ETHUSDT", "UNKNOWN"]),
+                          st.floats(1e-6, 1e9), st.integers(0, 2**62)), max_size=6))
+def test_compiled_flush_mids_equals_the_python_reference_when_any_pending_mids(notes):
+    """gate.flush_mids (the kernel's loop, bound per instance) against RiskGate.flush_mids
+    (the method: the Python reference) on the same notes."""
+    from tradecore.risk.gate import RiskGate
+    compiled, reference = make_gate(), make_gate()
+    for g in (compiled, reference):
+        for sym, mid, ts in notes:
+            g.pending_mids[("binance", sym)] = (mid, ts)
+    compiled.flush_mids()
+    RiskGate.flush_mids(reference)
+    assert not compiled.pending_mids and not reference.pending_mids
+    for sym in ("BTCUSDT", "ETHUSDT"):
+        assert compiled.mid("binance", sym) == reference.mid("binance", sym)

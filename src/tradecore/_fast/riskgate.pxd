@@ -151,6 +151,9 @@ cdef class RiskKernel:
     cpdef int check_cancel(self, int64_t now_ns) noexcept
     # A new mid (float price) and its time, from the book (once per book change).
     cpdef int set_mid(self, Py_ssize_t idx, double mid, int64_t ts_ns) except -1
+    # set_mid for every {key: (mid, ts_ns)} of `pending` whose key `index` maps to a symbol
+    # index (others are ignored), then pending.clear(): the facade's noted mids, one C call.
+    cpdef int flush_mids(self, dict pending, dict index) except -1
     # Would this order reduce the position (the reduce rule)? Pure, no counting.
     cpdef bint reduces(self, Py_ssize_t idx, int side, int64_t qty,
                        int64_t replace_lots=*) noexcept

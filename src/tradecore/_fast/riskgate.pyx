@@ -223,6 +223,18 @@ cdef class RiskKernel:
         s.mid_ts = ts_ns
         return 0
 
+    cpdef int flush_mids(self, dict pending, dict index) except -1:
+        cdef object key, val, idx
+        cdef Sym* s
+        for key, val in pending.items():
+            idx = index.get(key)
+            if idx is not None:
+                s = self._sym(<Py_ssize_t>idx)
+                s.mid = <double>(<tuple>val)[0]
+                s.mid_ts = <int64_t>(<tuple>val)[1]
+        pending.clear()
+        return 0
+
     def set_position(self, Py_ssize_t idx, int64_t lots) -> None:
         self._sym(idx).pos = lots
 

@@ -31,6 +31,8 @@ Not thread-safe: call from the event loop's thread.
 """
 from __future__ import annotations
 
+import functools
+
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -104,6 +106,9 @@ class RiskGate:
         # gate.check(order) runs no Python frame (the method below documents it and is what a
         # subclass or a reader sees; both give the same answer).
         self.check = self._k.check_order
+        # likewise flush_mids: the kernel's loop over these two dicts (never rebound), the
+        # method below being its Python reference (tests compare the two)
+        self.flush_mids = functools.partial(self._k.flush_mids, self.pending_mids, self._index)
         self._latched = False
         self.state_reason = ""
         self.unknown_fills = 0
