@@ -90,3 +90,15 @@ def test_encoder_construction_rejects_a_bad_shape_table_with_its_key():
         BinanceSessionPlace(1, 2, 1, 5, {3: 42}, UnsupportedOrder)
     with pytest.raises(ValueError, match="mantissas"):
         BinanceSessionPlace(0, 2, 1, 5, {}, UnsupportedOrder)
+
+
+def test_session_encoder_is_encode_order_session_bound_to_one_instrument():
+    from tradecore.venues.binance.execution import session_encoder
+    inst = Instrument("binance", "BTCUSDT", tick="0.01", lot="0.00001", base="BTC", quote="USDT")
+    enc = session_encoder(inst)
+    o = Order("leg-7", "binance", "BTCUSDT", Side.SELL, OrderType.LIMIT, 1234, 6_000_001,
+              tif=TimeInForce.IOC)
+    assert enc(o, 1_700_000_000_000, 5000) == encode_order_session(o, inst, 1_700_000_000_000,
+                                                                   5000)
+    with pytest.raises(UnsupportedOrder, match="quantity 0 lots"):
+        enc(Order("leg-8", "binance", "BTCUSDT", Side.SELL, OrderType.LIMIT, 0, 1), 1, 5000)

@@ -77,13 +77,15 @@ class SerializingVenue(VenueClient):
     def __init__(self, name: str, clock: Clock, instruments: dict[str, Instrument],
                  marks: dict, key_kind: str = "ed25519", api_key: str = "bench-key",
                  secret: bytes = b"bench-secret", recv_window_ms: int = 5000) -> None:
-        from tradecore.venues.binance.execution import encode_order, encode_order_session
+        from tradecore.venues.binance.execution import encode_order, session_encoder
         if key_kind not in KEY_KINDS:
             raise ValueError(f"key kind {key_kind!r}: expected one of {KEY_KINDS}")
         self.name = name
         self.session_auth = key_kind == "ed25519"
         self._encode = encode_order
-        self._encode_session = encode_order_session
+        # what BinanceExecution.submit calls for a logged-on connection: the instrument's
+        # compiled encoder, looked up by symbol
+        self._session_enc = {sym: session_encoder(inst) for sym, inst in instruments.items()}
         self._insts = instruments
         self._clock = clock
         self._key, self._secret = api_key, secret
@@ -101,8 +103,8 @@ class SerializingVenue(VenueClient):
         if "t4" not in m:
             m["t4"] = _now()
         if self.session_auth:
-            data = self._encode_session(order, self._insts[order.symbol],
-                                        self._clock.time_ns() // 1_000_000, self._rw)
+            data = self._session_enc[order.symbol](order, self._clock.time_ns() // 1_000_000,
+                                                   self._rw)
         else:
             data = self._encode(order, self._insts[order.symbol], self._key, self._secret,
                                 self._clock.time_ns() // 1_000_000, self._rw)

@@ -115,8 +115,8 @@ WS_API_URL = "wss://ws-api.binance.com:443/ws-api/v3"
 _COID_CHARS = ".:/_-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 __all__ = ["BinanceExecution", "UnsupportedOrder", "BinanceApiError", "binance_order_type",
-           "encode_order", "encode_order_session", "encode_cancel", "encode_signed",
-           "encode_session", "sign", "WS_API_URL"]
+           "encode_order", "encode_order_session", "session_encoder", "encode_cancel",
+           "encode_signed", "encode_session", "sign", "WS_API_URL"]
 
 
 class UnsupportedOrder(ValueError):
@@ -368,6 +368,13 @@ def encode_order_session(order: Order, inst: Instrument, ts_ms: int,
     return c.session(order, ts_ms, recv_window)
 
 
+def session_encoder(inst: Instrument) -> Callable[[Order, int, int], bytes]:
+    """encode_order_session for one instrument as the compiled bound method itself:
+    encoder(order, ts_ms, recv_window) -> bytes, for a caller that sends many orders of the
+    instrument (no Python frame and no codec lookup per order)."""
+    return _codec(inst).session
+
+
 def _encode_order_session_py(order: Order, inst: Instrument, ts_ms: int,
                              recv_window: int = 5000) -> bytes:
     """The plain-Python reference of encode_order_session (tests compare the two)."""
@@ -526,6 +533,7 @@ class BinanceExecution(VenueClient):
             raise ValueError(f"recv_window_ms {recv_window_ms!r}: Binance accepts 1..60000")
         self.name = name
         self.instruments = dict(instruments)
+        self._session_enc: dict[str, Callable[[Order, int, int], bytes]] = {}
         for sym, inst in self.instruments.items():
             if inst.symbol != sym:
                 raise ValueError(f"instruments[{sym!r}] is {inst.symbol!r}: keys must be the "
@@ -589,7 +597,10 @@ class BinanceExecution(VenueClient):
         ts_ms = self.clock.time_ns() // 1_000_000
         try:
             if self.session_auth:
-                data = encode_order_session(order, inst, ts_ms, self.recv_window_ms)
+                enc = self._session_enc.get(order.symbol)
+                if enc is None:
+                    enc = self._session_enc[order.symbol] = session_encoder(inst)
+                data = enc(order, ts_ms, self.recv_window_ms)
             else:
                 data = encode_order(order, inst, self._api_key, self.__key, ts_ms,
                                     self.recv_window_ms)
