@@ -255,11 +255,10 @@ class ExecutionEngine:
         """After every change of a book: the gate's mid (noted, given to the kernel at the next
         order: risk/gate.py "market data"), the position's mark, protective stops (only for a
         symbol that has one)."""
-        top = book.top_ticks()
-        if top is None:
+        mid = book.mid()                         # None when a side is empty
+        if mid is None:
             return
         key = (venue, symbol)
-        mid = book.mid()
         self._mids[key] = (mid, book.ts_ns or self.clock.time_ns())
         pos = self._positions.get(key)          # Portfolio.mark without its call and key
         if pos is not None:
@@ -268,7 +267,7 @@ class ExecutionEngine:
             self.portfolio.mark(venue, symbol, mid)
         if key not in self._protected:
             return
-        bt, _, at, _ = top
+        bt, _, at, _ = book.top_ticks()
         conv = self._tick_conv.get(key)
         if conv is None:
             conv = self._tick_conv[key] = self._book_to_inst(key, book)
