@@ -139,6 +139,14 @@ class ReferenceKernel:
         s = self.syms[idx]
         s.mid, s.mid_ts = mid, ts_ns
 
+    def flush_mids(self, pending: dict, index: dict) -> int:
+        for key, (mid, ts) in pending.items():
+            idx = index.get(key)
+            if idx is not None:
+                self.set_mid(idx, mid, ts)
+        pending.clear()
+        return 0
+
     def set_position(self, idx, lots) -> None:
         self.syms[idx].pos = lots
 
