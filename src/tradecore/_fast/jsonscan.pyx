@@ -552,11 +552,15 @@ cdef class DepthScanner:
         st_lots = S.lots + k0
         done[0] = False
         while True:
-            # both numbers' reads stay within s[0..n] (tc_units_fast reads s[j..j+16])
-            if s[i] != c'[' or s[i + 1] != c'"' or i + 18 > n:
+            # every read of a level stays within s[0..n] (s[n] is the NUL): tc_units_fast
+            # reads s[j..j+16] and returns a closing quote at most j+16, so the price reads up
+            # to i+18, the size starts by i+21 and the reads after it end by i+40. The level(s)
+            # closer than that to the frame's end go to the general loop. (memcmp of two or
+            # three constant bytes compiles to one compare.)
+            if i + 40 > n or memcmp(s + i, b'["', 2):
                 break
             pu = tc_units_fast(s, i + 2, p_e, p_max, p_lo, &pe, P10)
-            if pu <= 0 or s[pe + 1] != c',' or s[pe + 2] != c'"' or pe + 19 > n:
+            if pu <= 0 or memcmp(s + pe + 1, b',"', 2):
                 break
             qu = tc_units_fast(s, pe + 3, s_e, s_max, s_lo, &qe, P10)
             if qu < 0 or s[qe + 1] != c']':
@@ -573,11 +577,12 @@ cdef class DepthScanner:
             st_side += 1
             st_ticks += 1
             st_lots += 1
-            c = s[qe + 2]
             i = qe + 3
+            if not memcmp(s + qe + 1, b'],[', 3):
+                continue                         # the next level follows directly
+            c = s[qe + 2]
             if c == c',':
-                if s[i] != c'[':
-                    i = _ws(s, i, n)
+                i = _ws(s, i, n)
                 continue
             done[0] = True
             if c == c']':
