@@ -140,6 +140,48 @@ cdef inline Py_ssize_t _next(Side* S, Py_ssize_t i, Py_ssize_t W) noexcept nogil
     return (w << 6) + tc_ctz64(S.b0[w])
 
 
+cdef int _commit_run(L2Book b, int side, const int64_t* ticks, const int64_t* lots,
+                     Py_ssize_t n) except -1:
+    """set_level for n levels of one side, in order. The usual cases (inside the window: a
+    size changed, a level added below the best, a level removed that is not the best) are
+    done here with the window's base and array in locals, which set_level, called per level,
+    reloads after every store; they do exactly what set_level does in those cases. Anything
+    else is set_level itself, after which the locals are read again (it may re-centre)."""
+    cdef Side* S = &b.sd[side]
+    cdef int64_t base = S.base
+    cdef int64_t* wq = S.wq
+    cdef uint64_t W = <uint64_t>b.window
+    cdef Py_ssize_t j
+    cdef int64_t i, q, old
+    for j in range(n):
+        i = (-ticks[j] if side else ticks[j]) - base
+        q = lots[j]
+        if <uint64_t>i < W:
+            old = wq[i]
+            if old == q:
+                continue
+            if old != 0:
+                if q != 0:
+                    wq[i] = q
+                    if i == S.best:
+                        b._stale[side] = True
+                    continue
+                if i != S.best:
+                    wq[i] = 0
+                    _bit_clear(S, i)
+                    S.nw -= 1
+                    continue
+            elif i < S.best:
+                wq[i] = q
+                _bit_set(S, i)
+                S.nw += 1
+                continue
+        b.set_level(side, ticks[j], q)
+        base = S.base
+        wq = S.wq
+    return 0
+
+
 @cython.final
 cdef class L2Book:
     """An L2 price ladder per side with integer ticks and lots (layout in book.pxd).
@@ -490,10 +532,19 @@ cdef class L2Book:
         cdef Stage* S = &self.stage
         # reserve the overflow so that no allocation can fail half way through the batch
         # (only a window re-centre, which allocates for itself, still can)
+        cdef Py_ssize_t j
+        cdef int8_t sd
         self._overflow_reserve(&self.sd[0], S.n)
         self._overflow_reserve(&self.sd[1], S.n)
-        for i in range(S.n):
-            self.set_level(S.side[i], S.ticks[i], S.lots[i])
+        # in order, one run of same-side levels at a time (a depth diff is two runs)
+        i = 0
+        while i < S.n:
+            sd = S.side[i]
+            j = i + 1
+            while j < S.n and S.side[j] == sd:
+                j += 1
+            _commit_run(self, sd, S.ticks + i, S.lots + i, j - i)
+            i = j
         S.n = 0
         return 0
 

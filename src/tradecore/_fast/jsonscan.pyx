@@ -189,21 +189,24 @@ cdef extern from *:
     static inline __attribute__((always_inline)) int64_t
     tc_units_fast(const char* s, Py_ssize_t j, int e, int maxint, uint64_t lo,
                   Py_ssize_t* end, const int64_t* p10) {
-        uint64_t t = tc_load_digits(s + j), f, m, mf, lk;
-        int k, kf;
+        uint64_t t = tc_load_digits(s + j), f, m, mf;
+        unsigned k, kf;
         Py_ssize_t q;
-        m = (((t & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | t) & 0x8080808080808080ULL;
-        if (!m) return -1;                         /* 8 or more integer digits */
-        k = (int)(__builtin_ctzll(m) >> 3);
-        if (k == 0 || k > maxint || ((t >> (8 * k)) & 0xFF) != 0x1E) return -1;   /* '.' */
+        /* the first non-digit; eight digits read as k = 7, whose byte (a digit) is no '.' */
+        m = ((((t & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | t) & 0x8080808080808080ULL)
+            | 0x8000000000000000ULL;
+        k = (unsigned)__builtin_ctzll(m) >> 3;
+        /* 1..maxint integer digits, then '.' (k - 1 wraps for k = 0) */
+        if (k - 1 >= (unsigned)maxint || ((t >> (8 * k)) & 0xFF) != 0x1E) return -1;
         f = tc_load_digits(s + j + k + 1);
         mf = (((f & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | f) & 0x8080808080808080ULL;
-        kf = mf ? (int)(__builtin_ctzll(mf) >> 3) : 8;
-        lk = tc_low[kf];
+        kf = mf ? (unsigned)__builtin_ctzll(mf) >> 3 : 8;
         q = j + k + 1 + kf;                        /* the closing quote, if this is the shape */
-        if (kf == 0 || s[q] != '"' || (tc_nonzero(f) & lk & ~lo)) return -1;
+        /* f's digit bytes hold the digits' values: a '0' is a zero byte, so the decimals that
+           count are f & tc_low[kf], and any non-zero byte beyond e is a decimal off the grid */
+        f &= tc_low[kf];
+        if (kf == 0 || s[q] != '"' || (f & ~lo)) return -1;
         *end = q;
-        f &= lk & lo;                              /* the decimals that count, zeros up to e */
         if (k + e <= 8)
             return (int64_t)tc_digits_value((t & tc_low[k]) | (f << (8 * k)), k + e);
         /* e >= 2 here; one integer digit is its own value */
@@ -523,10 +526,18 @@ cdef class DepthScanner:
         cdef Grid* g = &self.grid
         cdef Stage* S = &self._fbook.stage
         cdef LevelRef* L
-        cdef Py_ssize_t room, k, pe = 0, qe = 0
+        cdef Py_ssize_t room, pe = 0, qe = 0
         cdef int64_t pu, qu
         cdef char c
         cdef int8_t sd = <int8_t>side
+        # the grid and the stage's arrays in locals: the loop's stores (through char and int
+        # pointers) would otherwise make the compiler reload them for every level
+        cdef int p_e = g.p_e, p_max = g.p_maxint, s_e = g.s_e, s_max = g.s_maxint
+        cdef uint64_t p_lo = g.p_lo, s_lo = g.s_lo
+        cdef int8_t* st_side
+        cdef int64_t* st_ticks
+        cdef int64_t* st_lots
+        cdef Py_ssize_t k0
         # room for every level the rest of the frame can hold (each takes at least 9 bytes),
         # so that the loop checks no capacity
         room = (n - i) // 9 + 2
@@ -535,16 +546,23 @@ cdef class DepthScanner:
         if S.n + room > S.cap:
             self._fbook._stage_room(S.n + room)
         L = self.levels + self.n_levels
-        k = S.n
+        k0 = S.n
+        st_side = S.side + k0
+        st_ticks = S.ticks + k0
+        st_lots = S.lots + k0
         done[0] = False
         while True:
-            # both numbers' reads stay within s[0..n] (tc_units_fast reads s[j..j+16])
-            if s[i] != c'[' or s[i + 1] != c'"' or i + 18 > n:
+            # every read of a level stays within s[0..n] (s[n] is the NUL): tc_units_fast
+            # reads s[j..j+16] and returns a closing quote at most j+16, so the price reads up
+            # to i+18, the size starts by i+21 and the reads after it end by i+40. The level(s)
+            # closer than that to the frame's end go to the general loop. (memcmp of two or
+            # three constant bytes compiles to one compare.)
+            if i + 40 > n or memcmp(s + i, b'["', 2):
                 break
-            pu = tc_units_fast(s, i + 2, g.p_e, g.p_maxint, g.p_lo, &pe, P10)
-            if pu <= 0 or s[pe + 1] != c',' or s[pe + 2] != c'"' or pe + 19 > n:
+            pu = tc_units_fast(s, i + 2, p_e, p_max, p_lo, &pe, P10)
+            if pu <= 0 or memcmp(s + pe + 1, b',"', 2):
                 break
-            qu = tc_units_fast(s, pe + 3, g.s_e, g.s_maxint, g.s_lo, &qe, P10)
+            qu = tc_units_fast(s, pe + 3, s_e, s_max, s_lo, &qe, P10)
             if qu < 0 or s[qe + 1] != c']':
                 break
             L.side = sd
@@ -553,15 +571,18 @@ cdef class DepthScanner:
             L.q_off = <int32_t>(pe + 3)
             L.q_len = <int32_t>(qe - pe - 3)
             L += 1
-            S.side[k] = sd
-            S.ticks[k] = pu
-            S.lots[k] = qu
-            k += 1
-            c = s[qe + 2]
+            st_side[0] = sd
+            st_ticks[0] = pu
+            st_lots[0] = qu
+            st_side += 1
+            st_ticks += 1
+            st_lots += 1
             i = qe + 3
+            if not memcmp(s + qe + 1, b'],[', 3):
+                continue                         # the next level follows directly
+            c = s[qe + 2]
             if c == c',':
-                if s[i] != c'[':
-                    i = _ws(s, i, n)
+                i = _ws(s, i, n)
                 continue
             done[0] = True
             if c == c']':
@@ -577,7 +598,7 @@ cdef class DepthScanner:
                 i = -1
             break
         self.n_levels = L - self.levels
-        S.n = k
+        S.n = k0 + (st_side - (S.side + k0))
         return i
 
     cdef int _stage_text(self, LevelRef* L, const char* s) except -1:
