@@ -105,11 +105,21 @@ class _Page:
             await asyncio.sleep(0.2)
         raise AssertionError(f"timed out waiting for {expr}")
 
-    async def click(self, selector: str) -> None:
-        """A real mouse click at the element's centre (not element.click())."""
-        box = await self.js(f"(() => {{ const r = document.querySelector('{selector}')"
-                            f".getBoundingClientRect(); return [r.x + r.width / 2, "
-                            f"r.y + r.height / 2]; }})()")
+    async def click(self, selector: str, timeout: float = 20.0) -> None:
+        """A real mouse click at the element's centre (not element.click()), once the element
+        is laid out, in view, and the topmost element at that point: the header reflows as
+        live values arrive, and a click computed before a reflow lands beside the button."""
+        probe = (f"(() => {{ const e = document.querySelector('{selector}'); if (!e) return null;"
+                 f" e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect();"
+                 f" if (r.width === 0 || r.height === 0) return null;"
+                 f" const x = r.x + r.width / 2, y = r.y + r.height / 2;"
+                 f" const hit = document.elementFromPoint(x, y);"
+                 f" return hit && (hit === e || e.contains(hit)) ? [x, y] : null; }})()")
+        end = time.monotonic() + timeout
+        while (box := await self.js(probe)) is None:
+            if time.monotonic() > end:
+                raise AssertionError(f"{selector} never became clickable")
+            await asyncio.sleep(0.1)
         for kind in ("mousePressed", "mouseReleased"):
             await self.send("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1],
                             button="left", clickCount=1)
@@ -167,12 +177,17 @@ def test_dashboard_when_driven_in_chromium_shows_live_values_and_kills(paper_eng
                                f"t.value = '{TOKEN}'; t.dispatchEvent(new Event('change')); "
                                f"}})()")
                     await p.click("#kill")
-                    modal_open = await p.js("!document.getElementById('modal').classList"
-                                            ".contains('hidden')")
+                    modal_open = await p.until("!document.getElementById('modal').classList"
+                                               ".contains('hidden')", 10)
                     state_before_confirm = TradingState(node.gate.state)
                     await p.click("#kill-confirm")
-                    halted = await p.until("document.getElementById('state').textContent"
-                                           " === 'HALTED'")
+                    # HALTED, or the error the dialog shows (so a failure says why)
+                    await p.until("document.getElementById('state').textContent === 'HALTED'"
+                                  " || !!document.getElementById('modal-error').textContent")
+                    error = await p.js("document.getElementById('modal-error').textContent")
+                    assert not error, f"the kill was refused: {error}"
+                    halted = await p.js("document.getElementById('state').textContent"
+                                        " === 'HALTED'")
                     kill_badge = await p.js("document.getElementById('killstate').textContent")
                     return (equity, state, first, second, modal_open, state_before_confirm,
                             halted, kill_badge)
