@@ -166,3 +166,22 @@ def test_config_when_read_masks_secret_looking_keys(fed):
     node.cfg.raw.setdefault("run", {})["api_key"] = "AKIA-should-not-show"
     text = repr(ctl.config())
     assert "AKIA-should-not-show" not in text and "***" in text
+
+
+@pytest.mark.parametrize("rate, accepted", [(0, True), (1e-9, True), (0.5, True), (1e9, True),
+                                            (3.2e-65, False), (5e-10, False), (2e9, False)])
+def test_rate_limits_when_published_schema_and_validator_agree(fed, rate, accepted):
+    """The OpenAPI schema says exactly what the validator takes (a fuzzer found a schema-valid
+    rate of 3.2e-65 refused with 400)."""
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema comes with schemathesis")
+    from tradecore.api.openapi import PORTFOLIO_SCHEMA
+    node, f, ctl = fed
+    for name in ("max_orders_per_sec", "max_cancels_per_sec"):
+        body = {"portfolio": {name: rate}}
+        valid = jsonschema.Draft202012Validator(PORTFOLIO_SCHEMA).is_valid(body["portfolio"])
+        assert valid is accepted
+        if accepted:
+            assert ctl.update_risk_limits(body)["portfolio"][name] == rate
+        else:
+            with pytest.raises(ApiError):
+                ctl.update_risk_limits(body)

@@ -19,12 +19,14 @@ _TEXT = {401: "missing or wrong token", 403: "writes need a configured token",
 
 _INT = {"type": "integer", "minimum": 0, "maximum": 2**62 - 1}
 _MONEY = {"type": "number", "minimum": 0}
+# 0 (no throttle) or a rate whose period fits int64 ns (risk/limits.py _rate)
+_RATE = {"type": "number", "maximum": 1e9, "anyOf": [{"enum": [0]}, {"minimum": 1e-9}]}
 PORTFOLIO_SCHEMA = {
     "type": "object", "additionalProperties": False,
     "properties": {"max_gross_notional": _MONEY, "max_net_notional": _MONEY,
-                   "max_orders_per_sec": {"type": "number", "minimum": 0, "maximum": 1e9},
+                   "max_orders_per_sec": _RATE,
                    "order_burst": {**_INT, "minimum": 1},
-                   "max_cancels_per_sec": {"type": "number", "minimum": 0, "maximum": 1e9},
+                   "max_cancels_per_sec": _RATE,
                    "cancel_burst": {**_INT, "minimum": 1},
                    "require_balance": {"type": "boolean"}}}
 SYMBOL_SCHEMA = {
