@@ -14,6 +14,8 @@ def test_run_times_every_stage_of_each_tick_when_the_recording_replays():
     # change, hence more than one opportunity), none denied, nothing broken
     assert r["orders"] >= 2 * r["ticks"] and r["orders"] % 2 == 0
     assert r["denied"] == 0 and r["problems"] == 0
+    # as in live mode, every order's intent is in the run's journal before it is sent
+    assert r["journaled"] >= r["orders"]
     assert set(r["stages"]) == set(t2o.STAGES)
     for s in list(r["stages"].values()) + [r["reference"]["json_loads"]]:
         assert 0 < s["p50_ns"] <= s["p99_ns"] <= s["p999_ns"]

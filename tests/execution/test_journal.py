@@ -13,7 +13,8 @@ import pytest
 
 from tradecore.core.orders import (Fill, Order, OrderStatus, OrderType, Side, TimeInForce,
                                    TradingState)
-from tradecore.execution.journal import Journal, JournalCorrupt, JournalLocked, read_journal
+from tradecore.execution.journal import (PAGE, Journal, JournalCorrupt, JournalLocked,
+                                         NullJournal, read_journal)
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -111,6 +112,50 @@ def test_background_fsync_runs_off_the_writer(tmp_path):
         time.sleep(0.005)
     assert not j._dirty          # the background thread fsynced it
     j.close()
+
+
+def test_sync_when_dirty_writes_with_fdatasync_outside_the_gil(tmp_path, monkeypatch):
+    """mmap.flush (msync) holds the GIL for the whole disk write; os.fdatasync releases it."""
+    calls = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (calls.append(fd), real(fd))[1])
+    j = Journal(tmp_path / "j.log", fsync_interval_s=3600)
+    j.sync()
+    assert calls == []                           # nothing written: no disk write
+    j.risk_state(TradingState.ACTIVE, "x", 1)
+    j.sync()
+    assert calls == [j._fd] and not j._dirty and j._synced == 1
+    j.close()
+    assert read_journal(tmp_path / "j.log").records == [["R", 0, "x", 1]]
+
+
+def test_prepare_when_the_data_nears_the_armed_end_grows_and_touches_ahead(tmp_path):
+    """prepare keeps >= one page of writable, mapped room after the data, without changing a
+    byte of it: the records read back the same, the file still ends in zeros until close."""
+    p = tmp_path / "j.log"
+    j = Journal(p, fsync_interval_s=3600, chunk_bytes=4096)
+    written = []
+    for i in range(200):                         # ~5 pages of records
+        j.risk_state(TradingState.ACTIVE, f"r{i}", i)
+        written.append(["R", int(TradingState.ACTIVE), f"r{i}", i])
+        j.prepare()
+        assert j._armed_to >= j._pos + PAGE and j._cap >= j._armed_to
+        assert j._armed_gen == j._synced
+    j.sync()                                     # write-protects the pages again ...
+    armed = j._armed_to
+    j.prepare()                                  # ... so prepare touches them again
+    assert j._armed_gen == j._synced == 1 and j._armed_to >= armed
+    assert p.read_bytes()[j._pos:j._cap] == bytes(j._cap - j._pos)
+    j.close()
+    assert read_journal(p).records == written
+    assert b"\0" not in p.read_bytes()
+
+
+def test_prepare_when_closed_or_null_does_nothing(tmp_path):
+    j = Journal(tmp_path / "j.log")
+    j.close()
+    j.prepare()
+    NullJournal().prepare()
 
 
 def test_records_survive_sigkill_without_fsync(tmp_path):

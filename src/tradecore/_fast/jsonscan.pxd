@@ -140,6 +140,7 @@ cdef class FramePath:
     cdef public object on_levels      # the normalizer's hooks (its properties forward here)
     cdef public object on_book
     cdef public object check_pending  # check_pending(state): tickers wait for the hinted book
+                                      # (an audit of the top: called after on_book)
     cdef readonly object conn         # the hint: the last diff's connection (by identity),
     cdef readonly object key          # its book key, per-book state, sync and symbol
     cdef readonly object state

@@ -1046,11 +1046,15 @@ cdef class FramePath:
             if r == SYNC_APPLIED:
                 stats.levels += sc.n_levels
                 key = self.key                 # the hooks may move the hint
+                state = self.state
+                pending = self.pending
                 if self.on_levels is not None:
                     self.on_levels(key, ts_ns, sc.last_id, sc.level_texts(), False)
-                if self.pending:
-                    self.check_pending(self.state)
                 if self.on_book is not None:
                     self.on_book(key, sync.book)
+                # the bookTicker audit of the top after the book's consumers (a check that
+                # reports, it changes no book: it has no business before the order)
+                if pending:
+                    self.check_pending(state)
                 return None
         self.slow(data, conn, ts_ns, r)

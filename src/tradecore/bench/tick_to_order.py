@@ -6,9 +6,9 @@ The real path of a running node (engine.py), nothing mocked on it: the recorded 
 USD-M BTCUSDT frames (the bundled samples, same 6 minutes) -> BinanceNormalizer.on_frame ->
 compiled L2Book -> execution engine on_book (gate mid noted, marks, stops) -> CrossExchangeArbitrage ->
 compiled CrossVenueDetector -> Strategy.submit -> ExecutionEngine.submit (OMS, compiled risk
-gate, journal intent) -> venue.submit, which here encodes the Binance WebSocket API
-`order.place` frame the live client (venues/binance/execution.BinanceExecution.submit) would
-write to its socket for the key kind: with an Ed25519 key (the default, `--key ed25519`) the
+gate, the intent written to the run's journal file, as a live node must) -> venue.submit,
+which here encodes the Binance WebSocket API `order.place` frame the live client
+(venues/binance/execution.BinanceExecution.submit) would write to its socket for the key kind: with an Ed25519 key (the default, `--key ed25519`) the
 connection has logged on once with `session.logon` and the frame is unsigned
 (`encode_order_session`); with an HMAC key (`--key hmac`) every frame carries apiKey and an
 HMAC-SHA256 signature (`encode_order`). Both: exact decimal text of price and quantity.
@@ -49,6 +49,7 @@ from json import loads as _json_loads
 import os
 import platform
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -130,9 +131,11 @@ class SerializingVenue(VenueClient):
             self.listener.on_order_expired(o.client_order_id, ts)
 
 
-def bench_config():
+def bench_config(journal: str | None = None):
+    """`journal`: the run's journal file (a live node must have one: config.py); None runs
+    without (NullJournal), which only the instruction-count harnesses use."""
     overrides = {
-        "run": {"mode": "backtest", "status_every_s": 0},
+        "run": {"mode": "backtest", "status_every_s": 0, "journal": journal},
         "instruments": {"binance:BTCUSDT": {"maker_fee": 0.0, "taker_fee": 0.0},
                         "binance_usdm:BTCUSDT": {"maker_fee": 0.0, "taker_fee": 0.0}},
         "risk": {"max_gross_notional": 0, "max_orders_per_sec": 0,
@@ -219,8 +222,9 @@ def one_pass(cfg, out: dict[str, list[int]], key_kind: str = "ed25519",
             for v in venues.values():
                 if v.pending:
                     v.expire_all()
+    journaled = getattr(node.journal, "records_written", 0)
     node.stop()
-    return {"frames": frames, "ticks": ticks, "orders": node.stats.orders,
+    return {"frames": frames, "ticks": ticks, "orders": node.stats.orders, "journaled": journaled,
             "denied": node.stats.denied, "problems": sum(node.stats.problems.values())}
 
 
@@ -234,24 +238,28 @@ def pct(xs: list[int]) -> dict[str, int]:
 
 def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed25519",
         gc_policy: str = "live", max_frames: int | None = None) -> dict[str, Any]:
-    cfg = bench_config()
     out: dict[str, list[int]] = {k: [] for k in STAGES + ("end_to_end", "ref_json_loads")}
-    totals = {"frames": 0, "ticks": 0, "orders": 0, "denied": 0, "problems": 0, "passes": 0}
+    totals = {"frames": 0, "ticks": 0, "orders": 0, "journaled": 0, "denied": 0, "problems": 0,
+              "passes": 0}
     gc.collect()
-    while (passes is None and totals["ticks"] < min_ticks) or \
-            (passes is not None and totals["passes"] < passes):
-        r = one_pass(cfg, out, key_kind, gc_policy, max_frames)
-        for k, v in r.items():
-            totals[k] += v
-        totals["passes"] += 1
-        gc.collect()
+    with tempfile.TemporaryDirectory(prefix="tradecore-t2o-") as tmp:
+        while (passes is None and totals["ticks"] < min_ticks) or \
+                (passes is not None and totals["passes"] < passes):
+            # every order's intent is journaled, as in live mode (a fresh file a pass: a
+            # journal that held the last pass's orders would be recovered at start)
+            cfg = bench_config(os.path.join(tmp, f"pass{totals['passes']}.journal"))
+            r = one_pass(cfg, out, key_kind, gc_policy, max_frames)
+            for k, v in r.items():
+                totals[k] += v
+            totals["passes"] += 1
+            gc.collect()
     e2e = pct(out["end_to_end"])
     return {"ticks": totals["ticks"], **e2e, "key": key_kind, "gc": gc_policy,
             "stages": {k: pct(out[k]) for k in STAGES},
             "reference": {"json_loads": pct(out["ref_json_loads"])},
             "frames": totals["frames"], "orders": totals["orders"],
             "denied": totals["denied"], "problems": totals["problems"],
-            "passes": totals["passes"],
+            "passes": totals["passes"], "journaled": totals["journaled"],
             "target": TARGET, "floor": FLOOR,
             "machine": {"python": platform.python_version(), "machine": platform.machine(),
                         "cpus": os.cpu_count(), "processor": _cpu_name(),
@@ -296,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{m['load_avg']:.1f}, Python {m['python']})")
     print(f"  {r['ticks']:,} ticks (frames that produced an order) of {r['frames']:,} frames, "
           f"{r['passes']} passes; {r['orders']:,} orders, {r['denied']} denied; key "
-          f"{r['key']}, gc {r['gc']}")
+          f"{r['key']}, gc {r['gc']}, journal on")
     print(f"  {'stage':<16} {'p50':>9} {'p99':>9} {'p99.9':>9}  (ns)")
     for k in STAGES:
         s = r["stages"][k]

@@ -55,6 +55,8 @@ class ExecutionEngine:
         self.gate = gate
         self.venues = venues
         self.journal = journal
+        # after each send: the journal's next pages made writable (execution/journal.py)
+        self._journal_prepare = getattr(journal, "prepare", None) or (lambda: None)
         self.clock = clock
         self.instruments = instruments
         self.oms = OrderManager(clock, journal, instruments, on_gtd_due=self._gtd_due)
@@ -151,6 +153,7 @@ class ExecutionEngine:
             ev = OrderEvent(o.client_order_id, _SUBMITTED, o.ts_created_ns)
             for fn in self._listeners:
                 fn(o, ev)
+        self._journal_prepare()
         return o
 
     def cancel(self, client_order_id: str) -> DenyReason:

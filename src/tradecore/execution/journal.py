@@ -11,9 +11,18 @@ system call, ~0.3 us. The pages of a shared file mapping *are* the kernel's page
 file, exactly where a `write()` would have put the bytes, so:
 - a `kill -9` of this process, an exception or an abort loses nothing that was copied (the kernel
   owns the dirty pages and writes them to the file whatever happens to the process);
-- `fsync` (msync), which protects against power loss or a kernel crash, runs on a background
+- `fdatasync`, which protects against power loss or a kernel crash, runs on a background
   thread at most every `fsync_interval_s` (default 50 ms) when something was written: the
-  power-loss durability window is `fsync_interval_s`; `close()` syncs.
+  power-loss durability window is `fsync_interval_s`; `close()` syncs. (Not `mmap.flush()`:
+  CPython's msync holds the GIL for the whole disk write, which stalled the order path for
+  milliseconds; the file's dirty pages are the mapping's, so fdatasync writes the same bytes.)
+
+Page faults, kept off the order path: the first write to a page of a shared file mapping faults
+(the page is allocated, or, after each sync wrote it back, write-protected again so the kernel
+sees the next change), 2-10 us here, once per 4 KiB page (~20 intents) and once after each
+sync. `prepare()`, which the execution engine calls after each send, touches the next pages
+(writing the zero they already hold) and grows the mapping ahead, so the next intents find
+their pages writable (docs/execution.md "journal page faults").
 The file therefore ends in zeros (the unused part of the last chunk) while open or after a
 kill; `close()` truncates them. A reader stops at the first NUL byte (JSON text never contains
 one: orjson escapes control characters).
@@ -52,6 +61,8 @@ __all__ = ["Journal", "NullJournal", "JournalCorrupt", "JournalLocked", "read_jo
            "ReadResult"]
 
 CHUNK_BYTES = 16 << 20
+PAGE = mmap.PAGESIZE
+_ARMED_PAGES = 3          # the page of the end of the data and the two after it
 _NL = orjson.OPT_APPEND_NEWLINE
 
 
@@ -100,6 +111,9 @@ class Journal:
         self._closed = False
         self._lock = threading.Lock()          # a remap (rare) vs the background sync
         self._interval = fsync_interval_s
+        self._synced = 0                       # syncs done (each write-protects the pages)
+        self._armed_to = 0                     # pages below this are writable without a fault
+        self._armed_gen = -1                   # ... as of this many syncs
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sync_loop, name="journal-fsync",
                                         daemon=True)
@@ -169,14 +183,39 @@ class Journal:
             self.sync()
 
     def sync(self) -> None:
-        """msync now if anything was written since the last one."""
-        with self._lock:
-            if self._dirty and not self._closed:
-                self._dirty = False
-                try:
-                    self._mm.flush()
-                except OSError:
-                    self._dirty = True
+        """fdatasync now if anything was written since the last one (the GIL is released while
+        the disk works)."""
+        with self._lock:                 # not held during the write: a remap need not wait
+            if not self._dirty or self._closed:
+                return
+            self._dirty = False
+        try:
+            os.fdatasync(self._fd)
+        except OSError:
+            self._dirty = True
+            return
+        self._synced += 1
+
+    def prepare(self) -> None:
+        """Make the next records' copies fault-free (see the module docstring): a no-op unless
+        the data's end is within a page of the armed pages' end or a sync happened since. Call
+        it where a microsecond does not matter: after the send."""
+        if self._pos + PAGE <= self._armed_to and self._synced == self._armed_gen:
+            return
+        if self._closed:
+            return
+        gen = self._synced
+        p = self._pos
+        end = (p // PAGE + _ARMED_PAGES) * PAGE
+        if end > self._cap:
+            self._grow(end)
+        off = p if gen != self._armed_gen else max(p, self._armed_to)
+        mm = self._mm
+        while off < end:
+            mm[off] = 0            # at or past the end of the data: the byte is already 0
+            off = (off // PAGE + 1) * PAGE
+        self._armed_to = end
+        self._armed_gen = gen
 
     @property
     def size(self) -> int:
@@ -190,7 +229,6 @@ class Journal:
         self._stop.set()
         self._thread.join()
         with self._lock:
-            self._mm.flush()
             self._mm.close()
             self._closed = True
         os.ftruncate(self._fd, self._pos)
@@ -210,6 +248,9 @@ class NullJournal:
     records_written = 0
 
     def intent(self, o: Order) -> None:
+        return None
+
+    def prepare(self) -> None:
         return None
 
     def transition(self, cid: str, status: OrderStatus, ts_ns: int, venue_order_id: str = "",

@@ -126,10 +126,10 @@ class BinanceNormalizer(BookNormalizer):
                 self.stats.levels += sc.level_count
                 if self.on_levels is not None:
                     self.on_levels(key, ts_ns, sc.last_id, sc.level_texts(), False)
-                if st.pending_tickers:
-                    self._check_pending(st)
                 if self.on_book is not None:
                     self.on_book(key, st.sync.book)
+                if st.pending_tickers:          # the top's audit, after the consumers
+                    self._check_pending(st)
             else:
                 self._not_applied(key, st, r, ts_ns)
         elif kind == SCAN_OTHER:
