@@ -99,6 +99,9 @@ def test_grid_fields_equal_instrument_rounding_when_books_are_random(data, grid,
     assert (det.buy_lots, det.sell_lots) == ((bq, sq) if same else (0, 0))
     assert det.buy_price_ticks == bi.ticks_near(det.buy_limit, up=True)
     assert det.sell_price_ticks == si.ticks_near(det.sell_limit)
+    # orders(): the same figures in one call
+    assert det.orders() == (det.buy_venue, det.sell_venue, det.buy_lots, det.sell_lots,
+                            det.buy_price_ticks, det.sell_price_ticks, det.edge)
 
 
 def test_grid_lots_are_zero_when_the_legs_would_differ_in_quantity():

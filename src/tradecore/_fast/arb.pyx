@@ -149,6 +149,11 @@ cdef class CrossVenueDetector:
         self.buy_price_ticks = _near(self.buy_limit, self.tick[self.buy_venue], True)
         self.sell_price_ticks = _near(self.sell_limit, self.tick[self.sell_venue], False)
 
+    cpdef tuple orders(self):
+        """See arb.pxd."""
+        return (self.buy_venue, self.sell_venue, self.buy_lots, self.sell_lots,
+                self.buy_price_ticks, self.sell_price_ticks, self.edge)
+
     cpdef bint check_all(self):
         """Every ordered pair (a start-up scan)."""
         cdef int i

@@ -100,9 +100,10 @@ class CrossExchangeArbitrage(Strategy):
         c["seen"] = c.get("seen", 0) + 1
         now = self._time_ns()
         bound = self._bound
-        if not may_take(self, now, (bound[d.buy_venue], bound[d.sell_venue])):
+        opp = d.orders()                    # one call for what _take reads (arb.pxd)
+        if not may_take(self, now, (bound[opp[0]], bound[opp[1]])):
             return
-        self._take(now)
+        self._take(now, opp)
 
     # -- gated replay (strategies/base.py) --------------------------------------------------
     def replay_rule(self, venue: str, symbol: str) -> tuple | None:
@@ -128,23 +129,19 @@ class CrossExchangeArbitrage(Strategy):
             self.det.set_inventory(i, min(max(base, 0.0), 1e300), min(max(quote, 0.0), 1e300))
 
     # -- execution -----------------------------------------------------------------------------
-    def _take(self, now: int) -> None:
-        d = self.det
-        bv_i, sv_i = d.buy_venue, d.sell_venue
-        bi, si = self._inst[bv_i], self._inst[sv_i]
+    def _take(self, now: int, opp: tuple) -> None:
         # lots and ticks as Instrument.lots_near / ticks_near give them, computed by the
         # detector (set_venue got each instrument's lot and tick); no lots when the two
         # venues' lot counts are not the same quantity (arb.pxd)
-        bq, sq = d.buy_lots, d.sell_lots
+        bv_i, sv_i, bq, sq, buy_px, sell_px, edge = opp
         if bq <= 0 or sq <= 0:
             self.count("skip_lot_mismatch")
             return
+        bi, si = self._inst[bv_i], self._inst[sv_i]
         (bv, bs), (sv, ss) = self.books[bv_i], self.books[sv_i]
-        edge = d.edge
-        sell_px = d.sell_price_ticks
         # the first leg leaves before the second is even built: its bytes are what the
         # tick-to-order figure measures, and every microsecond of it is exposure to the move
-        sent = self.submit(ioc_leg(self, bv, bs, _BUY, bq, d.buy_price_ticks, "arb-buy"))
+        sent = self.submit(ioc_leg(self, bv, bs, _BUY, bq, buy_px, "arb-buy"))
         group = LegGroup(now, edge)
         self.group = group
         group.add(sent, bi)
