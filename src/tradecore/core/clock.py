@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import operator
 import time
-from functools import partial
 from collections.abc import Callable
 
 
@@ -59,20 +57,22 @@ class SimClock(Clock):
     to its own due time, then sets the clock to ts. Time never goes backwards: advancing to an
     earlier time is an error (it would mean the replay is out of order)."""
 
-    __slots__ = ("_t", "time_ns", "_heap", "_seq", "_cancelled")
+    __slots__ = ("_now", "_heap", "_seq", "_cancelled")
 
     def __init__(self, start_ns: int = 0) -> None:
-        # the time in a one-item list, read by a C-level callable: `time_ns()` runs no Python
-        # frame (~0.1 us less each; the order path reads the clock ~4 times)
-        self._t = [start_ns]
-        self.time_ns = partial(operator.getitem, self._t, 0)
+        # (a C-level getter instead of this method was measured: no fewer instructions on the
+        # order path, as Python 3.11 inlines Python-to-Python calls)
+        self._now = start_ns
         self._heap: list[tuple[int, int, Callable[[], object]]] = []
         self._seq = itertools.count()
         self._cancelled: set[int] = set()
 
+    def time_ns(self) -> int:
+        return self._now
+
     def call_at(self, ts_ns: int, fn: Callable[[], object]) -> object:
         n = next(self._seq)
-        heapq.heappush(self._heap, (max(ts_ns, self._t[0]), n, fn))
+        heapq.heappush(self._heap, (max(ts_ns, self._now), n, fn))
         return n
 
     def cancel(self, handle: object) -> None:
@@ -86,18 +86,17 @@ class SimClock(Clock):
         return self._heap[0][0] if self._heap else None
 
     def advance_to(self, ts_ns: int) -> None:
-        t = self._t
-        if ts_ns < t[0]:
-            raise ValueError(f"SimClock cannot go back in time: now {t[0]}, asked {ts_ns}")
+        if ts_ns < self._now:
+            raise ValueError(f"SimClock cannot go back in time: now {self._now}, asked {ts_ns}")
         heap = self._heap
         while heap and heap[0][0] <= ts_ns:
             due, n, fn = heapq.heappop(heap)
             if n in self._cancelled:
                 self._cancelled.discard(n)
                 continue
-            t[0] = due
+            self._now = due
             fn()
-        t[0] = ts_ns
+        self._now = ts_ns
 
     def run_all(self) -> None:
         """Run every remaining timer (end of a backtest), advancing time to each."""
