@@ -24,6 +24,8 @@ FAST_MODULES = [
     "replay",     # the gated backtest replay loop (calls Python only when a listener cares)
     "streamk",    # building blocks of the streaming indicators (rolling sums, deques, ...)
     "wire",       # order frames in the venue's bytes (Binance order.place after session.logon)
+    "slots",      # __slots__ records (the order) read from C by slot offsets
+    "orderrec",   # the order record on the order path: spec check, journal intent line
 ]
 
 DEBUG = os.environ.get("TRADECORE_DEBUG") == "1"

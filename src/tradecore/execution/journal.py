@@ -56,6 +56,7 @@ from pathlib import Path
 import orjson
 
 from tradecore.core.orders import Fill, Order, OrderStatus, TradingState
+from tradecore.execution.order_layout import write_intent
 
 __all__ = ["Journal", "NullJournal", "JournalCorrupt", "JournalLocked", "read_journal",
            "ReadResult"]
@@ -141,7 +142,14 @@ class Journal:
             self._cap = cap
     # orjson writes IntEnum members as their integer values (no int() calls: ~0.3 us saved)
     def intent(self, o: Order) -> None:
-        # _write inlined: this one is on the order path
+        # on the order path: the compiled line (orderrec.pxd) straight into the mapping; what
+        # it does not take (escapes, odd types, no room) goes the orjson way, _write inlined
+        e = write_intent(self._mm, self._pos, o)
+        if e >= 0:
+            self._pos = e
+            self._dirty = True
+            self.records_written += 1
+            return
         b = orjson.dumps(["I", o.client_order_id, o.venue, o.symbol, o.side, o.type, o.qty,
                           o.price, o.trigger_price, o.tif, o.post_only, o.reduce_only,
                           o.expire_ns, o.trail_ticks, o.strategy_id, o.parent_id, o.tag,

@@ -1,0 +1,34 @@
+# The order record's two reads on the order path, compiled (execution/oms.py check_spec and
+# execution/journal.py Journal.intent are their references; tests compare them).
+#
+# OrderSpec.plain_ok(o, now_ns): True when the order is of the plain shape (an exact Order;
+# exact enum members; exact ints within int64; a non-empty str id; bool flags) and well formed
+# by check_spec's rules. False says nothing: the caller then runs check_spec, which accepts or
+# explains. So the compiled check can only ever accept what the reference accepts.
+#
+# IntentLine.write(buf, pos, o): the journal's intent record of o, byte for byte what
+# orjson.dumps([...], option=OPT_APPEND_NEWLINE) writes (journal.py), copied into the writable
+# buffer `buf` (the journal's mmap) at pos; returns the end, or -1 when it does not take the
+# record (not of the plain shape, a string that would need escapes or is not ASCII, longer than
+# its scratch, or no room before the buffer's end) and then nothing was written.
+from libc.stdint cimport int64_t
+from tradecore._fast.slots cimport SlotLayout
+
+cdef class OrderSpec:
+    cdef SlotLayout L
+    cdef object type_cls, tif_cls, side_cls
+    cdef unsigned char priced[16]          # by OrderType value
+    cdef unsigned char triggered[16]
+    cdef int trailing, limit, gtd           # the TRAILING_STOP, LIMIT and GTD values
+    cdef unsigned char no_rest[16]          # by TimeInForce value
+    cdef Py_ssize_t i_cid, i_side, i_type, i_qty, i_price, i_trig, i_tif, i_post, i_exp, i_trail
+    cpdef bint plain_ok(self, object o, int64_t now_ns)
+
+cdef class IntentLine:
+    cdef SlotLayout L
+    cdef object side_cls, type_cls, tif_cls
+    cdef Py_ssize_t idx[17]                 # the record's fields after "I", in order
+    cdef char kind[17]                      # 's' str, 'i' int, 'e' enum (by class), 'b' bool
+    cdef tuple ecls                         # the enum class of an 'e' field, else None
+    cdef char scratch[1024]
+    cpdef Py_ssize_t write(self, object buf, Py_ssize_t pos, object o) except -2
