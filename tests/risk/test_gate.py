@@ -412,3 +412,28 @@ def test_compiled_flush_mids_equals_the_python_reference_when_any_pending_mids(n
     assert not compiled.pending_mids and not reference.pending_mids
     for sym in ("BTCUSDT", "ETHUSDT"):
         assert compiled.mid("binance", sym) == reference.mid("binance", sym)
+
+
+@given(st.lists(st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.integers(-5, 3_000_000),
+                          st.integers(0, 9_000_000), st.sampled_from(list(OrderType)),
+                          st.sampled_from(["BTCUSDT", "ETHUSDT", "XRPUSDT"]),
+                          st.booleans(), st.sampled_from(["s1", "s2"])),
+                min_size=1, max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_check_when_the_order_is_read_by_slot_offsets_answers_as_by_attributes(specs):
+    """The kernel reads an Order by its slots' offsets (_fast/slots.pxd) and anything else by
+    attribute: two identical gates, one given Orders and one the same fields as a plain
+    object, give the same answers in the same order (rate limits and counts included)."""
+    from types import SimpleNamespace
+
+    from tradecore.risk.limits import RiskLimits as RL
+    lim = RL(max_orders_per_sec=50, order_burst=7, max_gross_notional=5_000)
+    a, b = make_gate(lim, SymbolLimits(max_order_lots=2_000_000)), make_gate(
+        lim, SymbolLimits(max_order_lots=2_000_000))
+    a.set_strategy_state("s2", TradingState.REDUCING, "test")
+    b.set_strategy_state("s2", TradingState.REDUCING, "test")
+    for side, qty, price, otype, sym, red, sid in specs:
+        o = order(side, qty, price, symbol=sym, type=otype, reduce_only=red, strategy_id=sid)
+        duck = SimpleNamespace(**{f: getattr(o, f) for f in o.__slots__})
+        assert a.check(o) is b.check(duck)
+    assert a.denials == b.denials and a.passed == b.passed

@@ -20,6 +20,7 @@
 # The order of the checks, the reduce rule and the throttle are specified in docs/risk.md and in
 # tradecore.risk.reference (the plain-Python reference the tests hold this kernel against).
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
+from tradecore._fast.slots cimport SlotLayout
 
 # -- enums mirrored from tradecore.core.orders (tests assert they are equal) -------------------
 cpdef enum State:
@@ -136,6 +137,11 @@ cdef class RiskKernel:
     cdef public dict strategy_states
     cdef public object clock_ns
     cdef public tuple reasons
+    # check_order reads an Order of this layout's class by slot offset (set_order_layout;
+    # anything else, or no layout, by attribute): indices of venue, symbol, side, type, qty,
+    # price, trigger_price, reduce_only, strategy_id in the layout
+    cdef SlotLayout order_layout
+    cdef Py_ssize_t oi[9]
 
     # -- the checks (hot path) -------------------------------------------------------------------
     # One new order (or a replacement of a working one: replace_lots = the leaves of the order it
@@ -147,6 +153,7 @@ cdef class RiskKernel:
     # The same for an Order-like object (reads venue, symbol, side, type, qty, price,
     # trigger_price, reduce_only, strategy_id); time from clock_ns(); returns reasons[code].
     cpdef object check_order(self, object order)
+    cpdef void set_order_layout(self, SlotLayout layout) except *
     # One cancel: only the cancel-rate throttle can refuse it (HALTED allows cancels).
     cpdef int check_cancel(self, int64_t now_ns) noexcept
     # A new mid (float price) and its time, from the book (once per book change).

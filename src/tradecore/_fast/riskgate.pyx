@@ -296,17 +296,37 @@ cdef class RiskKernel:
         self.counts[r] += 1
         return r
 
+    cpdef void set_order_layout(self, SlotLayout layout) except *:
+        cdef Py_ssize_t j
+        for j, name in enumerate(("venue", "symbol", "side", "type", "qty", "price",
+                                  "trigger_price", "reduce_only", "strategy_id")):
+            self.oi[j] = layout.index(name)
+        self.order_layout = layout
+
     cpdef object check_order(self, object order):
-        cdef dict by_symbol = self.symbols.get(order.venue)
-        cdef object i = by_symbol.get(order.symbol) if by_symbol is not None else None
+        cdef SlotLayout L = self.order_layout
+        cdef object i
+        cdef int r
+        if L is not None and type(order) is L.cls:
+            venue, symbol, sid = L.get(order, self.oi[0]), L.get(order, self.oi[1]), \
+                L.get(order, self.oi[8])
+            side, otype, qty = L.get(order, self.oi[2]), L.get(order, self.oi[3]), \
+                L.get(order, self.oi[4])
+            price, trig, red = L.get(order, self.oi[5]), L.get(order, self.oi[6]), \
+                L.get(order, self.oi[7])
+        else:
+            venue, symbol, sid = order.venue, order.symbol, order.strategy_id
+            side, otype, qty = order.side, order.type, order.qty
+            price, trig, red = order.price, order.trigger_price, order.reduce_only
+        cdef dict by_symbol = self.symbols.get(venue)
+        i = by_symbol.get(symbol) if by_symbol is not None else None
         cdef Py_ssize_t idx = -1 if i is None else <Py_ssize_t>i
         cdef int sst = 0
         if self.strategy_states:
-            i = self.strategy_states.get(order.strategy_id)
+            i = self.strategy_states.get(sid)
             if i is not None:
                 sst = <int>i
-        cdef int r = self._check(idx, order.side, order.type, order.qty, order.price,
-                                 order.trigger_price, order.reduce_only, self.clock_ns(), 0, sst)
+        r = self._check(idx, side, otype, qty, price, trig, red, self.clock_ns(), 0, sst)
         self.counts[r] += 1
         return self.reasons[r]
 

@@ -197,6 +197,10 @@ class ReferenceKernel:
         self.counts[r] += 1
         return r
 
+    def set_order_layout(self, layout) -> None:
+        """The compiled kernel reads Orders by this layout's slot offsets; attributes here."""
+        self.order_layout = layout
+
     def check_order(self, order):
         idx = self.symbols.get(order.venue, {}).get(order.symbol, -1)
         sst = self.strategy_states.get(order.strategy_id, 0)
