@@ -157,3 +157,30 @@ def test_slot_layout_when_the_class_or_field_is_not_a_slot_refuses():
     with pytest.raises(AttributeError, match="not set"):
         lay.read(unset, 0)
     assert ORDER_LAYOUT.n == len(Order.__slots__)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["binance", "kraken", 'b"x']),
+                          st.sampled_from(["BTCUSDT", "ETHUSDT", "é"]),
+                          st.sampled_from(["xarb", "pairs"]), st.integers(1, 10**6)),
+                min_size=1, max_size=20))
+@settings(max_examples=300, deadline=None)
+def test_intent_line_when_strings_repeat_between_orders_writes_each_like_orjson(rows):
+    """The writer remembers the last string object of each field (venue, symbol, ... repeat
+    from order to order) and copies it without re-checking: the bytes stay orjson's."""
+    from tradecore._fast.orderrec import IntentLine
+    line = IntentLine(ORDER_LAYOUT, Side, OrderType, TimeInForce).write
+    for venue, symbol, sid, n in rows:
+        o = Order(f"c{n}", venue, symbol, Side.SELL, OrderType.LIMIT, n, n + 1, strategy_id=sid)
+        buf = bytearray(600)
+        end = line(buf, 0, o)
+        if venue == 'b"x' or symbol == "é":
+            assert end == -1
+        else:
+            assert bytes(buf[:end]) == orjson_line(o)
+
+
+def test_intent_line_when_a_string_is_over_200_characters_is_refused():
+    o = Order("c", "v", "S", Side.BUY, OrderType.LIMIT, 1, 1, tag="t" * 201)
+    assert write_intent(bytearray(4096), 0, o) == -1
+    o.tag = "t" * 200
+    assert write_intent(bytearray(4096), 0, o) > 0

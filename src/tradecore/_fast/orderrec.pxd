@@ -10,7 +10,7 @@
 # orjson.dumps([...], option=OPT_APPEND_NEWLINE) writes (journal.py), copied into the writable
 # buffer `buf` (the journal's mmap) at pos; returns the end, or -1 when it does not take the
 # record (not of the plain shape, a string that would need escapes or is not ASCII, longer than
-# its scratch, or no room before the buffer's end) and then nothing was written.
+# 200 characters, or no room before the buffer's end) and then nothing was written.
 from libc.stdint cimport int64_t
 from tradecore._fast.slots cimport SlotLayout
 
@@ -30,5 +30,8 @@ cdef class IntentLine:
     cdef Py_ssize_t idx[17]                 # the record's fields after "I", in order
     cdef char kind[17]                      # 's' str, 'i' int, 'e' enum (by class), 'b' bool
     cdef tuple ecls                         # the enum class of an 'e' field, else None
-    cdef char scratch[1024]
+    cdef list last                          # per field: the last str object written ...
+    cdef Py_ssize_t last_len[17]            # ... and its length (venue, symbol, strategy and
+                                            # tag repeat: checked once, then copied)
+    cdef char scratch[2048]                 # > 5 + 6 x (200 + 3) + 11 x 21 + 1
     cpdef Py_ssize_t write(self, object buf, Py_ssize_t pos, object o) except -2

@@ -138,6 +138,7 @@ cdef class IntentLine:
             self.idx[j] = layout.index(name)
             self.kind[j] = kinds.get(name, b"i")[0]
         self.ecls = tuple(enums.get(name) for name in INTENT_FIELDS)
+        self.last = [None] * 17
 
     cpdef Py_ssize_t write(self, object buf, Py_ssize_t pos, object o) except -2:
         cdef SlotLayout L = self.L
@@ -153,10 +154,21 @@ cdef class IntentLine:
         for j in range(17):
             x = L.get(o, self.idx[j])
             if self.kind[j] == c's':
+                if x is <object>(<PyObject*>self.last[j]):   # the same str object as last time
+                    n = self.last_len[j]                       # (str is immutable): checked
+                    s = PyUnicode_AsUTF8AndSize(x, &n)
+                    d[k] = c'"'
+                    memcpy(d + k + 1, s, n)
+                    k += n + 1
+                    d[k] = c'"'
+                    k += 1
+                    d[k] = c','
+                    k += 1
+                    continue
                 if not PyUnicode_CheckExact(x) or not PyUnicode_IS_ASCII(x):
                     return -1
                 s = PyUnicode_AsUTF8AndSize(x, &n)
-                if k + n + 3 > 1000:
+                if n > 200:
                     return -1
                 d[k] = c'"'
                 k += 1
@@ -168,6 +180,8 @@ cdef class IntentLine:
                 k += n
                 d[k] = c'"'
                 k += 1
+                self.last[j] = x
+                self.last_len[j] = n
             elif self.kind[j] == c'b':
                 if x is True:
                     memcpy(d + k, b'true', 4)
@@ -182,8 +196,6 @@ cdef class IntentLine:
                     if not _member(x, self.ecls[j], &v):
                         return -1
                 elif not _int64(x, &v):
-                    return -1
-                if k + 24 > 1000:
                     return -1
                 k = _put_int(d, k, v)
             d[k] = c','
