@@ -4,6 +4,7 @@ refusals, for any order shape, grid, size, price and id."""
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +14,7 @@ from tradecore._fast.wire import BinanceSessionPlace
 from tradecore.core.instrument import Instrument
 from tradecore.core.orders import Order, OrderType, Side, TimeInForce
 from tradecore.venues.binance.execution import (UnsupportedOrder, _encode_order_session_py,
-                                                _Grid, encode_order_session)
+                                                _Grid, encode_order_session, session_encoder)
 
 STEPS = ["0.01", "0.00001", "0.1", "1", "10", "0.00000001", "0.5", "0.25", "5", "100",
          "0.0025", "1000"]
@@ -64,14 +65,19 @@ def test_session_frame_equals_the_python_reference_when_any_order(
     inst = Instrument("binance", "ETHBTC", tick=tick, lot=lot, base="ETH", quote="BTC")
     o = Order(coid, "binance", "ETHBTC", side, typ, qty, price, trigger, tif, post_only,
               reduce_only)
+    # an Order is read by slot offset, anything else by attribute: both give the reference's
+    duck = SimpleNamespace(**{f: getattr(o, f) for f in o.__slots__})
+    enc = session_encoder(inst)
     try:
         ref = _encode_order_session_py(o, inst, ts, rw)
     except UnsupportedOrder as e:
-        with pytest.raises(UnsupportedOrder) as got:
-            encode_order_session(o, inst, ts, rw)
-        assert str(got.value) == str(e)
+        for x in (o, duck):
+            with pytest.raises(UnsupportedOrder) as got:
+                enc(x, ts, rw)
+            assert str(got.value) == str(e)
         return
     assert encode_order_session(o, inst, ts, rw) == ref
+    assert enc(duck, ts, rw) == ref
 
 
 def test_session_frame_refuses_a_quantity_whose_text_overflows_and_changes_nothing():

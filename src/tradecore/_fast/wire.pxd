@@ -8,6 +8,7 @@
 # The plain-Python reference is tradecore.venues.binance.execution._encode_order_session_py;
 # tests compare the two byte for byte (hypothesis).
 from libc.stdint cimport int64_t
+from tradecore._fast.slots cimport SlotLayout
 
 
 # The exact decimal text of n * step for a decimal step = m * 10**-k (m an integer, k may be
@@ -27,9 +28,14 @@ cdef class BinanceSessionPlace:
     cdef readonly int qty_k
     cdef dict shapes                     # shape key -> (priced, stopped, tail bytes) | refusal str
     cdef object error                    # the exception class raised for an order Binance refuses
+    cdef SlotLayout layout               # set_order_layout: orders of its class read by offset
+    cdef Py_ssize_t oi[9]                # type, tif, post_only, side, reduce_only,
+                                         # client_order_id, qty, price, trigger_price
 
     # order: any object with client_order_id, side (+1 buy / -1 sell), type, tif, post_only,
     # reduce_only, qty (lots), price and trigger_price (ticks). Raises `error` (nothing
     # written) for an order the venue would refuse: unknown or unsupported shape, reduce-only
     # buy, a client order id outside 1-36 of [A-Za-z0-9.:/_-], qty <= 0.
     cpdef bytes encode(self, object order, int64_t ts_ms, int64_t recv_window)
+    # Read Orders of the layout's class by slot offset (_fast/slots.pxd); others by attribute.
+    cpdef void set_order_layout(self, SlotLayout layout) except *

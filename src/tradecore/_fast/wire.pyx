@@ -161,23 +161,42 @@ cdef class BinanceSessionPlace:
             raise OverflowError(f"{lots} lots: the quantity does not fit in 64 bits")
         return buf[:n].decode("ascii")
 
+    cpdef void set_order_layout(self, SlotLayout layout) except *:
+        cdef Py_ssize_t j
+        for j, name in enumerate(("type", "tif", "post_only", "side", "reduce_only",
+                                  "client_order_id", "qty", "price", "trigger_price")):
+            self.oi[j] = layout.index(name)
+        self.layout = layout
+
     cpdef bytes encode(self, object order, int64_t ts_ms, int64_t recv_window):
         cdef char buf[BUF]
         cdef char* p = buf
-        cdef object sh, coid, typ = order.type, tif = order.tif
-        cdef long key = <long>typ * 16 + <long>tif * 2 + (1 if order.post_only else 0)
+        cdef object sh, coid, typ, tif, post, red, oside, oqty
+        cdef SlotLayout L = self.layout
+        cdef bint by_slot = L is not None and type(order) is L.cls
+        cdef long key
         cdef long side
         cdef Py_ssize_t n, i, nc
         cdef const unsigned char* cs
         cdef int64_t q
         cdef bytes tail
+        if by_slot:
+            typ, tif, post = L.get(order, self.oi[0]), L.get(order, self.oi[1]), \
+                L.get(order, self.oi[2])
+            oside, red, coid = L.get(order, self.oi[3]), L.get(order, self.oi[4]), \
+                L.get(order, self.oi[5])
+            oqty = L.get(order, self.oi[6])
+        else:
+            typ, tif, post = order.type, order.tif, order.post_only
+            oside, red, coid = order.side, order.reduce_only, order.client_order_id
+            oqty = order.qty
+        key = <long>typ * 16 + <long>tif * 2 + (1 if post else 0)
         sh = self.shapes.get(key)
         if type(sh) is not tuple:
             raise self.error(sh or f"order type {typ!r} / tif {tif!r} unknown")
-        side = order.side
-        if order.reduce_only and side == 1:
+        side = oside
+        if red and side == 1:
             raise self.error("reduce_only BUY: Binance spot has no short position to reduce")
-        coid = order.client_order_id
         if type(coid) is not str or not PyUnicode_IS_ASCII(coid):
             raise self.error(_coid_refusal(coid))
         nc = PyUnicode_GET_LENGTH(coid)
@@ -187,7 +206,7 @@ cdef class BinanceSessionPlace:
         for i in range(nc):
             if not COID_OK[cs[i]]:
                 raise self.error(_coid_refusal(coid))
-        q = order.qty
+        q = oqty
         if q <= 0:
             raise self.error(f"quantity {q} lots: must be > 0")
         tail = <bytes>(<tuple>sh)[2]
@@ -202,16 +221,17 @@ cdef class BinanceSessionPlace:
         p += n
         if (<tuple>sh)[0]:
             p = _put(p, P_PRICE, N_PRICE)
-            n = grid_text(p, order.price, self.price_m, self.price_k)
+            v = L.get(order, self.oi[7]) if by_slot else order.price
+            n = grid_text(p, v, self.price_m, self.price_k)
             if n < 0:
-                raise self.error(f"price {order.price} ticks: does not fit in 64 bits as text")
+                raise self.error(f"price {v} ticks: does not fit in 64 bits as text")
             p += n
         if (<tuple>sh)[1]:
             p = _put(p, P_STOP, N_STOP)
-            n = grid_text(p, order.trigger_price, self.price_m, self.price_k)
+            v = L.get(order, self.oi[8]) if by_slot else order.trigger_price
+            n = grid_text(p, v, self.price_m, self.price_k)
             if n < 0:
-                raise self.error(f"stop price {order.trigger_price} ticks: does not fit in 64 "
-                                 f"bits as text")
+                raise self.error(f"stop price {v} ticks: does not fit in 64 bits as text")
             p += n
         p = _put(p, P_RW, N_RW)
         p = _int_text(p, recv_window)

@@ -101,6 +101,7 @@ from tradecore._fast.wire import BinanceSessionPlace
 from tradecore.core.clock import Clock, LiveClock
 from tradecore.core.instrument import Instrument
 from tradecore.core.orders import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from tradecore.execution.order_layout import ORDER_LAYOUT
 from tradecore.execution.venue import VenueClient, VenueListener, VenueOrderState
 from tradecore.venues.binance.keys import Ed25519Key, signing_key
 from tradecore.venues.credentials import Credentials, load_credentials
@@ -220,8 +221,9 @@ class _Codec:
         for key in _MAP:
             sh = self.shape(key)
             shapes[key] = sh if type(sh) is not tuple else (sh[0], sh[1], sh[2].encode())
-        self.session = BinanceSessionPlace(pg.m, pg.k, qg.m, qg.k, shapes,
-                                           UnsupportedOrder).encode
+        enc = BinanceSessionPlace(pg.m, pg.k, qg.m, qg.k, shapes, UnsupportedOrder)
+        enc.set_order_layout(ORDER_LAYOUT)      # Orders read by slot offset (_fast/slots.pxd)
+        self.session = enc.encode
 
     def shape(self, key: int) -> tuple[bool, bool, str] | str | None:
         """(sends price, sends stopPrice, the frame's constant end) of an order shape, or the
