@@ -233,7 +233,7 @@ class TradingNode:
     # -- market data path ---------------------------------------------------------------
     def _book_hook(self, venue: str):
         paper = getattr(self.venues.get(venue), "on_book", None)
-        exec_on_book = self.exec.on_book
+        exec_on_book = self.exec.on_book_key
         subs = self.book_subs
         books = self.books
         stats = self.stats
@@ -249,7 +249,7 @@ class TradingNode:
             books[vk] = book
             if paper is not None:
                 paper(symbol, book)
-            exec_on_book(venue, symbol, book)
+            exec_on_book(vk, book)
             for s in subs.get(vk, ()):
                 try:
                     s.on_book(venue, symbol, book)

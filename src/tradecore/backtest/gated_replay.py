@@ -73,7 +73,7 @@ def replay_events_gated(node, log: EventLog, *, on_record: Callable[[int], None]
         cross = [(r[1], r[2]) for r in rules if r is not None and r[0] == "cross"]
         top = any(r is not None and r[0] == "top" for r in rules)
         g.set_feed(f, ("replay", symbol), node._book_hook(venue), node._trade_hook(venue),
-                   partial(node.exec.on_book, venue, symbol, books[f]),
+                   partial(node.exec.on_book_key, key, books[f]),
                    partial(sink, symbol) if sink is not None else None, cross)
         feeds.append((key, books[f], v, paper_idle, subs, rules, top,
                       bool(node.trade_subs.get(key))))

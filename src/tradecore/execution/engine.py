@@ -258,18 +258,24 @@ class ExecutionEngine:
         """After every change of a book: the gate's mid (noted, given to the kernel at the next
         order: risk/gate.py "market data"), the position's mark, protective stops (only for a
         symbol that has one)."""
+        self.on_book_key((venue, symbol), book)
+
+    def on_book_key(self, key: tuple[str, str], book) -> None:
+        """on_book for a caller that holds the (venue, symbol) key already (the node's book
+        hook makes one per symbol, once): no key built per change, and the dicts it fills find
+        the same key object again (identity, no tuple compare)."""
         mid = book.mid()                         # None when a side is empty
         if mid is None:
             return
-        key = (venue, symbol)
         self._mids[key] = (mid, book.ts_ns or self.clock.time_ns())
         pos = self._positions.get(key)          # Portfolio.mark without its call and key
         if pos is not None:
             pos.mark = mid
         else:
-            self.portfolio.mark(venue, symbol, mid)
+            self.portfolio.mark(key[0], key[1], mid)
         if key not in self._protected:
             return
+        venue, symbol = key
         bt, _, at, _ = book.top_ticks()
         conv = self._tick_conv.get(key)
         if conv is None:
