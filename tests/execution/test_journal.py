@@ -105,28 +105,40 @@ def test_journal_rejects_non_positive_fsync_interval(tmp_path):
 def test_background_fsync_runs_off_the_writer(tmp_path):
     j = Journal(tmp_path / "j.log", fsync_interval_s=0.01)
     j.risk_state(TradingState.ACTIVE, "", 1)
-    assert j._dirty
     import time
     deadline = time.time() + 2
-    while j._dirty and time.time() < deadline:
+    while j.synced_bytes != j.size and time.time() < deadline:
         time.sleep(0.005)
-    assert not j._dirty          # the background thread fsynced it
+    assert j.synced_bytes == j.size > 0      # the sync thread fdatasynced it
     j.close()
 
 
-def test_sync_when_dirty_writes_with_fdatasync_outside_the_gil(tmp_path, monkeypatch):
-    """mmap.flush (msync) holds the GIL for the whole disk write; os.fdatasync releases it."""
-    calls = []
-    real = os.fdatasync
-    monkeypatch.setattr(os, "fdatasync", lambda fd: (calls.append(fd), real(fd))[1])
+def test_sync_when_data_was_written_covers_it_and_counts_a_generation(tmp_path):
     j = Journal(tmp_path / "j.log", fsync_interval_s=3600)
+    j.sync()                                     # the data that was there: none
+    gen = j._sync.generation
     j.sync()
-    assert calls == []                           # nothing written: no disk write
+    assert j._sync.generation == gen             # nothing new: no disk write
     j.risk_state(TradingState.ACTIVE, "x", 1)
+    assert j.synced_bytes < j.size
     j.sync()
-    assert calls == [j._fd] and not j._dirty and j._synced == 1
+    assert j.synced_bytes == j.size and j._sync.generation == gen + 1
     j.close()
     assert read_journal(tmp_path / "j.log").records == [["R", 0, "x", 1]]
+
+
+def test_sync_thread_when_the_order_path_runs_never_takes_the_gil(tmp_path):
+    """The sync thread is C (_fast/syncer.pxd): a Python loop in this thread keeps the GIL
+    the whole time and the syncs still happen meanwhile."""
+    import time
+    j = Journal(tmp_path / "j.log", fsync_interval_s=0.005)
+    j.risk_state(TradingState.ACTIVE, "x", 1)
+    gen = j._sync.generation
+    end = time.perf_counter() + 0.3
+    while time.perf_counter() < end:            # no sleep, no I/O: never releases the GIL
+        pass                                     # ... except at the switch interval
+    assert j._sync.generation > gen and j.synced_bytes == j.size
+    j.close()
 
 
 def test_prepare_when_the_data_nears_the_armed_end_grows_and_touches_ahead(tmp_path):
@@ -140,11 +152,12 @@ def test_prepare_when_the_data_nears_the_armed_end_grows_and_touches_ahead(tmp_p
         written.append(["R", int(TradingState.ACTIVE), f"r{i}", i])
         j.prepare()
         assert j._armed_to >= j._pos + PAGE and j._cap >= j._armed_to
-        assert j._armed_gen == j._synced
+        assert j._armed_gen == j._sync.generation
+    gen = j._sync.generation
     j.sync()                                     # write-protects the pages again ...
     armed = j._armed_to
     j.prepare()                                  # ... so prepare touches them again
-    assert j._armed_gen == j._synced == 1 and j._armed_to >= armed
+    assert j._armed_gen == j._sync.generation == gen + 1 and j._armed_to >= armed
     assert p.read_bytes()[j._pos:j._cap] == bytes(j._cap - j._pos)
     j.close()
     assert read_journal(p).records == written

@@ -11,11 +11,13 @@ system call, ~0.3 us. The pages of a shared file mapping *are* the kernel's page
 file, exactly where a `write()` would have put the bytes, so:
 - a `kill -9` of this process, an exception or an abort loses nothing that was copied (the kernel
   owns the dirty pages and writes them to the file whatever happens to the process);
-- `fdatasync`, which protects against power loss or a kernel crash, runs on a background
-  thread at most every `fsync_interval_s` (default 50 ms) when something was written: the
-  power-loss durability window is `fsync_interval_s`; `close()` syncs. (Not `mmap.flush()`:
-  CPython's msync holds the GIL for the whole disk write, which stalled the order path for
-  milliseconds; the file's dirty pages are the mapping's, so fdatasync writes the same bytes.)
+- `fdatasync`, which protects against power loss or a kernel crash, runs at most every
+  `fsync_interval_s` (default 50 ms) when something was written, on a thread of C code that
+  never takes the GIL (_fast/syncer.pxd): the power-loss durability window is
+  `fsync_interval_s`; `close()` syncs. (Not `mmap.flush()` on a Python thread: CPython's msync
+  holds the GIL for the whole disk write, which stalled the order path for milliseconds, and a
+  Python thread makes the order path's thread hand the GIL over twice a cycle; the file's dirty
+  pages are the mapping's, so fdatasync writes the same bytes.)
 
 Page faults, kept off the order path: the first write to a page of a shared file mapping faults
 (the page is allocated, or, after each sync wrote it back, write-protected again so the kernel
@@ -49,13 +51,13 @@ from __future__ import annotations
 import fcntl
 import mmap
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 
 from tradecore.core.orders import Fill, Order, OrderStatus, TradingState
+from tradecore._fast.syncer import FileSyncer
 from tradecore.execution.order_layout import write_intent
 
 __all__ = ["Journal", "NullJournal", "JournalCorrupt", "JournalLocked", "read_journal",
@@ -108,17 +110,12 @@ class Journal:
         os.ftruncate(self._fd, max(self._cap, size))
         self._mm = mmap.mmap(self._fd, self._cap)
         self._pos = end
-        self._dirty = False
         self._closed = False
-        self._lock = threading.Lock()          # a remap (rare) vs the background sync
-        self._interval = fsync_interval_s
-        self._synced = 0                       # syncs done (each write-protects the pages)
         self._armed_to = 0                     # pages below this are writable without a fault
         self._armed_gen = -1                   # ... as of this many syncs
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sync_loop, name="journal-fsync",
-                                        daemon=True)
-        self._thread.start()
+        # the periodic fdatasync, on a C thread that never takes the GIL (_fast/syncer.pxd);
+        # the writer tells it where the data ends after each append
+        self._sync = FileSyncer(self._fd, fsync_interval_s, end)
         self.records_written = 0
 
     # -- the writer (hot path: a copy into the page cache, no system call) ----------------
@@ -130,16 +127,15 @@ class Journal:
             self._grow(e)
         self._mm[p:e] = b
         self._pos = e
-        self._dirty = True
+        self._sync.pos = e
         self.records_written += 1
 
     def _grow(self, need: int) -> None:
         if self._closed:
             raise ValueError(f"journal {self.path} is closed")
         cap = -(-need // self._chunk) * self._chunk
-        with self._lock:
-            self._mm.resize(cap)                 # grows the file too (mremap + ftruncate)
-            self._cap = cap
+        self._mm.resize(cap)                     # grows the file too (mremap + ftruncate)
+        self._cap = cap
     # orjson writes IntEnum members as their integer values (no int() calls: ~0.3 us saved)
     def intent(self, o: Order) -> None:
         # on the order path: the compiled line (orderrec.pxd) straight into the mapping; what
@@ -147,7 +143,7 @@ class Journal:
         e = write_intent(self._mm, self._pos, o)
         if e >= 0:
             self._pos = e
-            self._dirty = True
+            self._sync.pos = e
             self.records_written += 1
             return
         b = orjson.dumps(["I", o.client_order_id, o.venue, o.symbol, o.side, o.type, o.qty,
@@ -160,7 +156,7 @@ class Journal:
             self._grow(e)
         self._mm[p:e] = b
         self._pos = e
-        self._dirty = True
+        self._sync.pos = e
         self.records_written += 1
 
     def transition(self, cid: str, status: OrderStatus, ts_ns: int, venue_order_id: str = "",
@@ -186,33 +182,26 @@ class Journal:
         self._write(["X", venue, symbol, ts_ns])
 
     # -- durability off the path ---------------------------------------------------------
-    def _sync_loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            self.sync()
-
     def sync(self) -> None:
-        """fdatasync now if anything was written since the last one (the GIL is released while
-        the disk works)."""
-        with self._lock:                 # not held during the write: a remap need not wait
-            if not self._dirty or self._closed:
-                return
-            self._dirty = False
-        try:
-            os.fdatasync(self._fd)
-        except OSError:
-            self._dirty = True
-            return
-        self._synced += 1
+        """fdatasync now if anything was written since the last sync (the GIL is released
+        while the disk works); OSError if it fails (the sync thread retries)."""
+        if not self._closed:
+            self._sync.sync_now()
+
+    @property
+    def synced_bytes(self) -> int:
+        """How much of the file the last successful sync covered (-1: none yet)."""
+        return self._sync.synced
 
     def prepare(self) -> None:
         """Make the next records' copies fault-free (see the module docstring): a no-op unless
         the data's end is within a page of the armed pages' end or a sync happened since. Call
         it where a microsecond does not matter: after the send."""
-        if self._pos + PAGE <= self._armed_to and self._synced == self._armed_gen:
+        gen = self._sync.generation
+        if self._pos + PAGE <= self._armed_to and gen == self._armed_gen:
             return
         if self._closed:
             return
-        gen = self._synced
         p = self._pos
         end = (p // PAGE + _ARMED_PAGES) * PAGE
         if end > self._cap:
@@ -234,11 +223,9 @@ class Journal:
         """Sync, cut the unused zeros off the file, close."""
         if self._closed:
             return
-        self._stop.set()
-        self._thread.join()
-        with self._lock:
-            self._mm.close()
-            self._closed = True
+        self._sync.stop()
+        self._mm.close()
+        self._closed = True
         os.ftruncate(self._fd, self._pos)
         os.fsync(self._fd)
         os.close(self._fd)

@@ -1,0 +1,31 @@
+# A file's periodic fdatasync on a thread of its own that never takes the GIL.
+#
+# Why not a Python thread: it needs the GIL twice a cycle (to wake and to loop), and each time
+# the thread that runs the order path is made to hand it over (the interpreter's switch after up
+# to 5 ms, then an OS context switch): two stalls of tens of microseconds every cycle on the
+# order path's thread. This thread runs in C only: it sleeps `interval`, and when the writer has
+# appended since the last sync (`pos` moved past `synced`), it fdatasyncs the file.
+#
+# The writer (one thread: the journal's) sets `pos` after each append (an atomic store). `synced`
+# is the pos as of the last fdatasync that succeeded, `generation` counts those syncs (each one
+# write-protects the file's pages again: Journal.prepare re-arms them), `errors` the failed ones
+# (a failure is retried the next cycle). `sync_now()` syncs at once from the caller's thread,
+# without the GIL. `stop()` wakes the thread and joins it; it is idempotent and runs at dealloc.
+from libc.stdint cimport int64_t
+
+
+cdef struct SyncState:
+    int fd
+    int stop
+    int64_t interval_ns
+    int64_t pos
+    int64_t synced
+    int64_t generation
+    int64_t errors
+
+
+cdef class FileSyncer:
+    cdef SyncState* st
+    cdef void* sync_lock                  # pthread mutex + cond, opaque here
+    cdef void* thread
+    cdef bint running
