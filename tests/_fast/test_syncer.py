@@ -45,3 +45,22 @@ def test_syncer_when_the_file_cannot_be_synced_counts_errors_and_raises_on_deman
 def test_syncer_refuses_a_non_positive_interval():
     with pytest.raises(ValueError, match="interval_s"):
         FileSyncer(0, 0.0)
+
+
+def test_syncer_when_forked_the_child_leaves_the_parents_thread_alone(tmp_path):
+    fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT)
+    s = FileSyncer(fd, 0.005)
+    pid = os.fork()
+    if pid == 0:                                 # the child: stop and dealloc must not join
+        try:
+            s.stop()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    os.write(fd, b"x")
+    s.pos = 1
+    wait_for(lambda: s.synced == 1)              # the parent's thread still runs
+    s.stop()
+    os.close(fd)

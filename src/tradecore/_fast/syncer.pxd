@@ -29,3 +29,4 @@ cdef class FileSyncer:
     cdef void* sync_lock                  # pthread mutex + cond, opaque here
     cdef void* thread
     cdef bint running
+    cdef long owner_pid                   # a forked child has no such thread: never joins it

@@ -39,6 +39,7 @@ cdef extern from *:
     int pthread_create(void* t, void* attr, void* (*fn)(void*) noexcept nogil, void* arg) nogil
     int pthread_join(unsigned long t, void** ret) nogil
     int fdatasync(int fd) nogil
+    long getpid() nogil
     size_t sizeof_lock "sizeof(tc_sync_lock)"
     size_t sizeof_thread "sizeof(tc_thread)"
     size_t sizeof_timespec "sizeof(struct timespec)"
@@ -122,6 +123,7 @@ cdef class FileSyncer:
             free(a)
             raise OSError(errno, "could not start the journal's sync thread")
         self.running = True
+        self.owner_pid = getpid()
 
     @property
     def pos(self) -> int:
@@ -167,6 +169,8 @@ cdef class FileSyncer:
         if not self.running:
             return
         self.running = False
+        if getpid() != self.owner_pid:
+            return                            # forked: the thread is the parent's
         with nogil:
             pthread_mutex_lock(tc_mu(self.sync_lock))
             self.st.stop = 1
@@ -175,7 +179,7 @@ cdef class FileSyncer:
             pthread_join(tc_tid(self.thread), NULL)
 
     def __dealloc__(self):
-        if self.running:
+        if self.running and getpid() == self.owner_pid:
             self.running = False
             with nogil:
                 pthread_mutex_lock(tc_mu(self.sync_lock))
