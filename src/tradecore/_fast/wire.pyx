@@ -147,19 +147,11 @@ cdef class BinanceSessionPlace:
 
     def price_text(self, int64_t ticks) -> str:
         """The exact decimal text of `ticks` ticks."""
-        cdef char buf[48]
-        cdef Py_ssize_t n = grid_text(buf, ticks, self.price_m, self.price_k)
-        if n < 0:
-            raise OverflowError(f"{ticks} ticks: the price does not fit in 64 bits")
-        return buf[:n].decode("ascii")
+        return _text(ticks, self.price_m, self.price_k, "ticks: the price")
 
     def qty_text(self, int64_t lots) -> str:
         """The exact decimal text of `lots` lots."""
-        cdef char buf[48]
-        cdef Py_ssize_t n = grid_text(buf, lots, self.qty_m, self.qty_k)
-        if n < 0:
-            raise OverflowError(f"{lots} lots: the quantity does not fit in 64 bits")
-        return buf[:n].decode("ascii")
+        return _text(lots, self.qty_m, self.qty_k, "lots: the quantity")
 
     cpdef void set_order_layout(self, SlotLayout layout) except *:
         cdef Py_ssize_t j
@@ -241,6 +233,14 @@ cdef class BinanceSessionPlace:
         p += 1
         p = _put(p, <const char*>tail, len(tail))
         return PyBytes_FromStringAndSize(buf, p - buf)
+
+
+cdef str _text(int64_t units, int64_t m, int k, str what):
+    cdef char buf[48]
+    cdef Py_ssize_t n = grid_text(buf, units, m, k)
+    if n < 0:
+        raise OverflowError(f"{units} {what} does not fit in 64 bits")
+    return buf[:n].decode("ascii")
 
 
 def _coid_refusal(coid) -> str:
