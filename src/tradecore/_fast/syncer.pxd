@@ -30,3 +30,4 @@ cdef class FileSyncer:
     cdef void* thread
     cdef bint running
     cdef long owner_pid                   # a forked child has no such thread: never joins it
+    cdef void _halt(self) noexcept

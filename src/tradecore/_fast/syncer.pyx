@@ -166,6 +166,9 @@ cdef class FileSyncer:
 
     def stop(self) -> None:
         """Wake the thread and join it (idempotent)."""
+        self._halt()
+
+    cdef void _halt(self) noexcept:
         if not self.running:
             return
         self.running = False
@@ -179,14 +182,7 @@ cdef class FileSyncer:
             pthread_join(tc_tid(self.thread), NULL)
 
     def __dealloc__(self):
-        if self.running and getpid() == self.owner_pid:
-            self.running = False
-            with nogil:
-                pthread_mutex_lock(tc_mu(self.sync_lock))
-                self.st.stop = 1
-                pthread_cond_signal(tc_cv(self.sync_lock))
-                pthread_mutex_unlock(tc_mu(self.sync_lock))
-                pthread_join(tc_tid(self.thread), NULL)
+        self._halt()
         if self.sync_lock != NULL and self.st != NULL:
             pthread_mutex_destroy(tc_mu(self.sync_lock))
             pthread_cond_destroy(tc_cv(self.sync_lock))
