@@ -27,6 +27,7 @@ FAST_MODULES = [
     "slots",      # __slots__ records (the order) read from C by slot offsets
     "orderrec",   # the order record on the order path: spec check, journal intent line
     "syncer",     # the journal's periodic fdatasync on a thread that never takes the GIL
+    "fanout",     # the node's hook for a changed book (engine.py _book_hook), compiled
 ]
 
 DEBUG = os.environ.get("TRADECORE_DEBUG") == "1"

@@ -138,3 +138,22 @@ def test_gc_policy_live_freezes_what_exists_and_restores_the_collector_after():
     with pytest.raises(ValueError, match="gc policy 'fast'"):
         with node.gc_policy("fast"):
             pass
+
+
+def test_book_hook_when_compiled_runs_the_replay_as_its_python_reference(monkeypatch):
+    """_fast/fanout.pxd's BookFanout against engine.py's _book_hook_py over the same replay:
+    the same order events, fills, counters, problems, positions and marks, gate mids, books."""
+    import tradecore.engine as eng
+    runs = []
+    for compiled in (True, False):
+        monkeypatch.setattr(eng, "COMPILED_BOOK_HOOK", compiled)
+        node = TradingNode(load(None, {**ZERO_FEES, "run": {"mode": "backtest"}}))
+        seen = record_run(node)
+        node.run_replay(limit=30_000)
+        s = node.summary()
+        runs.append((seen, s["orders"], s["fills"], node.stats.book_updates, s["problems"],
+                     s["strategies"],
+                     {k: (p.lots, p.mark) for k, p in node.exec.portfolio.positions.items()},
+                     dict(node.exec._mids), sorted(node.books)))
+    assert runs[0][0] and runs[0][3] > 1000
+    assert runs[0] == runs[1]

@@ -33,6 +33,7 @@ import numpy as np
 
 from tradecore.backtest.candles import CandleVenue, LookAheadError, load_candles
 from tradecore._fast.book import L2Book
+from tradecore._fast.fanout import BookFanout
 from tradecore.config import ConfigError, NodeConfig
 from tradecore.core.clock import Clock, LiveClock, SimClock
 from tradecore.core.events import Problem, Trade
@@ -61,6 +62,9 @@ BAR_BOOK_VOLUME_SHARE = 0.01     # of a bar's volume on each side of a bar book
 # asyncio and WebSocket layers do make cycles). "default": Python's own settings.
 GC_POLICIES = ("off", "live", "default")
 GC_LIVE_GEN0 = 50_000
+# The node's book hook is the compiled BookFanout (_fast/fanout.pxd); False: its Python
+# reference, _book_hook_py (tests compare the two over whole replays).
+COMPILED_BOOK_HOOK = True
 
 STRATEGY_KINDS: dict[str, str] = {
     "cross_exchange": "tradecore.strategies.arb.cross:CrossExchangeArbitrage",
@@ -233,6 +237,15 @@ class TradingNode:
     # -- market data path ---------------------------------------------------------------
     def _book_hook(self, venue: str):
         paper = getattr(self.venues.get(venue), "on_book", None)
+        if COMPILED_BOOK_HOOK:
+            mids, positions, mark, protected, on_protected, clock_ns = self.exec.book_parts()
+            return BookFanout(venue, self.stats, self.books, paper, self.book_subs,
+                              self._strategy_error, mids, positions, mark, protected,
+                              on_protected, clock_ns).on_book
+        return self._book_hook_py(venue, paper)
+
+    def _book_hook_py(self, venue: str, paper):
+        """The book hook in Python: the reference of _fast/fanout.pxd's BookFanout."""
         exec_on_book = self.exec.on_book_key
         subs = self.book_subs
         books = self.books

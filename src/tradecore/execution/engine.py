@@ -273,8 +273,18 @@ class ExecutionEngine:
             pos.mark = mid
         else:
             self.portfolio.mark(key[0], key[1], mid)
-        if key not in self._protected:
-            return
+        if key in self._protected:
+            self._on_book_protected(key, book)
+
+    def book_parts(self) -> tuple:
+        """What the node's compiled book hook (_fast/fanout.pxd) does on_book_key's work with:
+        (mids, positions, portfolio mark, protected keys, the stops' part, clock) - the live
+        objects, on_book_key being the reference."""
+        return (self._mids, self._positions, self.portfolio.mark, self._protected,
+                self._on_book_protected, self.clock.time_ns)
+
+    def _on_book_protected(self, key: tuple[str, str], book) -> None:
+        """The protective stops' part of on_book, for a symbol that has some."""
         venue, symbol = key
         bt, _, at, _ = book.top_ticks()
         conv = self._tick_conv.get(key)
