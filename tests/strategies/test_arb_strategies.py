@@ -94,6 +94,20 @@ def test_on_book_sends_two_ioc_legs_when_venues_cross():
     assert (sell.venue, sell.side, sell.qty, sell.price) == ("b", Side.SELL, 1000, 10005)
 
 
+def test_on_book_when_a_resync_hands_over_a_new_book_trades_on_the_new_one():
+    """The strategy knows its books by identity; a new book object for a venue (a resync)
+    replaces the old one in the detector, and the old object is forgotten."""
+    ctx, s = cross_setup()
+    old_a = book([("99.90", "1")], [("100.20", "1")])
+    s.on_book("a", "BTCUSDT", old_a)
+    s.on_book("b", "BTCUSDT", book([("100.05", "1")], [("100.10", "1")]))
+    assert s.counters.get("taken", 0) == 0                 # a asks 100.20: nothing crosses
+    new_a = book([("99.90", "1")], [("100.00", "0.5")])
+    s.on_book("a", "BTCUSDT", new_a)                       # the resynced book crosses
+    assert s.counters["taken"] == 1 and ctx.orders[0].price == 10000
+    assert s._slot_of == {new_a: 0, s._bound[1]: 1} and old_a not in s._slot_of
+
+
 def test_complete_legs_count_realized_pnl():
     ctx, s = cross_setup()
     s.on_book("a", "BTCUSDT", book([("99.90", "1")], [("100.00", "1")]))

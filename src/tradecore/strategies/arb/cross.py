@@ -68,6 +68,7 @@ class CrossExchangeArbitrage(Strategy):
         self.det.min_edge_bps = float(cfg["min_edge_bps"])
         self.det.depth = int(cfg["depth"])
         self._bound: list[object] = [None] * len(venues)
+        self._slot_of: dict[object, int] = {}      # bound book object -> venue index
         self._inst: list = [None] * len(venues)     # Instrument per venue index (on_start)
         self._balances_dirty = bool(cfg["use_balances"])
         self.group: LegGroup | None = None
@@ -83,13 +84,12 @@ class CrossExchangeArbitrage(Strategy):
 
     # -- market data ---------------------------------------------------------------------------
     def on_book(self, venue: str, symbol: str, book: Any) -> None:
-        i = self.index.get((venue, symbol))
+        i = self._slot_of.get(book)         # a bound book, by identity: no key to build
         if i is None:
-            return
-        if self._bound[i] is not book:              # a resync may hand over a new book object
-            inst = self._inst[i]
-            self.det.set_venue(i, book, inst.taker_fee, inst.lot_size, inst.tick_size)
-            self._bound[i] = book
+            i = self.index.get((venue, symbol))
+            if i is None:
+                return
+            self._bind(i, book)             # first sight, or a resync's new book object
         c = self.counters                   # count() inlined: this runs on every change
         c["checks"] = c.get("checks", 0) + 1
         if self._balances_dirty:
@@ -104,6 +104,15 @@ class CrossExchangeArbitrage(Strategy):
         if not may_take(self, now, (bound[opp[0]], bound[opp[1]])):
             return
         self._take(now, opp)
+
+    def _bind(self, i: int, book: Any) -> None:
+        inst = self._inst[i]
+        self.det.set_venue(i, book, inst.taker_fee, inst.lot_size, inst.tick_size)
+        old = self._bound[i]
+        if old is not None:
+            self._slot_of.pop(old, None)
+        self._bound[i] = book
+        self._slot_of[book] = i
 
     # -- gated replay (strategies/base.py) --------------------------------------------------
     def replay_rule(self, venue: str, symbol: str) -> tuple | None:
