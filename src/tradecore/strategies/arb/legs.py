@@ -107,11 +107,13 @@ def may_take(strategy, now: int, books) -> bool:
     if now < strategy.cooldown_until:
         strategy.count("skip_cooldown")
         return False
-    if strategy._ctx.trading_state() != _ACTIVE:      # bound: skip the `ctx` property
-        strategy.count("skip_risk_state")
+    if strategy._ctx.trading_state() is not _ACTIVE:  # bound: skip the `ctx` property;
+        strategy.count("skip_risk_state")             # a member: compared by identity
         return False
     stale = strategy.stale_ns
-    if stale and any(b is not None and now - b.ts_ns > stale for b in books):
-        strategy.count("skip_stale_book")
-        return False
+    if stale:
+        for b in books:                   # a loop, not any(<generator>): no frame per check
+            if b is not None and now - b.ts_ns > stale:
+                strategy.count("skip_stale_book")
+                return False
     return True
