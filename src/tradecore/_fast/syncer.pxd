@@ -11,6 +11,13 @@
 # write-protects the file's pages again: Journal.prepare re-arms them), `errors` the failed ones
 # (a failure is retried the next cycle). `sync_now()` syncs at once from the caller's thread,
 # without the GIL. `stop()` wakes the thread and joins it; it is idempotent and runs at dealloc.
+#
+# Re-arming after a sync: a sync writes the pages back and write-protects them, so the next
+# append to the page the data ends in would take a page fault on the order path. Given the
+# file's mapping (`set_map(buffer)`; `set_map(None)` before the mapping moves, e.g. a resize),
+# the thread touches that page and the next two right after each sync, with an atomic
+# read-modify-write that adds 0 to one byte: no byte changes, whatever the writer copies at the
+# same time, and the fault is taken here instead.
 from libc.stdint cimport int64_t
 
 
@@ -22,6 +29,8 @@ cdef struct SyncState:
     int64_t synced
     int64_t generation
     int64_t errors
+    char* base                            # the file's mapping (set_map), NULL: none
+    int64_t cap                           # its length
 
 
 cdef class FileSyncer:

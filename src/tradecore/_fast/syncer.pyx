@@ -2,6 +2,10 @@
 from libc.errno cimport errno
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free
+from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+
+cdef enum:
+    PAGE = 4096                           # touched every PAGE bytes (any page size is covered)
 
 cdef extern from *:
     """
@@ -12,6 +16,8 @@ cdef extern from *:
     typedef struct { pthread_t t; } tc_thread;
     static inline int64_t tc_load(const int64_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
     static inline void tc_store(int64_t* p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+    /* a write access that changes nothing even while another thread writes the byte */
+    static inline void tc_touch(char* p) { __atomic_fetch_add((unsigned char*)p, 0, __ATOMIC_SEQ_CST); }
     static inline void tc_deadline(struct timespec* ts, int64_t ns) {
         clock_gettime(CLOCK_REALTIME, ts);
         ns += ts->tv_nsec;
@@ -28,6 +34,7 @@ cdef extern from *:
     int64_t tc_load(const int64_t* p) noexcept nogil
     void tc_store(int64_t* p, int64_t v) noexcept nogil
     void tc_deadline(timespec* ts, int64_t ns) noexcept nogil
+    void tc_touch(char* p) noexcept nogil
     int pthread_mutex_init(void* mu, void* attr) nogil
     int pthread_mutex_destroy(void* mu) nogil
     int pthread_mutex_lock(void* mu) nogil
@@ -85,10 +92,26 @@ cdef void* _loop(void* arg) noexcept nogil:
             if p > tc_load(&st.synced):
                 tc_store(&st.synced, p)
             tc_store(&st.generation, tc_load(&st.generation) + 1)
+            _rearm(st)
         else:
             st.errors += 1
     pthread_mutex_unlock(tc_mu(lk))
     return NULL
+
+
+cdef void _rearm(SyncState* st) noexcept nogil:
+    """Touch the page the data ends in and the next two (see syncer.pxd); under the lock."""
+    cdef int64_t p = tc_load(&st.pos)
+    cdef int64_t off, end
+    if st.base == NULL:
+        return
+    off = (p - 1 if p > 0 else 0) // PAGE * PAGE
+    end = off + 3 * PAGE
+    if end > st.cap:
+        end = st.cap
+    while off < end:
+        tc_touch(st.base + off)
+        off += PAGE
 
 
 cdef class FileSyncer:
@@ -146,6 +169,23 @@ cdef class FileSyncer:
     def errors(self) -> int:
         return self.st.errors
 
+    def set_map(self, buf) -> None:
+        """The file's writable mapping, re-armed after each sync; None: forget it (call before
+        the mapping moves or closes). No buffer is kept exported."""
+        cdef Py_buffer view
+        cdef char* base = NULL
+        cdef int64_t cap = 0
+        if buf is not None:
+            PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+            base = <char*>view.buf
+            cap = view.len
+            PyBuffer_Release(&view)
+        with nogil:
+            pthread_mutex_lock(tc_mu(self.sync_lock))
+            self.st.base = base
+            self.st.cap = cap
+            pthread_mutex_unlock(tc_mu(self.sync_lock))
+
     def sync_now(self) -> None:
         """fdatasync at once if pos moved since the last sync (the GIL released meanwhile);
         OSError if it fails (the thread retries next cycle)."""
@@ -160,6 +200,7 @@ cdef class FileSyncer:
                 if p > tc_load(&self.st.synced):
                     tc_store(&self.st.synced, p)
                 tc_store(&self.st.generation, tc_load(&self.st.generation) + 1)
+                _rearm(self.st)
                 pthread_mutex_unlock(tc_mu(self.sync_lock))
         if r != 0:
             raise OSError(errno, "fdatasync of the journal failed")

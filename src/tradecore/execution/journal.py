@@ -23,8 +23,9 @@ Page faults, kept off the order path: the first write to a page of a shared file
 (the page is allocated, or, after each sync wrote it back, write-protected again so the kernel
 sees the next change), 2-10 us here, once per 4 KiB page (~20 intents) and once after each
 sync. `prepare()`, which the execution engine calls after each send, touches the next pages
-(writing the zero they already hold) and grows the mapping ahead, so the next intents find
-their pages writable (docs/execution.md "journal page faults").
+(writing the zero they already hold) and grows the mapping ahead; the sync thread touches the
+end's pages again right after each sync (an atomic add of 0 to one byte a page); so the next
+intents find their pages writable (docs/execution.md "journal page faults").
 The file therefore ends in zeros (the unused part of the last chunk) while open or after a
 kill; `close()` truncates them. A reader stops at the first NUL byte (JSON text never contains
 one: orjson escapes control characters).
@@ -116,6 +117,7 @@ class Journal:
         # the periodic fdatasync, on a C thread that never takes the GIL (_fast/syncer.pxd);
         # the writer tells it where the data ends after each append
         self._sync = FileSyncer(self._fd, fsync_interval_s, end)
+        self._sync.set_map(self._mm)             # it re-arms the end's pages after each sync
         self.records_written = 0
 
     # -- the writer (hot path: a copy into the page cache, no system call) ----------------
@@ -134,7 +136,9 @@ class Journal:
         if self._closed:
             raise ValueError(f"journal {self.path} is closed")
         cap = -(-need // self._chunk) * self._chunk
+        self._sync.set_map(None)                 # the mapping may move: the thread lets go
         self._mm.resize(cap)                     # grows the file too (mremap + ftruncate)
+        self._sync.set_map(self._mm)
         self._cap = cap
     # orjson writes IntEnum members as their integer values (no int() calls: ~0.3 us saved)
     def intent(self, o: Order) -> None:
