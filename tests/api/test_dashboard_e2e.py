@@ -161,6 +161,14 @@ def test_dashboard_when_driven_in_chromium_shows_live_values_and_kills(paper_eng
                     await p.send("Page.navigate", url=server.url + "/")
                     await p.until("document.readyState === 'complete' && "
                                   "!!document.getElementById('kill')")
+                    # the operator's token, kept for the session as the token field keeps it
+                    # (app.js); the page reloads and reads it. Typing it in mid-test would close
+                    # and reopen the stream, and the header (flex-wrap) reflows meanwhile, which
+                    # once moved the kill button away from a click aimed at it.
+                    await p.js(f"sessionStorage.setItem('tradecore-token', '{TOKEN}')")
+                    await p.send("Page.reload")
+                    await p.until("document.readyState === 'complete' && "
+                                  f"document.getElementById('token').value === '{TOKEN}'")
                     # live values: the stream connected, equity shown, feed counters moving
                     await p.until("document.getElementById('conn').textContent === 'live'")
                     equity = await p.until("(() => { const t = document.getElementById("
@@ -172,13 +180,18 @@ def test_dashboard_when_driven_in_chromium_shows_live_values_and_kills(paper_eng
                     first = await p.until(msgs)
                     await asyncio.sleep(2.5)
                     second = await p.js(msgs)
-                    # the kill switch, behind its confirm dialog
-                    await p.js(f"(() => {{ const t = document.getElementById('token'); "
-                               f"t.value = '{TOKEN}'; t.dispatchEvent(new Event('change')); "
-                               f"}})()")
-                    await p.click("#kill")
-                    modal_open = await p.until("!document.getElementById('modal').classList"
-                                               ".contains('hidden')", 10)
+                    # the kill switch, behind its confirm dialog (a click the live header's
+                    # reflow made miss is made again: the dialog must open on a real click)
+                    opened = "!document.getElementById('modal').classList.contains('hidden')"
+                    for _ in range(5):
+                        await p.click("#kill")
+                        try:
+                            modal_open = await p.until(opened, 3)
+                            break
+                        except AssertionError:
+                            continue
+                    else:
+                        raise AssertionError("five clicks on #kill did not open the dialog")
                     state_before_confirm = TradingState(node.gate.state)
                     await p.click("#kill-confirm")
                     # HALTED, or the error the dialog shows (so a failure says why)
