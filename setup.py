@@ -26,6 +26,7 @@ FAST_MODULES = [
     "wire",       # order frames in the venue's bytes (Binance order.place after session.logon)
     "slots",      # __slots__ records (the order) read from C by slot offsets
     "orderrec",   # the order record on the order path: spec check, journal intent line
+    "orderpath",  # the execution engine's submit, compiled (its reference stays in Python)
     "syncer",     # the journal's periodic fdatasync on a thread that never takes the GIL
     "fanout",     # the node's hook for a changed book (engine.py _book_hook), compiled
 ]

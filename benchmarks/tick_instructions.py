@@ -73,11 +73,29 @@ def _replay(stage: int, frames: int, journal: str, ticks_at: set[int], collect: 
                 toggle()
                 self.on = False
 
-    marks = Marks()
+    class PlainMarks(dict):
+        """End to end: the intermediate marks stay a dict's own stores, as in the bench (a
+        Python __setitem__ would count ~2.7k instructions a mark); on at t0 by the loop, off
+        by the venue once the first order's bytes are ready."""
+        on = False
+        enabled = False
+
+        def stop(self):
+            if self.on:
+                toggle()
+                self.on = False
+
+    class Venue(t.SerializingVenue):
+        def submit(self, order):
+            t.SerializingVenue.submit(self, order)
+            marks.stop()
+
+    e2e = stage == 5
+    marks = PlainMarks() if e2e else Marks()
     venues = {}
 
     def factory(name, clock, insts):
-        v = t.SerializingVenue(name, clock, insts, marks, "ed25519")
+        v = (Venue if e2e else t.SerializingVenue)(name, clock, insts, marks, "ed25519")
         venues[name] = v
         return v
     node = TradingNode(t.bench_config(journal), venue_factory=factory)
@@ -116,6 +134,9 @@ def _replay(stage: int, frames: int, journal: str, ticks_at: set[int], collect: 
             if rec.kind != "ws":
                 continue
             marks.enabled = collect and count in ticks_at
+            if e2e and marks.enabled:
+                marks.on = True
+                toggle()
             marks["t0"] = 0
             if stage == 6:
                 marks["tz"] = 0

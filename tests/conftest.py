@@ -28,6 +28,16 @@ def pytest_configure(config: pytest.Config) -> None:
                 raise pytest.UsageError(f"{so.name} is older than {src.name}: run `make build`")
 
 
+@pytest.fixture(params=[True, False], ids=["compiled_submit", "python_submit"])
+def both_submits(request, monkeypatch):
+    """Run a test with the execution engine's compiled submit (_fast/orderpath.pxd) and with
+    its Python reference (ExecutionEngine.submit): a module opts in with
+    `pytestmark = pytest.mark.usefixtures("both_submits")`."""
+    import tradecore.execution.engine as eng
+    monkeypatch.setattr(eng, "COMPILED_SUBMIT", request.param)
+    return request.param
+
+
 @pytest.fixture(autouse=True)
 def _restore_logging():
     """Commands under test configure logging (basicConfig on a captured stderr, JSON output,

@@ -157,3 +157,25 @@ def test_book_hook_when_compiled_runs_the_replay_as_its_python_reference(monkeyp
                      dict(node.exec._mids), sorted(node.books)))
     assert runs[0][0] and runs[0][3] > 1000
     assert runs[0] == runs[1]
+
+
+def test_submit_when_compiled_runs_the_replay_as_its_python_reference(monkeypatch):
+    """_fast/orderpath.pxd's OrderPath against ExecutionEngine.submit over the same replay (the
+    bench's zero-fee cross-exchange strategy: an order on most book changes): the same order
+    events, fills, counters, problems, positions and marks, gate bookkeeping."""
+    import tradecore.execution.engine as ee
+    from tradecore.bench.tick_to_order import bench_config
+    runs = []
+    for compiled in (True, False):
+        monkeypatch.setattr(ee, "COMPILED_SUBMIT", compiled)
+        node = TradingNode(bench_config())
+        seen = record_run(node)
+        node.run_replay(limit=20_000)
+        s = node.summary()
+        runs.append((seen, s["orders"], s["fills"], s["problems"], s["strategies"],
+                     {k: (p.lots, p.mark) for k, p in node.exec.portfolio.positions.items()},
+                     sorted(node.gate._open), node.gate.denials))
+        fast = getattr(node.exec.submit, "__self__", None)
+        assert (fast.fast > 1000) if compiled else fast is node.exec
+    assert runs[0][1] > 1000 and runs[0][0]
+    assert runs[0] == runs[1]

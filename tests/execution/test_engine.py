@@ -16,6 +16,9 @@ from tradecore.execution.journal import Journal, read_journal
 from tradecore.execution.oms import DuplicateOrderId
 from tradecore.risk.stops import PROTECTION_STRATEGY
 
+# every test here runs with the compiled submit and with its Python reference
+pytestmark = pytest.mark.usefixtures("both_submits")
+
 S = OrderStatus
 
 

@@ -15,6 +15,9 @@ from tradecore.execution.engine import KILL_STRATEGY, ExecutionEngine
 from tradecore.execution.journal import Journal, NullJournal
 from tradecore.execution.recovery import Recovery
 
+# every test here runs with the compiled submit and with its Python reference
+pytestmark = pytest.mark.usefixtures("both_submits")
+
 gate_mod = pytest.importorskip("tradecore.risk.gate")
 limits_mod = pytest.importorskip("tradecore.risk.limits")
 paper_mod = pytest.importorskip("tradecore.execution.paper")

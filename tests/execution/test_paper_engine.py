@@ -19,6 +19,9 @@ from tradecore.verify import normalizer_for
 
 from test_paper_recorded import INST, SYM, records
 
+# every test here runs with the compiled submit and with its Python reference
+pytestmark = pytest.mark.usefixtures("both_submits")
+
 try:
     from tradecore.execution.engine import ExecutionEngine
     from tradecore.execution.journal import Journal

@@ -14,6 +14,9 @@ from tradecore.execution.journal import Journal
 from tradecore.execution.recovery import Recovery
 from tradecore.execution.venue import VenueOrderState
 
+# every test here runs with the compiled submit and with its Python reference
+pytestmark = pytest.mark.usefixtures("both_submits")
+
 S = OrderStatus
 
 

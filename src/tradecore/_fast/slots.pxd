@@ -5,9 +5,11 @@
 # resolves, once, the offsets of the named slots of one class (each must be a plain object
 # slot of that exact class, checked at construction); get(o, i) is field i of an instance
 # whose type the caller has checked is cls exactly (`type(o) is layout.cls`); a slot never set
-# raises AttributeError, as Python does. (Building instances this way was measured too: no
-# faster than the dataclass's __init__, the allocation dominates.)
+# raises AttributeError, as Python does; put(o, i, v) stores v in field i (the same check is
+# the caller's). (Building instances this way was measured too: no faster than the dataclass's
+# __init__, the allocation dominates.)
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 
 cdef class SlotLayout:
     cdef readonly object cls
@@ -20,5 +22,12 @@ cdef class SlotLayout:
         if v == NULL:
             raise AttributeError(f"{self.names[i]} is not set")
         return <object>v
+
+    cdef inline void put(self, object o, Py_ssize_t i, object v) noexcept:
+        cdef PyObject** p = <PyObject**>((<char*><PyObject*>o) + self.off[i])
+        cdef PyObject* old = p[0]
+        Py_INCREF(v)
+        p[0] = <PyObject*>v
+        Py_XDECREF(old)
 
     cpdef Py_ssize_t index(self, str name) except -1

@@ -33,7 +33,9 @@ from tradecore.core.events import Problem, Trade
 from tradecore.core.instrument import Instrument
 from tradecore.core.orders import (OPEN, DenyReason, Fill, Order, OrderEvent, OrderStatus,
                                    OrderType, Side, TimeInForce, TradingState)
+from tradecore._fast.orderpath import OrderPath
 from tradecore.execution.oms import ExecutionError, LateFill, OrderManager, UnknownOrder
+from tradecore.execution.order_layout import ORDER_LAYOUT, ORDER_SPEC
 from tradecore.execution.portfolio import Portfolio
 from tradecore.execution.state import FastStatus, InvalidTransition
 from tradecore.execution.venue import VenueClient
@@ -46,6 +48,9 @@ S = FastStatus        # OrderStatus members, fast to look up (state.py)
 _ERRORS = (ExecutionError, InvalidTransition)   # a venue answer we cannot apply
 _SUBMITTED = OrderStatus.SUBMITTED
 _SAME_GRID = (1, 1)          # book ticks are instrument ticks (checked by identity)
+# submit is the compiled OrderPath (_fast/orderpath.pxd); False: the method, its reference
+# (tests run both)
+COMPILED_SUBMIT = True
 
 
 class ExecutionEngine:
@@ -88,6 +93,16 @@ class ExecutionEngine:
             gate.on_state_change(self._on_gate_state)
         for v in venues.values():
             v.set_listener(self)
+        if COMPILED_SUBMIT and type(self).submit is ExecutionEngine.submit:
+            # the compiled submit (_fast/orderpath.pxd) shadows the method on the instance;
+            # the method stays its reference, and where it hands an order over
+            oms = self.oms
+            self.submit = OrderPath(
+                ORDER_LAYOUT, ORDER_SPEC, gate, oms.orders, oms.open, venues, self._mids,
+                self._flush_mids, clock.time_ns, oms.journal.intent, self._journal_prepare,
+                gate.on_order_open, self._listeners, self._notify_submitted,
+                ExecutionEngine.submit.__get__(self), self._deny, self._send,
+                S.INITIALIZED, S.SUBMITTED, self._is_open).submit
 
     # -- wiring -------------------------------------------------------------------------
     def subscribe(self, strategy_id: str, handler: Callable[[OrderEvent], None]) -> None:
@@ -129,10 +144,13 @@ class ExecutionEngine:
             self._flush_mids()              # the gate reads mids at check time (on_book)
         reason = self.gate.check(o)
         if reason:
-            o.deny_reason = DenyReason(reason)
-            self._emit(o, self.oms.deny(o, o.deny_reason.name))
-            return o
+            return self._deny(o, reason)
         return self._send(o)
+
+    def _deny(self, o: Order, reason) -> Order:
+        o.deny_reason = DenyReason(reason)
+        self._emit(o, self.oms.deny(o, o.deny_reason.name))
+        return o
 
     def _send(self, o: Order) -> Order:
         venue = self.venues.get(o.venue)
@@ -148,13 +166,16 @@ class ExecutionEngine:
         if self._is_open[o.status]:
             self.gate.on_order_open(o)
         if self._listeners:
-            # SUBMITTED for listeners (e.g. the reject-rate breaker counts sends), made after
-            # the bytes left and only when someone listens
-            ev = OrderEvent(o.client_order_id, _SUBMITTED, o.ts_created_ns)
-            for fn in self._listeners:
-                fn(o, ev)
+            self._notify_submitted(o)
         self._journal_prepare()
         return o
+
+    def _notify_submitted(self, o: Order) -> None:
+        """SUBMITTED for listeners (e.g. the reject-rate breaker counts sends), made after the
+        bytes left and only when someone listens."""
+        ev = OrderEvent(o.client_order_id, _SUBMITTED, o.ts_created_ns)
+        for fn in self._listeners:
+            fn(o, ev)
 
     def cancel(self, client_order_id: str) -> DenyReason:
         """Ask the venue to cancel. A terminal order or one already being cancelled is left

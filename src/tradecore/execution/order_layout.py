@@ -15,6 +15,7 @@ from tradecore.core.orders import Order, OrderType, Side, TimeInForce
 ORDER_LAYOUT = SlotLayout(Order, [f.name for f in fields(Order)])
 # plain_ok(order, now_ns): True only for a well-formed order of the plain shape; False: ask
 # oms.check_spec, the reference, which accepts or explains
-spec_plain_ok = OrderSpec(ORDER_LAYOUT, OrderType, TimeInForce, Side).plain_ok
+ORDER_SPEC = OrderSpec(ORDER_LAYOUT, OrderType, TimeInForce, Side)
+spec_plain_ok = ORDER_SPEC.plain_ok
 # write(buf, pos, order): the intent line at buf[pos:], its end; -1: orjson's path writes it
 write_intent = IntentLine(ORDER_LAYOUT, Side, OrderType, TimeInForce).write

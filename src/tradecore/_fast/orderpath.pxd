@@ -1,0 +1,37 @@
+# The execution engine's submit, compiled: execution/engine.py ExecutionEngine.submit is its
+# reference (tests run both over the same replays and orders and compare everything).
+#
+# submit(order) does, for an order of the usual case, what the reference does in this order:
+#   the OMS's add (a new id, status INITIALIZED, the clock read once, spec.plain_ok; then
+#   ts_created_ns when 0, ts_last_ns = ts_created_ns, orders[cid] = order); the noted mids
+#   flushed to the gate when there are any (flush()); the gate's check, `gate.check` read at
+#   each call (a probe may shadow it: api/metrics.py) and called directly in C when it is
+#   still the RiskKernel's check_order; the OMS's submitted (status SUBMITTED, the intent
+#   journaled by intent(order), open[cid] = order); venue.submit(order); after the send, the
+#   gate's on_open(order) while the status is open (is_open[status]), notify(order) when there
+#   are listeners, prepare().
+# Whatever is not the usual case is the reference's, with nothing changed before it is handed
+# over: an order of another class or an id already known -> reference(order); not of the plain
+# shape (spec.plain_ok false) -> reference(order), which checks the spec and accepts or raises;
+# a denial -> deny(order, reason); no client for the venue -> send(order) (the reference's
+# _send, which denies it). `fast` counts the orders that took the compiled path, `handed`
+# those handed over before anything changed.
+from tradecore._fast.orderrec cimport OrderSpec
+from tradecore._fast.riskgate cimport RiskKernel
+from tradecore._fast.slots cimport SlotLayout
+
+cdef class OrderPath:
+    cdef SlotLayout L
+    cdef OrderSpec spec
+    cdef object gate
+    cdef object kcheck                     # the gate's check when built: RiskKernel.check_order
+    cdef RiskKernel kernel                 # ... and its kernel (None for another gate)
+    cdef dict orders, open, venues, mids
+    cdef object flush, clock_ns, intent, prepare, on_open, notify
+    cdef list listeners
+    cdef object reference, deny, send
+    cdef object initialized, submitted
+    cdef tuple is_open                     # by status value: open or not
+    cdef Py_ssize_t i_cid, i_venue, i_status, i_created, i_last
+    cdef readonly unsigned long long fast, handed
+    cpdef object submit(self, object order)

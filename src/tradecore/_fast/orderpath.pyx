@@ -1,0 +1,97 @@
+"""See orderpath.pxd."""
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
+from cpython.long cimport PyLong_AsLongLong
+from cpython.object cimport PyObject, PyObject_GetAttr
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
+
+from tradecore._fast.orderrec cimport OrderSpec
+from tradecore._fast.riskgate cimport RiskKernel
+from tradecore._fast.slots cimport SlotLayout
+
+cdef extern from "Python.h":
+    bint PyUnicode_CheckExact(object)
+    bint PyLong_CheckExact(object)
+
+cdef str _CHECK = "check"
+cdef str _SUBMIT = "submit"
+
+
+cdef class OrderPath:
+    """OrderPath(layout, spec, gate, orders, open, venues, mids, flush, clock_ns, intent,
+    prepare, on_open, listeners, notify, reference, deny, send, INITIALIZED, SUBMITTED,
+    is_open): the engine's and the OMS's live objects (see orderpath.pxd), never copied."""
+
+    def __init__(self, SlotLayout layout, OrderSpec spec, gate, dict orders, dict open,
+                 dict venues, dict mids, flush, clock_ns, intent, prepare, on_open,
+                 list listeners, notify, reference, deny, send, initialized, submitted,
+                 tuple is_open):
+        self.L, self.spec, self.gate = layout, spec, gate
+        self.kcheck = getattr(gate, "check", None)
+        owner = getattr(self.kcheck, "__self__", None)
+        self.kernel = owner if isinstance(owner, RiskKernel) and \
+            getattr(self.kcheck, "__name__", "") == "check_order" else None
+        self.orders, self.open, self.venues, self.mids = orders, open, venues, mids
+        self.flush, self.clock_ns, self.intent, self.prepare = flush, clock_ns, intent, prepare
+        self.on_open, self.listeners, self.notify = on_open, listeners, notify
+        self.reference, self.deny, self.send = reference, deny, send
+        self.initialized, self.submitted = initialized, submitted
+        self.is_open = is_open
+        ix = (<object>layout).index
+        self.i_cid, self.i_venue, self.i_status = ix("client_order_id"), ix("venue"), \
+            ix("status")
+        self.i_created, self.i_last = ix("ts_created_ns"), ix("ts_last_ns")
+
+    cpdef object submit(self, object order):
+        cdef SlotLayout L = self.L
+        cdef PyObject* v
+        cdef object chk, reason, st
+        cdef long long si
+        if type(order) is not L.cls:
+            self.handed += 1
+            return self.reference(order)
+        cid = L.get(order, self.i_cid)
+        if not PyUnicode_CheckExact(cid) or PyDict_GetItem(self.orders, cid) != NULL \
+                or L.get(order, self.i_status) is not self.initialized:
+            self.handed += 1               # a resubmission, or an error the reference words
+            return self.reference(order)
+        now = self.clock_ns()
+        if not PyLong_CheckExact(now) or not self.spec.plain_ok(order, PyLong_AsLongLong(now)):
+            self.handed += 1
+            return self.reference(order)
+        # -- the OMS's add: nothing was changed before this point
+        self.fast += 1
+        created = L.get(order, self.i_created)
+        if not created:
+            L.put(order, self.i_created, now)
+            created = now
+        L.put(order, self.i_last, created)
+        PyDict_SetItem(self.orders, cid, order)
+        if self.mids:
+            self.flush()
+        # -- the gate
+        chk = PyObject_GetAttr(self.gate, _CHECK)
+        if chk is self.kcheck and self.kernel is not None:
+            reason = self.kernel.check_order(order)
+        else:
+            reason = chk(order)
+        if reason:
+            return self.deny(order, reason)
+        v = PyDict_GetItem(self.venues, L.get(order, self.i_venue))
+        if v == NULL:
+            return self.send(order)
+        venue = <object>v                  # a reference of our own
+        # -- the OMS's submitted: the intent is journaled before anything leaves
+        L.put(order, self.i_status, self.submitted)
+        self.intent(order)
+        PyDict_SetItem(self.open, cid, order)
+        PyObject_GetAttr(venue, _SUBMIT)(order)
+        # -- after the send (the venue may have answered synchronously)
+        st = L.get(order, self.i_status)
+        si = PyLong_AsLongLong(st)
+        if 0 <= si < PyTuple_GET_SIZE(self.is_open) and \
+                <object>PyTuple_GET_ITEM(self.is_open, si):
+            self.on_open(order)
+        if self.listeners:
+            self.notify(order)
+        self.prepare()
+        return order
