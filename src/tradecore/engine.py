@@ -238,10 +238,11 @@ class TradingNode:
     def _book_hook(self, venue: str):
         paper = getattr(self.venues.get(venue), "on_book", None)
         if COMPILED_BOOK_HOOK:
-            mids, positions, mark, protected, on_protected, clock_ns = self.exec.book_parts()
+            mids, positions, mark, protected, on_protected, clock_ns, target = \
+                self.exec.book_parts()
             return BookFanout(venue, self.stats, self.books, paper, self.book_subs,
                               self._strategy_error, mids, positions, mark, protected,
-                              on_protected, clock_ns).on_book
+                              on_protected, clock_ns, target).on_book
         return self._book_hook_py(venue, paper)
 
     def _book_hook_py(self, venue: str, paper):

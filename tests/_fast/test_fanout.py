@@ -39,7 +39,7 @@ def fanout(**kw):
                    parts["mids"], parts["positions"],
                    lambda v, s, m: parts["marks"].append((v, s, m)), parts["protected"],
                    lambda k, b: parts["protected_calls"].append((k, b)),
-                   lambda: parts["now"][0])
+                   lambda: parts["now"][0], parts.get("mid_target"))
     return f, parts
 
 
@@ -92,3 +92,26 @@ def test_on_book_when_the_symbol_has_stops_hands_the_book_to_them_and_tells_pape
 def test_fanout_refuses_subscriptions_that_are_not_a_dict():
     with pytest.raises(TypeError, match="subs must be a dict"):
         BookFanout("v", None, {}, None, [], None, {}, {}, None, {}, None, None)
+
+
+def test_on_book_when_given_the_gates_mid_target_sets_the_mid_in_the_kernel_at_once():
+    from tradecore.core.clock import SimClock
+    from tradecore.core.instrument import Instrument
+    from tradecore.risk.gate import RiskGate
+    from tradecore.risk.limits import RiskLimits
+    gate = RiskGate(RiskLimits(), SimClock(5))
+    gate.add_instrument(Instrument("binance", "BTCUSDT", tick="0.01", lot="0.001"))
+    f, p = fanout(mid_target=gate.mid_target())
+    f.on_book(("conn", "BTCUSDT"), Book(100.5, ts_ns=42))
+    f.on_book(("conn", "ETHUSDT"), Book(7.0, ts_ns=43))      # not a gate instrument: nothing
+    f.on_book(("conn", "BTCUSDT"), Book(101.0))              # no book time: the clock's
+    assert p["mids"] == {} and gate.pending_mids == {}
+    s = gate.kernel.symbol(gate.index("binance", "BTCUSDT"))
+    assert (s["mid"], s["mid_ts"]) == (101.0, 7)
+    assert p["marks"] == [("binance", "BTCUSDT", 100.5), ("binance", "ETHUSDT", 7.0),
+                          ("binance", "BTCUSDT", 101.0)]
+
+
+def test_fanout_refuses_a_mid_target_that_is_not_a_kernel_and_its_index():
+    with pytest.raises(TypeError, match="mid_target"):
+        fanout(mid_target=(object(), {}))

@@ -6,10 +6,15 @@
 #   count the change (stats.book_updates), keep the book in `books` under (venue, symbol) (the
 #   key tuple made once per symbol), tell the paper venue (paper(symbol, book), when there is
 #   one); then the execution engine's part: mid = book.mid(); when there is one, note
-#   (mid, book.ts_ns or clock_ns()) in `mids`, mark the position (positions[key].mark, else
+#   (mid, book.ts_ns or clock_ns()) in `mids` - or, given the gate's mid target (kernel,
+#   index), set it in the kernel at once (kernel.set_mid(index[(venue, symbol)], ...), nothing
+#   for a symbol the gate does not know: what the gate's flush of `mids` would have done at
+#   the next check, without a tuple and dict store per change), mark the position (positions[key].mark, else
 #   mark(venue, symbol, mid)), and for a key in `protected` call on_protected(key, book); then
 #   each subscribed strategy's on_book(venue, symbol, book), an exception of one reported by
 #   strategy_error(strategy, "on_book", exc) and the others still called.
+from tradecore._fast.riskgate cimport RiskKernel
+
 cdef class BookFanout:
     cdef readonly str venue
     cdef object stats
@@ -24,4 +29,7 @@ cdef class BookFanout:
     cdef object on_protected
     cdef object clock_ns
     cdef dict keys                        # symbol -> (venue, symbol)
+    cdef RiskKernel kernel                # the gate's mid target, or None (then `mids`)
+    cdef dict index                       # ... (venue, symbol) -> kernel index
+    cdef dict sym_idx                     # symbol -> kernel index, once known
     cpdef on_book(self, object key, object book)

@@ -5,8 +5,8 @@
 #   the OMS's add (a new id, status INITIALIZED, the clock read once, spec.plain_ok; then
 #   ts_created_ns when 0, ts_last_ns = ts_created_ns, orders[cid] = order); the noted mids
 #   flushed to the gate when there are any (flush()); the gate's check, `gate.check` read at
-#   each call (a probe may shadow it: api/metrics.py) and called directly in C when it is
-#   still the RiskKernel's check_order; the OMS's submitted (status SUBMITTED, the intent
+#   each call (a probe may shadow it: api/metrics.py) and called directly in C, at the same
+#   clock read, when it is still the RiskKernel's check_order; the OMS's submitted (status SUBMITTED, the intent
 #   journaled by intent(order), open[cid] = order); venue.submit(order); after the send, the
 #   gate's on_open(order) while the status is open (is_open[status]), notify(order) when there
 #   are listeners, prepare().

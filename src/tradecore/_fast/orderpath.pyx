@@ -45,7 +45,7 @@ cdef class OrderPath:
         cdef SlotLayout L = self.L
         cdef PyObject* v
         cdef object chk, reason, st
-        cdef long long si
+        cdef long long si, now_ns
         if type(order) is not L.cls:
             self.handed += 1
             return self.reference(order)
@@ -55,7 +55,11 @@ cdef class OrderPath:
             self.handed += 1               # a resubmission, or an error the reference words
             return self.reference(order)
         now = self.clock_ns()
-        if not PyLong_CheckExact(now) or not self.spec.plain_ok(order, PyLong_AsLongLong(now)):
+        if not PyLong_CheckExact(now):
+            self.handed += 1
+            return self.reference(order)
+        now_ns = PyLong_AsLongLong(now)
+        if not self.spec.plain_ok(order, now_ns):
             self.handed += 1
             return self.reference(order)
         # -- the OMS's add: nothing was changed before this point
@@ -71,7 +75,7 @@ cdef class OrderPath:
         # -- the gate
         chk = PyObject_GetAttr(self.gate, _CHECK)
         if chk is self.kcheck and self.kernel is not None:
-            reason = self.kernel.check_order(order)
+            reason = self.kernel.check_order_at(order, now_ns)    # the same clock read
         else:
             reason = chk(order)
         if reason:

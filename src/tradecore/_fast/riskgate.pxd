@@ -153,6 +153,8 @@ cdef class RiskKernel:
     # The same for an Order-like object (reads venue, symbol, side, type, qty, price,
     # trigger_price, reduce_only, strategy_id); time from clock_ns(); returns reasons[code].
     cpdef object check_order(self, object order)
+    # check_order at a time the caller has read (the compiled submit's one clock read)
+    cdef object check_order_at(self, object order, int64_t now_ns)
     cpdef void set_order_layout(self, SlotLayout layout) except *
     # One cancel: only the cancel-rate throttle can refuse it (HALTED allows cancels).
     cpdef int check_cancel(self, int64_t now_ns) noexcept

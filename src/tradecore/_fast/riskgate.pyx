@@ -304,6 +304,9 @@ cdef class RiskKernel:
         self.order_layout = layout
 
     cpdef object check_order(self, object order):
+        return self.check_order_at(order, self.clock_ns())
+
+    cdef object check_order_at(self, object order, int64_t now_ns):
         cdef SlotLayout L = self.order_layout
         cdef object i
         cdef int r
@@ -326,7 +329,7 @@ cdef class RiskKernel:
             i = self.strategy_states.get(sid)
             if i is not None:
                 sst = <int>i
-        r = self._check(idx, side, otype, qty, price, trig, red, self.clock_ns(), 0, sst)
+        r = self._check(idx, side, otype, qty, price, trig, red, now_ns, 0, sst)
         self.counts[r] += 1
         return self.reasons[r]
 

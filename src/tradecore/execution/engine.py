@@ -299,10 +299,13 @@ class ExecutionEngine:
 
     def book_parts(self) -> tuple:
         """What the node's compiled book hook (_fast/fanout.pxd) does on_book_key's work with:
-        (mids, positions, portfolio mark, protected keys, the stops' part, clock) - the live
-        objects, on_book_key being the reference."""
+        (mids, positions, portfolio mark, protected keys, the stops' part, clock, the gate's
+        mid target or None) - the live objects, on_book_key being the reference."""
+        target = None
+        if hasattr(self.gate, "mid_target") and self._mids is self.gate.pending_mids:
+            target = self.gate.mid_target()      # mids straight into the gate's kernel
         return (self._mids, self._positions, self.portfolio.mark, self._protected,
-                self._on_book_protected, self.clock.time_ns)
+                self._on_book_protected, self.clock.time_ns, target)
 
     def _on_book_protected(self, key: tuple[str, str], book) -> None:
         """The protective stops' part of on_book, for a symbol that has some."""

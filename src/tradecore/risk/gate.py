@@ -172,6 +172,14 @@ class RiskGate:
         except KeyError:
             raise KeyError(f"{venue}:{symbol} is not a risk-gate instrument") from None
 
+    def mid_target(self) -> tuple | None:
+        """(kernel, {(venue, symbol): index}): for a book hook that gives the kernel each mid
+        as the book changes (the node's compiled hook, _fast/fanout.pxd) instead of noting it
+        in pending_mids. The kernel then holds at check time what a flush would have given it,
+        with no tuple and dict store per change and no flush per order. None when the kernel
+        is not the compiled one (a reference kernel from kernel_factory): note mids then."""
+        return (self._k, self._index) if isinstance(self._k, RiskKernel) else None
+
     @property
     def kernel(self):
         """The compiled kernel (benchmarks, tests), with the pending mids given to it."""
