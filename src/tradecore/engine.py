@@ -43,6 +43,7 @@ from tradecore.data.capture import REST, WS, CaptureError, merge_captures
 from tradecore.execution.engine import ExecutionEngine
 from tradecore.execution.fill_model import LatencyModel
 from tradecore.execution.journal import Journal, NullJournal
+from tradecore.execution.order_layout import new_order, order_ids
 from tradecore.execution.paper import PaperVenue
 from tradecore.risk.gate import RiskGate
 from tradecore.risk.limits import RiskLimits, SymbolLimits
@@ -608,6 +609,9 @@ class _Context:
     """The StrategyContext the node gives each strategy."""
 
     __slots__ = ("node", "clock", "_submit", "_exec", "_kernel")
+    # the compiled order maker and id sequences (StrategyContext's optional two)
+    new_order = new_order
+    order_ids = staticmethod(order_ids)
 
     def __init__(self, node: TradingNode) -> None:
         self.node = node

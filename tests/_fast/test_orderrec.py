@@ -184,3 +184,75 @@ def test_intent_line_when_a_string_is_over_200_characters_is_refused():
     assert write_intent(bytearray(4096), 0, o) == -1
     o.tag = "t" * 200
     assert write_intent(bytearray(4096), 0, o) > 0
+
+
+# -- the order maker and the id sequence ------------------------------------------------------
+
+anything = st.one_of(st.none(), ints, odd, text, st.sampled_from(list(Side)), st.booleans())
+
+
+@settings(max_examples=300)
+@given(st.lists(anything, min_size=16, max_size=16))
+def test_order_maker_when_given_any_sixteen_values_makes_what_the_class_makes(values):
+    import gc
+    import sys
+    from tradecore.execution.order_layout import new_order
+    made, ref = new_order(*values), Order(*values)
+    assert type(made) is Order and made == ref
+    assert [getattr(made, n) for n in ORDER_LAYOUT.names] == \
+        [getattr(ref, n) for n in ORDER_LAYOUT.names]
+    assert gc.is_tracked(made) and sys.getrefcount(made) == sys.getrefcount(ref)
+    made.qty = 7                                  # an ordinary instance: fields assignable
+    assert made.qty == 7
+
+
+def test_order_maker_when_the_class_cannot_be_made_by_slots_refuses():
+    from dataclasses import field
+    from tradecore._fast.orderrec import OrderMaker
+
+    @dataclass(slots=True)
+    class Post:
+        a: int
+
+        def __post_init__(self):
+            self.a += 1
+
+    @dataclass(slots=True)
+    class Factory:
+        a: int
+        b: list = field(default_factory=list)
+
+    with pytest.raises(TypeError, match="__post_init__"):
+        OrderMaker(SlotLayout(Post, ["a"]), [None])
+    with pytest.raises(TypeError, match="default_factory"):
+        OrderMaker(SlotLayout(Factory, ["a", "b"]), [None, None])
+    with pytest.raises(TypeError, match="every field"):
+        OrderMaker(SlotLayout(Order, ["venue", "client_order_id"]), [None, None])
+    with pytest.raises(TypeError, match="defaults"):
+        OrderMaker(ORDER_LAYOUT, [None])
+
+
+@given(st.text(max_size=20), st.integers(1, 2**62), st.integers(1, 30))
+def test_order_ids_when_drawn_are_the_f_string_sequence(prefix, start, k):
+    from tradecore._fast.orderrec import OrderIds
+    ids = OrderIds(prefix, start)
+    assert [ids.next() for _ in range(k)] == [f"{prefix}{n}" for n in range(start, start + k)]
+    assert ids.last == start + k - 1
+
+
+def test_strategy_when_bound_to_the_node_makes_orders_and_ids_in_c_as_unbound_in_python():
+    from tradecore.bench.tick_to_order import bench_config
+    from tradecore.engine import TradingNode
+    from tradecore.execution.order_layout import new_order
+    from tradecore.strategies.base import Strategy
+    node = TradingNode(bench_config())
+    s = node.strategies[0]
+    assert s._new_order is new_order
+    bound = [s.order("binance", "BTCUSDT", Side.BUY, 5, price=100, tag="t") for _ in range(2)]
+    free = Strategy(s.strategy_id)
+    free._time_ns = node.clock.time_ns              # unbound: Order and the f-string ids
+    free._id_prefix = s._id_prefix
+    from tradecore.strategies.base import _python_ids
+    free._next_id = _python_ids(s._id_prefix)
+    plain = [free.order("binance", "BTCUSDT", Side.BUY, 5, price=100, tag="t") for _ in range(2)]
+    assert bound == plain and bound[1].client_order_id.endswith("-2")

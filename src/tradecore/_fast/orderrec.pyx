@@ -2,6 +2,8 @@
 from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF
+from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
@@ -9,7 +11,13 @@ from libc.string cimport memcpy
 from tradecore._fast.slots cimport SlotLayout
 
 cdef extern from "Python.h":
+    # the allocator slot of a type (Cython's PyTypeObject does not declare it)
+    ctypedef struct AllocType "PyTypeObject":
+        PyObject* (*tp_alloc)(AllocType*, Py_ssize_t)
+        Py_ssize_t tp_dictoffset
     bint PyLong_CheckExact(object)
+    object PyUnicode_New(Py_ssize_t, Py_UCS4)
+    unsigned char* PyUnicode_1BYTE_DATA(object)
     bint PyUnicode_CheckExact(object)
     bint PyUnicode_IS_ASCII(object)
     const char* PyUnicode_AsUTF8AndSize(object, Py_ssize_t*) except NULL
@@ -211,3 +219,93 @@ cdef class IntentLine:
         finally:
             PyBuffer_Release(&view)
         return pos + k
+
+
+cdef class OrderMaker:
+    """OrderMaker(layout, defaults): see orderrec.pxd."""
+
+    def __init__(self, SlotLayout layout, defaults):
+        import dataclasses
+        cls = layout.cls
+        if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
+            raise TypeError(f"{cls.__qualname__} must be a dataclass without __post_init__")
+        fs = dataclasses.fields(cls)
+        if any(f.default_factory is not dataclasses.MISSING for f in fs):
+            raise TypeError(f"{cls.__qualname__} has a default_factory field")
+        if tuple(f.name for f in fs) != layout.names:
+            raise TypeError(f"the layout must name every field of {cls.__qualname__} in order")
+        if layout.names[:16] != INTENT_FIELDS[:16]:
+            raise TypeError(f"the first sixteen fields must be {INTENT_FIELDS[:16]}")
+        if (<AllocType*>cls).tp_dictoffset != 0:
+            raise TypeError(f"{cls.__qualname__} instances have a __dict__")
+        self.L = layout
+        self.defaults = tuple(defaults)
+        if len(self.defaults) != layout.n:
+            raise TypeError(f"{len(self.defaults)} defaults for {layout.n} fields")
+
+    def new(self, client_order_id, venue, symbol, side, type, qty, price, trigger_price, tif,
+            post_only, reduce_only, expire_ns, trail_ticks, strategy_id, parent_id, tag):
+        cdef SlotLayout L = self.L
+        cdef AllocType* t = <AllocType*>L.cls
+        cdef PyObject* p = t.tp_alloc(t, 0)     # every slot NULL; tracked by the collector
+        cdef Py_ssize_t i
+        if p == NULL:
+            raise MemoryError()
+        o = <object>p                           # a reference of its own ...
+        Py_DECREF(o)                            # ... so tp_alloc's is given back
+        L.put(o, 0, client_order_id)
+        L.put(o, 1, venue)
+        L.put(o, 2, symbol)
+        L.put(o, 3, side)
+        L.put(o, 4, type)
+        L.put(o, 5, qty)
+        L.put(o, 6, price)
+        L.put(o, 7, trigger_price)
+        L.put(o, 8, tif)
+        L.put(o, 9, post_only)
+        L.put(o, 10, reduce_only)
+        L.put(o, 11, expire_ns)
+        L.put(o, 12, trail_ticks)
+        L.put(o, 13, strategy_id)
+        L.put(o, 14, parent_id)
+        L.put(o, 15, tag)
+        for i in range(16, L.n):
+            L.put(o, i, <object>PyTuple_GET_ITEM(self.defaults, i))
+        return o
+
+
+cdef class OrderIds:
+    """OrderIds(prefix): see orderrec.pxd."""
+
+    def __init__(self, str prefix, unsigned long long start=1):
+        self.prefix = prefix
+        self.pre = prefix.encode("ascii") if prefix.isascii() else None
+        self.n = start - 1
+
+    @property
+    def last(self) -> int:
+        """The last number given (0: none yet)."""
+        return self.n
+
+    cpdef str next(self):
+        cdef char tmp[24]
+        cdef Py_ssize_t k = 0, m, j
+        cdef unsigned long long u
+        cdef unsigned char* d
+        self.n += 1
+        if self.pre is None:
+            return f"{self.prefix}{self.n}"
+        u = self.n
+        while True:
+            tmp[k] = <char>(48 + u % 10)
+            k += 1
+            u //= 10
+            if u == 0:
+                break
+        m = len(self.pre)
+        s = PyUnicode_New(m + k, 127)
+        d = PyUnicode_1BYTE_DATA(s)
+        memcpy(d, <const char*>self.pre, m)
+        for j in range(k):
+            d[m + j] = tmp[k - 1 - j]
+        return s

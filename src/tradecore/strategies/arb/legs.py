@@ -25,10 +25,11 @@ _LIMIT, _IOC = OrderType.LIMIT, TimeInForce.IOC
 def ioc_leg(strategy, venue: str, symbol: str, side, lots: int, ticks: int, tag: str) -> Order:
     """An IOC limit order of the strategy: what Strategy.order(venue, symbol, side, lots,
     price=ticks, tif=IOC, tag=tag) builds, made positionally (the keyword call and its checks
-    cost ~1 us on the tick-to-order path). `side` must be a Side member. ts_created_ns is left
-    0: the OMS stamps it at submit, which follows at once (one clock read fewer)."""
-    return Order(f"{strategy._id_prefix}{next(strategy._ids)}", venue, symbol, side, _LIMIT,
-                 lots, ticks, 0, _IOC, False, False, 0, 0, strategy.strategy_id, "", tag)
+    cost ~1 us on the tick-to-order path) by the strategy's order maker and id sequence (the
+    context's compiled ones: Strategy.bind). `side` must be a Side member. ts_created_ns is
+    left 0: the OMS stamps it at submit, which follows at once (one clock read fewer)."""
+    return strategy._new_order(strategy._next_id(), venue, symbol, side, _LIMIT, lots, ticks,
+                               0, _IOC, False, False, 0, 0, strategy.strategy_id, "", tag)
 
 
 @dataclass(slots=True)
