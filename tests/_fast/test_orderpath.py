@@ -255,3 +255,19 @@ def test_submit_compiled_and_reference_agree_on_any_orders(tmp_path_factory, spe
             outs.append(outcome(eng, plain(sp.pop("cid"), **sp)))
         runs.append((outs, state(eng, gate, venue, journal, events)))
     assert runs[0] == runs[1]
+
+
+def test_submit_when_the_intent_needs_escapes_writes_it_the_journals_way(tmp_path, monkeypatch):
+    """The compiled intent line refuses a tag that needs escapes or is not ASCII; the journal's
+    orjson path writes it, and both engines' files hold the same records."""
+    runs = []
+    for compiled in (True, False):
+        (tmp_path / str(compiled)).mkdir()
+        eng, gate, venue, journal, events = build(tmp_path / str(compiled), compiled,
+                                                  monkeypatch)
+        for cid, tag in (("a", "plain"), ("b", 'say "hi"'), ("c", "é"), ("d", "")):
+            eng.submit(plain(cid, tag=tag))
+        assert journal.records_written == 4
+        runs.append(state(eng, gate, venue, journal, events))
+    assert runs[0] == runs[1]
+    assert [r[16] for r in runs[0][5]] == ["plain", 'say "hi"', "é", ""]

@@ -7,7 +7,9 @@
 #   flushed to the gate when there are any (flush()); the gate's check, `gate.check` read at
 #   each call (a probe may shadow it: api/metrics.py) and called directly in C, at the same
 #   clock read, when it is still the RiskKernel's check_order; the OMS's submitted (status SUBMITTED, the intent
-#   journaled by intent(order), open[cid] = order); venue.submit(order); after the send, the
+#   journaled: given the journal's parts (Journal.intent_parts: its IntentLine, mapping and
+#   syncer) written by IntentLine.write at the syncer's pos here, else or when that refuses by
+#   intent(order), as Journal.intent does; open[cid] = order); venue.submit(order); after the send, the
 #   gate's on_open(order) while the status is open (is_open[status]), notify(order) when there
 #   are listeners, prepare().
 # Whatever is not the usual case is the reference's, with nothing changed before it is handed
@@ -16,8 +18,9 @@
 # a denial -> deny(order, reason); no client for the venue -> send(order) (the reference's
 # _send, which denies it). `fast` counts the orders that took the compiled path, `handed`
 # those handed over before anything changed.
-from tradecore._fast.orderrec cimport OrderSpec
+from tradecore._fast.orderrec cimport IntentLine, OrderSpec
 from tradecore._fast.riskgate cimport RiskKernel
+from tradecore._fast.syncer cimport FileSyncer
 from tradecore._fast.slots cimport SlotLayout
 
 cdef class OrderPath:
@@ -28,6 +31,9 @@ cdef class OrderPath:
     cdef RiskKernel kernel                 # ... and its kernel (None for another gate)
     cdef dict orders, open, venues, mids
     cdef object flush, clock_ns, intent, prepare, on_open, notify
+    cdef IntentLine line                   # the journal's parts, or None
+    cdef object mm
+    cdef FileSyncer sync
     cdef list listeners
     cdef object reference, deny, send
     cdef object initialized, submitted

@@ -4,8 +4,9 @@ from cpython.long cimport PyLong_AsLongLong
 from cpython.object cimport PyObject, PyObject_GetAttr
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 
-from tradecore._fast.orderrec cimport OrderSpec
+from tradecore._fast.orderrec cimport IntentLine, OrderSpec
 from tradecore._fast.riskgate cimport RiskKernel
+from tradecore._fast.syncer cimport FileSyncer
 from tradecore._fast.slots cimport SlotLayout
 
 cdef extern from "Python.h":
@@ -19,12 +20,13 @@ cdef str _SUBMIT = "submit"
 cdef class OrderPath:
     """OrderPath(layout, spec, gate, orders, open, venues, mids, flush, clock_ns, intent,
     prepare, on_open, listeners, notify, reference, deny, send, INITIALIZED, SUBMITTED,
-    is_open): the engine's and the OMS's live objects (see orderpath.pxd), never copied."""
+    is_open, journal_parts=None): the engine's and the OMS's live objects (see
+    orderpath.pxd), never copied."""
 
     def __init__(self, SlotLayout layout, OrderSpec spec, gate, dict orders, dict open,
                  dict venues, dict mids, flush, clock_ns, intent, prepare, on_open,
                  list listeners, notify, reference, deny, send, initialized, submitted,
-                 tuple is_open):
+                 tuple is_open, journal_parts=None):
         self.L, self.spec, self.gate = layout, spec, gate
         self.kcheck = getattr(gate, "check", None)
         owner = getattr(self.kcheck, "__self__", None)
@@ -36,6 +38,8 @@ cdef class OrderPath:
         self.reference, self.deny, self.send = reference, deny, send
         self.initialized, self.submitted = initialized, submitted
         self.is_open = is_open
+        if journal_parts is not None:
+            self.line, self.mm, self.sync = journal_parts
         ix = (<object>layout).index
         self.i_cid, self.i_venue, self.i_status = ix("client_order_id"), ix("venue"), \
             ix("status")
@@ -46,6 +50,7 @@ cdef class OrderPath:
         cdef PyObject* v
         cdef object chk, reason, st
         cdef long long si, now_ns
+        cdef Py_ssize_t e
         if type(order) is not L.cls:
             self.handed += 1
             return self.reference(order)
@@ -86,7 +91,14 @@ cdef class OrderPath:
         venue = <object>v                  # a reference of our own
         # -- the OMS's submitted: the intent is journaled before anything leaves
         L.put(order, self.i_status, self.submitted)
-        self.intent(order)
+        if self.line is None:
+            self.intent(order)
+        else:
+            e = self.line.write(self.mm, self.sync.load_pos(), order)
+            if e >= 0:
+                self.sync.store_pos(e)
+            else:
+                self.intent(order)         # escapes, odd types, no room: the journal's way
         PyDict_SetItem(self.open, cid, order)
         PyObject_GetAttr(venue, _SUBMIT)(order)
         # -- after the send (the venue may have answered synchronously)

@@ -43,6 +43,7 @@ cdef class IntentLine:
     cdef Py_ssize_t last_len[17]            # ... and its length (venue, symbol, strategy and
                                             # tag repeat: checked once, then copied)
     cdef char scratch[2048]                 # > 5 + 6 x (200 + 3) + 11 x 21 + 1
+    cdef readonly unsigned long long written    # records this writer wrote (write() >= 0)
     cpdef Py_ssize_t write(self, object buf, Py_ssize_t pos, object o) except -2
 
 cdef class OrderMaker:

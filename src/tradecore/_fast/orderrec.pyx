@@ -218,6 +218,7 @@ cdef class IntentLine:
             memcpy(<char*>view.buf + pos, d, k)
         finally:
             PyBuffer_Release(&view)
+        self.written += 1
         return pos + k
 
 

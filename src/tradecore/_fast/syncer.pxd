@@ -40,3 +40,7 @@ cdef class FileSyncer:
     cdef bint running
     cdef long owner_pid                   # a forked child has no such thread: never joins it
     cdef void _halt(self) noexcept
+    # pos for compiled writers (the `pos` property's atomic load and store, without a call
+    # through Python): the compiled submit appends intents (orderpath.pxd)
+    cdef int64_t load_pos(self) noexcept
+    cdef void store_pos(self, int64_t v) noexcept

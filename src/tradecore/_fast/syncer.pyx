@@ -148,6 +148,12 @@ cdef class FileSyncer:
         self.running = True
         self.owner_pid = getpid()
 
+    cdef int64_t load_pos(self) noexcept:
+        return tc_load(&self.st.pos)
+
+    cdef void store_pos(self, int64_t v) noexcept:
+        tc_store(&self.st.pos, v)
+
     @property
     def pos(self) -> int:
         return tc_load(&self.st.pos)

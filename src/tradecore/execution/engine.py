@@ -102,7 +102,8 @@ class ExecutionEngine:
                 self._flush_mids, clock.time_ns, oms.journal.intent, self._journal_prepare,
                 gate.on_order_open, self._listeners, self._notify_submitted,
                 ExecutionEngine.submit.__get__(self), self._deny, self._send,
-                S.INITIALIZED, S.SUBMITTED, self._is_open).submit
+                S.INITIALIZED, S.SUBMITTED, self._is_open,
+                getattr(oms.journal, "intent_parts", lambda: None)()).submit
 
     # -- wiring -------------------------------------------------------------------------
     def subscribe(self, strategy_id: str, handler: Callable[[OrderEvent], None]) -> None:

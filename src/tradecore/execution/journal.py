@@ -59,7 +59,7 @@ import orjson
 
 from tradecore.core.orders import Fill, Order, OrderStatus, TradingState
 from tradecore._fast.syncer import FileSyncer
-from tradecore.execution.order_layout import write_intent
+from tradecore.execution.order_layout import intent_line
 
 __all__ = ["Journal", "NullJournal", "JournalCorrupt", "JournalLocked", "read_journal",
            "ReadResult"]
@@ -110,15 +110,31 @@ class Journal:
         self._cap = -(-(end + 1) // chunk_bytes) * chunk_bytes
         os.ftruncate(self._fd, max(self._cap, size))
         self._mm = mmap.mmap(self._fd, self._cap)
-        self._pos = end
         self._closed = False
         self._armed_to = 0                     # pages below this are writable without a fault
         self._armed_gen = -1                   # ... as of this many syncs
         # the periodic fdatasync, on a C thread that never takes the GIL (_fast/syncer.pxd);
         # the writer tells it where the data ends after each append
+        # where the data ends lives in the syncer (`pos`): the one place every writer reads
+        # and moves, this class and the compiled submit (intent_parts)
         self._sync = FileSyncer(self._fd, fsync_interval_s, end)
         self._sync.set_map(self._mm)             # it re-arms the end's pages after each sync
-        self.records_written = 0
+        self._line = intent_line()               # this journal's compiled intent writer
+        self._records = 0                        # records written by the Python paths
+
+    @property
+    def records_written(self) -> int:
+        return self._records + self._line.written
+
+    @property
+    def _pos(self) -> int:
+        return self._sync.pos
+
+    def intent_parts(self) -> tuple:
+        """(intent line, mapping, syncer): what a compiled writer appends an intent with
+        (_fast/orderpath.pxd: IntentLine.write at the syncer's pos, then the pos moved), the
+        same bytes as intent(); when it refuses (-1), intent() writes the record."""
+        return self._line, self._mm, self._sync
 
     # -- the writer (hot path: a copy into the page cache, no system call) ----------------
     def _write(self, rec: list) -> None:
@@ -128,9 +144,8 @@ class Journal:
         if e > self._cap:
             self._grow(e)
         self._mm[p:e] = b
-        self._pos = e
         self._sync.pos = e
-        self.records_written += 1
+        self._records += 1
 
     def _grow(self, need: int) -> None:
         if self._closed:
@@ -144,11 +159,9 @@ class Journal:
     def intent(self, o: Order) -> None:
         # on the order path: the compiled line (orderrec.pxd) straight into the mapping; what
         # it does not take (escapes, odd types, no room) goes the orjson way, _write inlined
-        e = write_intent(self._mm, self._pos, o)
+        e = self._line.write(self._mm, self._sync.pos, o)
         if e >= 0:
-            self._pos = e
             self._sync.pos = e
-            self.records_written += 1
             return
         b = orjson.dumps(["I", o.client_order_id, o.venue, o.symbol, o.side, o.type, o.qty,
                           o.price, o.trigger_price, o.tif, o.post_only, o.reduce_only,
@@ -159,9 +172,8 @@ class Journal:
         if e > self._cap:
             self._grow(e)
         self._mm[p:e] = b
-        self._pos = e
         self._sync.pos = e
-        self.records_written += 1
+        self._records += 1
 
     def transition(self, cid: str, status: OrderStatus, ts_ns: int, venue_order_id: str = "",
                    reason: str = "") -> None:

@@ -19,6 +19,11 @@ ORDER_SPEC = OrderSpec(ORDER_LAYOUT, OrderType, TimeInForce, Side)
 spec_plain_ok = ORDER_SPEC.plain_ok
 # write(buf, pos, order): the intent line at buf[pos:], its end; -1: orjson's path writes it
 write_intent = IntentLine(ORDER_LAYOUT, Side, OrderType, TimeInForce).write
+
+
+def intent_line() -> IntentLine:
+    """A writer of its own (a journal's: it counts what it wrote)."""
+    return IntentLine(ORDER_LAYOUT, Side, OrderType, TimeInForce)
 # new_order(<Order's first sixteen fields>): Order(...) of the same values, made in C
 new_order = OrderMaker(ORDER_LAYOUT, [None if f.default is MISSING else f.default
                                       for f in fields(Order)]).new
