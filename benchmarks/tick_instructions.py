@@ -100,18 +100,18 @@ def _replay(stage: int, frames: int, journal: str, ticks_at: set[int], collect: 
         return v
     node = TradingNode(t.bench_config(journal), venue_factory=factory)
     strat = node.strategies[0]
-    inner_on_book, inner_submit = strat.on_book, node.on_submit
+    inner_on_book, inner_submit = strat.on_book, strat.submit
 
     def timed_on_book(venue, symbol, book, _f=inner_on_book):
         if "t2" not in marks:
             marks["t2"] = 0
         _f(venue, symbol, book)
 
-    def timed_submit(_f=inner_submit):
+    def timed_submit(order, _f=inner_submit):
         if "t3" not in marks:
             marks["t3"] = 0
-        _f()
-    strat.on_book, node.on_submit = timed_on_book, timed_submit
+        return _f(order)
+    strat.on_book, strat.submit = timed_on_book, timed_submit
     for n in node.normalizers.values():
         def hooked(key, book, _f=n.on_book):
             if "t1" not in marks:

@@ -320,6 +320,7 @@ class TradingNode:
             fn(order, ev)
 
     def on_submit(self) -> None:
+        """Count a strategy's order (the bus's execution node; _Context.submit inlines it)."""
         self.stats.orders += 1
         self._orders_in_frame += 1
 
@@ -630,7 +631,9 @@ class _Context:
         return self.node.books.get((venue, symbol))
 
     def submit(self, order: Order) -> Order:
-        self.node.on_submit()
+        node = self.node                 # node.on_submit() inlined: a frame fewer an order
+        node.stats.orders += 1
+        node._orders_in_frame += 1
         return self._submit(order)
 
     def cancel(self, client_order_id: str) -> None:

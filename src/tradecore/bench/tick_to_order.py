@@ -22,7 +22,7 @@ strategy is free for the next tick, as if each IOC had missed.
 
 Timestamps (perf_counter_ns) are taken at: frame in (t0), book updated = the normalizer's
 on_book callback (t1), strategy entered (t2, after the paper-side hooks), strategy calls submit
-(t3, after the detector and the decision), venue.submit entered (t4, after OMS + gate + journal),
+(t3, after the detector, the decision and the order built), venue.submit entered (t4, after OMS + gate + journal),
 order bytes ready (t5). Stages: parse+book = t1-t0, engine hooks = t2-t1, detect+decide = t3-t2,
 risk+OMS = t4-t3, serialize = t5-t4, end to end = t5-t0 of the first order of a frame. A tick is a
 frame that produced an order; the recording is replayed `passes` times (fresh node each pass) to
@@ -171,13 +171,13 @@ def one_pass(cfg, out: dict[str, list[int]], key_kind: str = "ed25519",
             marks["t2"] = _now()
         _f(venue, symbol, book)
     strat.on_book = timed_on_book
-    inner_submit = node.on_submit             # the context calls it right before submit
+    inner_submit = strat.submit               # the context's submit (Strategy.bind)
 
-    def timed_submit(_f=inner_submit):
+    def timed_submit(order, _f=inner_submit):
         if "t3" not in marks:
             marks["t3"] = _now()
-        _f()
-    node.on_submit = timed_submit                          # type: ignore[method-assign]
+        return _f(order)
+    strat.submit = timed_submit
     for venue, n in node.normalizers.items():
         inner = n.on_book
 

@@ -31,6 +31,7 @@ _NO_WAKE = 2**63 - 1
 # enum members as module constants (a class-attribute lookup of an enum member is ~190 ns on
 # Python 3.11; these are on the tick-to-order path)
 _BUY, _SELL, _IOC, _DENIED = Side.BUY, Side.SELL, TimeInForce.IOC, OrderStatus.DENIED
+_LIMIT = OrderType.LIMIT
 
 DEFAULTS: dict[str, Any] = {
     "venues": [],             # [[venue, symbol], ...] the same instrument on each venue
@@ -150,7 +151,10 @@ class CrossExchangeArbitrage(Strategy):
         (bv, bs), (sv, ss) = self.books[bv_i], self.books[sv_i]
         # the first leg leaves before the second is even built: its bytes are what the
         # tick-to-order figure measures, and every microsecond of it is exposure to the move
-        sent = self.submit(ioc_leg(self, bv, bs, _BUY, bq, buy_px, "arb-buy"))
+        # ioc_leg(self, bv, bs, _BUY, bq, buy_px, "arb-buy") inlined: a frame fewer
+        sent = self.submit(self._new_order(self._next_id(), bv, bs, _BUY, _LIMIT, bq, buy_px, 0,
+                                           _IOC, False, False, 0, 0, self.strategy_id, "",
+                                           "arb-buy"))
         group = LegGroup(now, edge)
         self.group = group
         group.add(sent, bi)
