@@ -20,6 +20,15 @@ pytest.importorskip("websockets")
 pytest.importorskip("uvloop")
 
 
+def _json(p: subprocess.CompletedProcess) -> dict:
+    """The script's one JSON line; a run that raised (exit 1, nothing on stdout) fails with
+    its traceback rather than a JSONDecodeError (seen once in a loaded local run)."""
+    try:
+        return json.loads(p.stdout)
+    except ValueError:
+        pytest.fail(f"no JSON on stdout (exit {p.returncode}); stderr: {p.stderr[-3000:]}")
+
+
 def test_feed_throughput_quick():
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
@@ -27,7 +36,7 @@ def test_feed_throughput_quick():
     p = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json", "--data", str(SAMPLE)],
                        capture_output=True, text=True, timeout=180, env=env, cwd=str(ROOT))
     assert p.returncode in (0, 1), p.stderr[-3000:]
-    out = json.loads(p.stdout)
+    out = _json(p)
     assert out["seconds"] > 0
     assert out["data"]["messages"] > 0 and out["data"]["depth_messages"] > 0
     keys = {f["key"] for f in out["figures"]}
@@ -54,7 +63,7 @@ def test_feed_throughput_blast_rounds_end_in_sync_when_run_small():
                         "--blast-frames", "8000", "--json", "--data", str(SAMPLE)],
                        capture_output=True, text=True, timeout=180, env=env, cwd=str(ROOT))
     assert p.returncode in (0, 1), p.stderr[-3000:]
-    out = json.loads(p.stdout)
+    out = _json(p)
     figs = {f["key"]: f for f in out["figures"]}
     assert set(figs) == {"socket_blast", "socket_blast_ceiling"}
     for f in figs.values():
