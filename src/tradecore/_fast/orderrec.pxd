@@ -20,6 +20,7 @@
 # allocation and 25 pointer stores. Valid because the dataclass's generated __init__ only
 # stores its arguments: checked at construction (a dataclass, no __post_init__, no
 # default_factory, the layout naming every field in order, no instance __dict__).
+from cpython.object cimport PyObject
 from libc.stdint cimport int64_t
 from tradecore._fast.slots cimport SlotLayout
 
@@ -39,7 +40,9 @@ cdef class IntentLine:
     cdef Py_ssize_t idx[17]                 # the record's fields after "I", in order
     cdef char kind[17]                      # 's' str, 'i' int, 'e' enum (by class), 'b' bool
     cdef tuple ecls                         # the enum class of an 'e' field, else None
-    cdef list last                          # per field: the last str object written ...
+    cdef PyObject* ecls_p[17]               # ... the same, borrowed from ecls, for C reads
+    cdef PyObject* last[17]                 # per field: the last str object written (a
+                                            # reference of ours, or NULL) ...
     cdef Py_ssize_t last_len[17]            # ... and its length (venue, symbol, strategy and
                                             # tag repeat: checked once, then copied)
     cdef char scratch[2048]                 # > 5 + 6 x (200 + 3) + 11 x 21 + 1

@@ -2,7 +2,7 @@
 from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_DECREF
+from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint64_t
@@ -17,6 +17,7 @@ cdef extern from "Python.h":
         Py_ssize_t tp_dictoffset
     bint PyLong_CheckExact(object)
     object PyUnicode_New(Py_ssize_t, Py_UCS4)
+    void* PyUnicode_DATA(object)
     unsigned char* PyUnicode_1BYTE_DATA(object)
     bint PyUnicode_CheckExact(object)
     bint PyUnicode_IS_ASCII(object)
@@ -146,7 +147,15 @@ cdef class IntentLine:
             self.idx[j] = layout.index(name)
             self.kind[j] = kinds.get(name, b"i")[0]
         self.ecls = tuple(enums.get(name) for name in INTENT_FIELDS)
-        self.last = [None] * 17
+        for j in range(17):
+            self.ecls_p[j] = <PyObject*>self.ecls[j]
+            Py_XDECREF(self.last[j])
+            self.last[j] = NULL
+
+    def __dealloc__(self):
+        for j in range(17):
+            Py_XDECREF(self.last[j])
+            self.last[j] = NULL
 
     cpdef Py_ssize_t write(self, object buf, Py_ssize_t pos, object o) except -2:
         cdef SlotLayout L = self.L
@@ -162,9 +171,9 @@ cdef class IntentLine:
         for j in range(17):
             x = L.get(o, self.idx[j])
             if self.kind[j] == c's':
-                if x is <object>(<PyObject*>self.last[j]):   # the same str object as last time
+                if <PyObject*>x == self.last[j]:              # the same str object as last time
                     n = self.last_len[j]                       # (str is immutable): checked
-                    s = PyUnicode_AsUTF8AndSize(x, &n)
+                    s = <const char*>PyUnicode_DATA(x)         # ASCII then: its bytes
                     d[k] = c'"'
                     memcpy(d + k + 1, s, n)
                     k += n + 1
@@ -188,7 +197,9 @@ cdef class IntentLine:
                 k += n
                 d[k] = c'"'
                 k += 1
-                self.last[j] = x
+                Py_INCREF(x)
+                Py_XDECREF(self.last[j])
+                self.last[j] = <PyObject*>x
                 self.last_len[j] = n
             elif self.kind[j] == c'b':
                 if x is True:
@@ -201,7 +212,7 @@ cdef class IntentLine:
                     return -1
             else:
                 if self.kind[j] == c'e':
-                    if not _member(x, self.ecls[j], &v):
+                    if not _member(x, <object>self.ecls_p[j], &v):
                         return -1
                 elif not _int64(x, &v):
                     return -1

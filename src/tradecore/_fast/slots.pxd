@@ -19,8 +19,10 @@ cdef class SlotLayout:
     cdef inline object get(self, object o, Py_ssize_t i):
         cdef PyObject* v = (<PyObject**>((<char*><PyObject*>o) + self.off[i]))[0]
         if v == NULL:
-            raise AttributeError(f"{self.names[i]} is not set")
+            return self.unset(i)          # raises; out of line, so that get inlines
         return <object>v
+
+    cdef object unset(self, Py_ssize_t i)
 
     cdef inline void put(self, object o, Py_ssize_t i, object v) noexcept:
         cdef PyObject** p = <PyObject**>((<char*><PyObject*>o) + self.off[i])

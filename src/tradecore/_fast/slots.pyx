@@ -44,6 +44,9 @@ cdef class SlotLayout:
     def __dealloc__(self):
         free(self.off)
 
+    cdef object unset(self, Py_ssize_t i):
+        raise AttributeError(f"{self.names[i]} is not set")
+
     cpdef Py_ssize_t index(self, str name) except -1:
         try:
             return self.names.index(name)
