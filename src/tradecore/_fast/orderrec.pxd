@@ -59,5 +59,5 @@ cdef class OrderMaker:
 cdef class OrderIds:
     cdef readonly str prefix
     cdef bytes pre                          # the prefix's ASCII bytes, or None
-    cdef unsigned long long n               # the last number given
+    cdef int64_t n                          # the last number given
     cpdef str next(self)

@@ -289,7 +289,9 @@ cdef class OrderMaker:
 cdef class OrderIds:
     """OrderIds(prefix): see orderrec.pxd."""
 
-    def __init__(self, str prefix, unsigned long long start=1):
+    def __init__(self, str prefix, int64_t start=1):
+        if start < 1:
+            raise ValueError(f"ids start at 1 or more, got {start}")
         self.prefix = prefix
         self.pre = prefix.encode("ascii") if prefix.isascii() else None
         self.n = start - 1
@@ -300,24 +302,16 @@ cdef class OrderIds:
         return self.n
 
     cpdef str next(self):
-        cdef char tmp[24]
-        cdef Py_ssize_t k = 0, m, j
-        cdef unsigned long long u
+        cdef char digits[24]
+        cdef Py_ssize_t k, m
         cdef unsigned char* d
         self.n += 1
         if self.pre is None:
             return f"{self.prefix}{self.n}"
-        u = self.n
-        while True:
-            tmp[k] = <char>(48 + u % 10)
-            k += 1
-            u //= 10
-            if u == 0:
-                break
+        k = _put_int(digits, 0, self.n)
         m = len(self.pre)
         s = PyUnicode_New(m + k, 127)
         d = PyUnicode_1BYTE_DATA(s)
         memcpy(d, <const char*>self.pre, m)
-        for j in range(k):
-            d[m + j] = tmp[k - 1 - j]
+        memcpy(d + m, digits, k)
         return s
