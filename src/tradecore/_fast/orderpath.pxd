@@ -12,12 +12,14 @@
 #   intent(order), as Journal.intent does; open[cid] = order); venue.submit(order); after the send, the
 #   gate's on_open(order) while the status is open (is_open[status]), notify(order) when there
 #   are listeners, prepare().
-# Whatever is not the usual case is the reference's, with nothing changed before it is handed
-# over: an order of another class or an id already known -> reference(order); not of the plain
-# shape (spec.plain_ok false) -> reference(order), which checks the spec and accepts or raises;
-# a denial -> deny(order, reason); no client for the venue -> send(order) (the reference's
-# _send, which denies it). `fast` counts the orders that took the compiled path, `handed`
-# those handed over before anything changed.
+# Whatever is not the usual case is the reference's, handed over in the state the reference
+# itself would be in at that step. Before anything changed: an order of another class or an id
+# already known -> reference(order); not of the plain shape (spec.plain_ok false) ->
+# reference(order), which checks the spec and accepts or raises. After the OMS's add, as the
+# reference's own code for that step: a denial -> deny(order, reason); no client for the venue
+# -> send(order) (the reference's _send, which denies it); an intent the line refuses ->
+# intent(order). `fast` counts the orders past the OMS's add here, `handed` those handed to
+# reference(order) before anything changed.
 from tradecore._fast.orderrec cimport IntentLine, OrderSpec
 from tradecore._fast.riskgate cimport RiskKernel
 from tradecore._fast.syncer cimport FileSyncer
