@@ -444,3 +444,60 @@ def test_scan_sync_when_replaying_bundled_spot_depth_frames_agrees_with_text_pat
 
 def test_scan_sync_when_replaying_shared_usdm_depth_frames_agrees_with_text_path():
     _check_recorded_fused(_hbt_frames(shared_file("binance/hbt_usdm_btcusdt_20240808.gz")))
+
+
+# -- the whole-level reader (tc_level_sse2) against the two number reads it stands in for ----
+
+def _number_text(draw_int: int, k: int, kf: int) -> str:
+    digits = str(draw_int).rjust(k + kf, "0")[-(k + kf):]
+    return digits[:k] + ("." + digits[k:] if kf else "")
+
+
+level_numbers = st.one_of(
+    st.builds(_number_text, st.integers(0, 10**16), st.integers(1, 8), st.integers(0, 9)),
+    st.builds(lambda a, b: f"{a}.{b}", st.integers(0, 10**7), st.integers(0, 10**8)),
+    st.sampled_from(["0.00000000", "0.0", "1.", ".5", "1e3", "-1.5", "", "12345678.1",
+                     "1.123456789", "0.10000000", "9999999.99999999"]),
+)
+
+
+def _level_frame(p: str, q: str, tail: str) -> bytes:
+    return f'["{p}","{q}"]{tail}'.encode().ljust(48, b" ")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(p=level_numbers, q=level_numbers, p_e=st.integers(0, 8), s_e=st.integers(0, 8),
+       p_max=st.integers(1, 10), s_max=st.integers(1, 10),
+       tail=st.sampled_from([",[", "]", ",", " ", "", ',["1.0","2.0"]']))
+def test_whole_level_reader_when_given_any_level_takes_a_subset_with_the_same_values(
+        p, q, p_e, s_e, p_max, s_max, tail):
+    from tradecore._fast.jsonscan import _level_both
+    frame = _level_frame(p, q, tail)
+    sse, scalar = _level_both(frame, 0, p_e, p_max, s_e, s_max)
+    if sse is not None:
+        assert sse == scalar
+    # it declines only what the number reads decline, or a level longer than its 32 bytes
+    if scalar is not None:
+        assert (sse is not None) == (scalar[3] + 1 <= 31)
+
+
+def test_whole_level_reader_when_levels_are_binance_shaped_takes_them():
+    from tradecore._fast.jsonscan import _level_both
+    spot = _level_frame("61234.56000000", "0.01234000", ",[")
+    assert _level_both(spot, 0, 2, 16, 5, 10) == ((6123456, 1234, 16, 29), (6123456, 1234, 16, 29))
+    usdm = _level_frame("61234.50", "12.345", "]")
+    assert _level_both(usdm, 0, 1, 17, 3, 15) == ((612345, 12345, 10, 19), (612345, 12345, 10, 19))
+    # 32 bytes exactly: still taken; one more and the number reads take it alone
+    edge = _level_frame("161234.56000000", "0.01234000", "")
+    assert _level_both(edge, 0, 2, 16, 5, 10)[0] == (16123456, 1234, 17, 30)
+    longer = _level_frame("161234.56000000", "10.01234000", "")
+    sse, scalar = _level_both(longer, 0, 2, 16, 5, 10)
+    assert sse is None and scalar == (16123456, 1001234, 17, 31)
+
+
+def test_whole_level_reader_when_frame_is_short_or_not_a_level_raises_and_says_why():
+    from tradecore._fast.jsonscan import _level_both
+    with pytest.raises(ValueError, match="40 bytes"):
+        _level_both(b'["1.0","2.0"]', 0, 2, 7, 3, 7)
+    with pytest.raises(ValueError, match="decimals"):
+        _level_both(_level_frame("1.0", "2.0", ""), 0, 9, 7, 3, 7)
