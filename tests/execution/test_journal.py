@@ -13,7 +13,7 @@ import pytest
 
 from tradecore.core.orders import (Fill, Order, OrderStatus, OrderType, Side, TimeInForce,
                                    TradingState)
-from tradecore.execution.journal import (PAGE, Journal, JournalCorrupt, JournalLocked,
+from tradecore.execution.journal import (_ARMED_PAGES, PAGE, Journal, JournalCorrupt, JournalLocked,
                                          NullJournal, read_journal)
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -162,6 +162,39 @@ def test_prepare_when_the_data_nears_the_armed_end_grows_and_touches_ahead(tmp_p
     j.close()
     assert read_journal(p).records == written
     assert b"\0" not in p.read_bytes()
+
+
+def _mapped_kib(path: Path) -> int:
+    """Rss of this process's mappings of `path` (/proc/self/smaps), in KiB."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if line[:1].isalnum() and "-" in line.split(" ", 1)[0]:
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs /proc/self/smaps")
+def test_prepare_when_the_data_moved_past_pages_unmaps_them_and_keeps_their_bytes(tmp_path):
+    """The pages the writer has left behind are unmapped (a sync then has no mapped page of
+    ours to write-protect, and sends this thread no TLB shootdown for it); their bytes stay in
+    the file and read back through the mapping as written."""
+    p = tmp_path / "j.log"
+    j = Journal(p, fsync_interval_s=3600, chunk_bytes=1 << 20)
+    written = []
+    for i in range(10_000):                      # ~50 pages of records
+        j.risk_state(TradingState.ACTIVE, f"r{i}", i)
+        written.append(["R", int(TradingState.ACTIVE), f"r{i}", i])
+        j.prepare()
+    assert j._pos > 40 * PAGE
+    assert j._released_to == j._pos // PAGE * PAGE
+    # mapped: at most the page of the end and the armed pages after it, not the 40 behind
+    assert _mapped_kib(p) * 1024 <= (_ARMED_PAGES + 2) * PAGE
+    assert bytes(j._mm[:j._pos]).decode().splitlines()[0] == '["R",0,"r0",0]'
+    j.sync()
+    j.close()
+    assert read_journal(p).records == written
 
 
 def test_prepare_when_closed_or_null_does_nothing(tmp_path):

@@ -17,7 +17,11 @@ for whatever book it is given.
 
 On a grid of units 1 the levels of the usual shape go through _levels_fast, a loop that does
 only that shape (tc_units_fast); the first other level is left to _levels' general loop, so the
-result is the same either way. FramePath is the normalizer's on_frame steady state around
+result is the same either way. On x86-64 that loop first offers each level to tc_level_sse2,
+which reads the whole level from one mask of its non-digit bytes and takes a subset of what
+tc_units_fast takes, with the same values (a test compares the two); and it prefetches the
+book window's slot of each level it reads, so that the commit after the scan finds it in
+cache (docs/arbitrage.md, "Session 7", has the measurements). FramePath is the normalizer's on_frame steady state around
 scan_sync (see the .pxd).
 """
 from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t

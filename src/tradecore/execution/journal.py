@@ -26,6 +26,14 @@ sync. `prepare()`, which the execution engine calls after each send, touches the
 (writing the zero they already hold) and grows the mapping ahead; the sync thread touches the
 end's pages again right after each sync (an atomic add of 0 to one byte a page); so the next
 intents find their pages writable (docs/execution.md "journal page faults").
+
+TLB shootdowns, kept off the order path: a sync write-protects every written page still mapped,
+and for each one the kernel interrupts every CPU that may hold its translation: the order
+path's thread, ~20 times a sync at the bench's rate, each a stall of up to tens of
+microseconds on this VM. So `prepare()` also unmaps the pages the data has moved past
+(madvise MADV_DONTNEED, one system call every page or two, after the send). For a shared
+file mapping that only drops this process's page-table entries: the bytes stay in the page
+cache, dirty until written back, and read back through the mapping as they were.
 The file therefore ends in zeros (the unused part of the last chunk) while open or after a
 kill; `close()` truncates them. A reader stops at the first NUL byte (JSON text never contains
 one: orjson escapes control characters).
@@ -113,6 +121,7 @@ class Journal:
         self._closed = False
         self._armed_to = 0                     # pages below this are writable without a fault
         self._armed_gen = -1                   # ... as of this many syncs
+        self._released_to = 0                  # pages below this are unmapped (prepare)
         # the periodic fdatasync, on a C thread that never takes the GIL (_fast/syncer.pxd);
         # the writer tells it where the data ends after each append
         # where the data ends lives in the syncer (`pos`): the one place every writer reads
@@ -224,6 +233,13 @@ class Journal:
             self._grow(end)
         off = p if gen != self._armed_gen else max(p, self._armed_to)
         mm = self._mm
+        # let go of the pages the writer has left behind: only pages still mapped here must
+        # be write-protected again, one TLB shootdown (an interrupt of this thread) each, when
+        # a sync writes them back; see the module docstring
+        done = p // PAGE * PAGE
+        if done > self._released_to:
+            mm.madvise(mmap.MADV_DONTNEED, self._released_to, done - self._released_to)
+            self._released_to = done
         while off < end:
             mm[off] = 0            # at or past the end of the data: the byte is already 0
             off = (off // PAGE + 1) * PAGE
