@@ -75,6 +75,7 @@ __all__ = ["Journal", "NullJournal", "JournalCorrupt", "JournalLocked", "read_jo
 CHUNK_BYTES = 16 << 20
 PAGE = mmap.PAGESIZE
 _ARMED_PAGES = 3          # the page of the end of the data and the two after it
+_CAN_RELEASE = hasattr(mmap.mmap, "madvise") and hasattr(mmap, "MADV_DONTNEED")  # not on Windows
 _NL = orjson.OPT_APPEND_NEWLINE
 
 
@@ -237,7 +238,7 @@ class Journal:
         # be write-protected again, one TLB shootdown (an interrupt of this thread) each, when
         # a sync writes them back; see the module docstring
         done = p // PAGE * PAGE
-        if done > self._released_to:
+        if done > self._released_to and _CAN_RELEASE:
             mm.madvise(mmap.MADV_DONTNEED, self._released_to, done - self._released_to)
             self._released_to = done
         while off < end:
