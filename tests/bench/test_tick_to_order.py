@@ -3,6 +3,7 @@ benchmarks/ and the command itself report that)."""
 from __future__ import annotations
 
 import json
+import os
 
 from tradecore.bench import tick_to_order as t2o
 
@@ -38,3 +39,33 @@ def test_main_prints_one_json_line_with_the_issue_fields_when_json(capsys):
 def test_hmac_key_signs_every_frame_when_asked():
     r = t2o.run(passes=1, key_kind="hmac", max_frames=3000)
     assert r["key"] == "hmac" and r["ticks"] > 0 and r["denied"] == 0
+
+
+def test_by_frame_size_when_ticks_span_sizes_splits_every_tick_into_one_bucket():
+    out = {"frame_bytes": [100, 1023, 1024, 5000, 8192, 20000],
+           "end_to_end": [10, 11, 20, 40, 80, 90], "parse_book": [1, 2, 3, 4, 5, 6],
+           "ref_json_loads": [5, 6, 7, 8, 9, 10]}
+    b = t2o.by_frame_size(out)
+    assert list(b) == [label for label, _, _ in t2o.FRAME_SIZES]
+    assert [v["ticks"] for v in b.values()] == [2, 1, 1, 2]
+    assert b["<1KB"]["end_to_end"]["p50_ns"] == 10          # median of 10 and 11, as ints
+    assert b[">=8KB"]["parse_book"]["p99_ns"] == 5          # 5 .. 6: p99 of two
+    assert b["1-4KB"]["json_loads"] == {"p50_ns": 7, "p99_ns": 7, "p999_ns": 7}
+    assert b["4-8KB"]["end_to_end"] == {"p50_ns": 40, "p99_ns": 40, "p999_ns": 40}
+
+
+def test_by_frame_size_when_a_bucket_is_empty_reports_zero_ticks_and_zeros():
+    b = t2o.by_frame_size({"frame_bytes": [10], "end_to_end": [5], "parse_book": [1],
+                           "ref_json_loads": [2]})
+    assert b[">=8KB"] == {"ticks": 0, "end_to_end": {"p50_ns": 0, "p99_ns": 0, "p999_ns": 0},
+                          "parse_book": {"p50_ns": 0, "p99_ns": 0, "p999_ns": 0},
+                          "json_loads": {"p50_ns": 0, "p99_ns": 0, "p999_ns": 0}}
+
+
+def test_run_reports_frame_sizes_and_shootdowns_when_the_recording_replays():
+    r = t2o.run(passes=1, max_frames=3000)
+    assert sum(b["ticks"] for b in r["by_frame_size"].values()) == r["ticks"]
+    sd = r["machine"]["tlb_shootdowns"]
+    assert sd is None or (isinstance(sd, int) and sd >= 0)
+    if os.path.exists("/proc/interrupts") and "TLB:" in open("/proc/interrupts").read():
+        assert sd is not None

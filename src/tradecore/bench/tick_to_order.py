@@ -35,6 +35,11 @@ collections every GC_LIVE_GEN0 allocations); `--gc off` is the backtest replay's
 disabled for the run), `--gc default` Python's own settings, to see what the policy buys.
 `--frames N` stops each pass early (for instruction counts under callgrind).
 
+Where the tail comes from: `by_frame_size` gives end to end, parse + book and the reference
+per size of the tick's frame (large frames are slow to parse; stalls hit frames of any size),
+and `machine.tlb_shootdowns` counts the TLB shootdown interrupts during the run (Linux), each a
+stall of whatever the CPU ran (docs/execution.md, "journal TLB shootdowns").
+
 The same-run reference (`reference.json_loads`): after each tick, outside the timed region, the
 same frame is parsed by the standard library's json.loads alone and timed. This shared machine's
 speed moves by +-30 % between runs with its neighbours' load; the ratio of end to end to that
@@ -212,6 +217,7 @@ def one_pass(cfg, out: dict[str, list[int]], key_kind: str = "ed25519",
                 r0 = _now()                   # the same-run reference: stdlib JSON alone
                 _json_loads(rec.payload)
                 out["ref_json_loads"].append(_now() - r0)
+                out["frame_bytes"].append(len(rec.payload))
                 m = marks
                 out["parse_book"].append(m["t1"] - t0)
                 out["engine_hooks"].append(m["t2"] - m["t1"])
@@ -228,7 +234,7 @@ def one_pass(cfg, out: dict[str, list[int]], key_kind: str = "ed25519",
             "denied": node.stats.denied, "problems": sum(node.stats.problems.values())}
 
 
-def pct(xs: list[int]) -> dict[str, int]:
+def pct(xs) -> dict[str, int]:
     a = np.asarray(xs, dtype=np.int64)
     if not a.size:
         return {"p50_ns": 0, "p99_ns": 0, "p999_ns": 0}
@@ -236,9 +242,46 @@ def pct(xs: list[int]) -> dict[str, int]:
     return {"p50_ns": int(p[0]), "p99_ns": int(p[1]), "p999_ns": int(p[2])}
 
 
+# The tail is made of the large frames (their levels' parse) and of stalls that hit any stage;
+# the figures per frame size tell the two apart (docs/arbitrage.md, "Session 7").
+FRAME_SIZES = (("<1KB", 0, 1024), ("1-4KB", 1024, 4096), ("4-8KB", 4096, 8192),
+               (">=8KB", 8192, None))
+
+
+def by_frame_size(out: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
+    """End to end, parse + book and the json.loads reference, per size of the tick's frame."""
+    size = np.asarray(out["frame_bytes"], dtype=np.int64)
+    cols = {k: np.asarray(out[k], dtype=np.int64)
+            for k in ("end_to_end", "parse_book", "ref_json_loads")}
+    res = {}
+    for label, lo, hi in FRAME_SIZES:
+        m = (size >= lo) if hi is None else ((size >= lo) & (size < hi))
+        res[label] = {"ticks": int(m.sum()), "end_to_end": pct(cols["end_to_end"][m]),
+                      "parse_book": pct(cols["parse_book"][m]),
+                      "json_loads": pct(cols["ref_json_loads"][m])}
+    return res
+
+
+def tlb_shootdowns() -> int | None:
+    """TLB shootdown interrupts so far on all CPUs (Linux /proc/interrupts; None elsewhere).
+    Each one stalls whatever the CPU was running, the order path included: the count over a
+    run shows how much of that the run caused (the journal's syncs did, docs/execution.md)."""
+    try:
+        with open("/proc/interrupts") as f:
+            for line in f:
+                parts = line.split()
+                if parts and parts[0] == "TLB:":
+                    return sum(int(x) for x in parts[1:] if x.isdigit())
+    except OSError:
+        return None
+    return None
+
+
 def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed25519",
         gc_policy: str = "live", max_frames: int | None = None) -> dict[str, Any]:
-    out: dict[str, list[int]] = {k: [] for k in STAGES + ("end_to_end", "ref_json_loads")}
+    out: dict[str, list[int]] = {k: [] for k in STAGES + ("end_to_end", "ref_json_loads",
+                                                         "frame_bytes")}
+    shootdowns0 = tlb_shootdowns()
     totals = {"frames": 0, "ticks": 0, "orders": 0, "journaled": 0, "denied": 0, "problems": 0,
               "passes": 0}
     gc.collect()
@@ -253,17 +296,21 @@ def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed
                 totals[k] += v
             totals["passes"] += 1
             gc.collect()
+    shootdowns1 = tlb_shootdowns()
     e2e = pct(out["end_to_end"])
     return {"ticks": totals["ticks"], **e2e, "key": key_kind, "gc": gc_policy,
             "stages": {k: pct(out[k]) for k in STAGES},
             "reference": {"json_loads": pct(out["ref_json_loads"])},
+            "by_frame_size": by_frame_size(out),
             "frames": totals["frames"], "orders": totals["orders"],
             "denied": totals["denied"], "problems": totals["problems"],
             "passes": totals["passes"], "journaled": totals["journaled"],
             "target": TARGET, "floor": FLOOR,
             "machine": {"python": platform.python_version(), "machine": platform.machine(),
                         "cpus": os.cpu_count(), "processor": _cpu_name(),
-                        "load_avg": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}}
+                        "load_avg": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+                        "tlb_shootdowns": (None if shootdowns0 is None or shootdowns1 is None
+                                           else shootdowns1 - shootdowns0)}}
 
 
 def _cpu_name() -> str:
@@ -318,6 +365,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'end to end':<16} {r['p50_ns']:>9,} {r['p99_ns']:>9,} {r['p999_ns']:>9,}"
           f"  [{st}] target p50 {TARGET['p50_ns']:,} / p99 {TARGET['p99_ns']:,}, floor p50 "
           f"{FLOOR['p50_ns']:,} / p99 {FLOOR['p99_ns']:,}")
+    print(f"  by frame size    {'ticks':>7} {'e2e p50':>9} {'e2e p99':>9} {'parse p50':>9} "
+          f"{'json p50':>9}  (ns)")
+    for label, b in r["by_frame_size"].items():
+        print(f"  {label:<16} {b['ticks']:>7,} {b['end_to_end']['p50_ns']:>9,} "
+              f"{b['end_to_end']['p99_ns']:>9,} {b['parse_book']['p50_ns']:>9,} "
+              f"{b['json_loads']['p50_ns']:>9,}")
+    if m.get("tlb_shootdowns") is not None:
+        print(f"  TLB shootdowns during the run (all CPUs): {m['tlb_shootdowns']:,}")
     return 0
 
 
