@@ -59,8 +59,11 @@ cdef class DepthScanner:
     cdef int32_t sym_len
     cdef str _sym                     # the last symbol text, reused while frames repeat it
     cdef LevelRef* levels
-    cdef Py_ssize_t n_levels
-    cdef Py_ssize_t cap
+    cdef Py_ssize_t n_levels          # levels read; their spans are levels[:n_levels] unless
+    cdef Py_ssize_t cap               # _spans_due (then _spans() reads them again first)
+    cdef bint _spans_due              # the straight loop staged levels without keeping spans
+    cdef Py_ssize_t _b_at             # the last frame's "b" and "a" arrays ('[' offsets, -1)
+    cdef Py_ssize_t _a_at
     cdef Grid grid                    # of the book last staged on
     cdef L2Book _fbook                # scan_sync: the book being staged while scanning, or None
     cdef int _fcode                   # its first staging problem (0: none)
@@ -90,6 +93,7 @@ cdef class DepthScanner:
     cdef Py_ssize_t _levels_fast(self, const char* s, Py_ssize_t i, Py_ssize_t n, int side,
                                  bint* done) except -2
     cdef int _stage_text(self, LevelRef* L, const char* s) except -1
+    cdef int _spans(self) except -1
     cdef void _fuse(self, L2Book book) noexcept
     cdef int _bad(self, str why, bint depth_like)
 

@@ -482,6 +482,9 @@ cdef class DepthScanner:
         self.levels = NULL
         self.n_levels = 0
         self.cap = 0
+        self._spans_due = False
+        self._b_at = -1
+        self._a_at = -1
         self.error = ""
         self.frame = b""
 
@@ -626,7 +629,8 @@ cdef class DepthScanner:
                                  bint* done) except -2:
         """The fused loop for levels of the usual shape, ["digits.digits","digits.digits"]
         without whitespace, on a grid of units 1 (g.fast): each level is converted, checked,
-        staged and its spans kept, with no branch for anything else. Starts at the first
+        staged and counted, with no branch for anything else; its spans are not kept (the
+        rare reader of them has _spans read the arrays again). Starts at the first
         level's '['. It stops at the first level of any other shape, or one tc_units_fast does
         not take (e.g. a zero price, which the text path words), leaving i at that level's '['
         for _levels' loop, which does the same work the general way; done[0] is set when it
@@ -689,12 +693,7 @@ cdef class DepthScanner:
             # the slot the commit will write (masked into the window: a level outside it
             # prefetches a line it does not need, which is harmless)
             tc_prefetch_w(wq + (((-pu if sd else pu) - base) & wmask))
-            L.side = sd
-            L.p_off = <int32_t>(i + 2)
-            L.p_len = <int32_t>(pe - i - 2)
-            L.q_off = <int32_t>(pe + 3)
-            L.q_len = <int32_t>(qe - pe - 3)
-            L += 1
+            L += 1                               # counted; its spans are left to _spans
             st_side[0] = sd
             st_ticks[0] = pu
             st_lots[0] = qu
@@ -721,6 +720,8 @@ cdef class DepthScanner:
             else:
                 i = -1
             break
+        if L != self.levels + self.n_levels:
+            self._spans_due = True
         self.n_levels = L - self.levels
         S.n = k0 + (st_side - (S.side + k0))
         return i
@@ -732,6 +733,29 @@ cdef class DepthScanner:
         if code and not self._fcode:
             self._fcode = code
             self._flevel = self.n_levels - 1
+        return 0
+
+    cdef int _spans(self) except -1:
+        """The spans the straight loop did not keep (it stages the levels on the fused book and
+        only counts them: the spans are for the rare reader, a frame routed to another book,
+        the recorder, an error): the last frame's two arrays read again, unfused, which keeps
+        every level's spans in order (the same levels, so the same count)."""
+        cdef const char* s = self.frame
+        cdef Py_ssize_t n = len(self.frame), count = self.n_levels
+        cdef L2Book fbook = self._fbook
+        if not self._spans_due:
+            return 0
+        self._fbook = None
+        self.n_levels = 0
+        try:
+            if self._b_at >= 0 and self._levels(s, self._b_at, n, 0) < 0 or \
+                    self._a_at >= 0 and self._levels(s, self._a_at, n, 1) < 0:
+                raise AssertionError("a frame's levels no longer read")
+        finally:
+            self._fbook = fbook
+        if self.n_levels != count:
+            raise AssertionError(f"{self.n_levels} levels read again, {count} the first time")
+        self._spans_due = False
         return 0
 
     cdef void _fuse(self, L2Book book) noexcept:
@@ -758,6 +782,9 @@ cdef class DepthScanner:
         cdef bint top = True, descended = False
         self.frame = frame
         self.n_levels = 0
+        self._spans_due = False
+        self._b_at = -1
+        self._a_at = -1
         self.prev_last_id = -1
         self.event_ms = -1
         self.sym_off = 0
@@ -822,11 +849,13 @@ cdef class DepthScanner:
                 elif s[k] == c'b':
                     if s[i] != c'[':
                         return SCAN_OTHER      # bookTicker: "b" is a string
+                    self._b_at = i
                     i = self._levels(s, i, n, 0)
                     has_b = True
                 elif s[k] == c'a':
                     if s[i] != c'[':
                         return SCAN_OTHER
+                    self._a_at = i
                     i = self._levels(s, i, n, 1)
                     has_a = True
                 else:
@@ -924,6 +953,7 @@ cdef class DepthScanner:
     def level_texts(self) -> list:
         """[(side, price text, size text), ...] of the last scan (for tests and errors)."""
         cdef Py_ssize_t j
+        self._spans()
         out = []
         for j in range(self.n_levels):
             L = self.levels[j]
@@ -978,6 +1008,7 @@ cdef class DepthScanner:
                 or g.tick_units != book.tick_units or g.lot_units != book.lot_units \
                 or not g.ready:
             self._set_grid(book)
+        self._spans()
         book.stage_reset()
         book._stage_room(self.n_levels)
         for j in range(self.n_levels):
@@ -1014,6 +1045,7 @@ cdef class DepthScanner:
         cdef Py_ssize_t j
         cdef int code
         cdef LevelRef* L
+        self._spans()
         book.stage_reset()
         for j in range(self.n_levels):
             L = &self.levels[j]
