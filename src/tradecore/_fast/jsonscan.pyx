@@ -185,6 +185,18 @@ cdef extern from *:
     static const uint64_t tc_low[9] = {
         0ULL, 0xFFULL, 0xFFFFULL, 0xFFFFFFULL, 0xFFFFFFFFULL, 0xFFFFFFFFFFULL,
         0xFFFFFFFFFFFFULL, 0xFFFFFFFFFFFFFFULL, ~0ULL};
+    /* A number's value in units of 10**-e (2 <= e when k + e > 8), from t, whose first k
+       bytes are its integer digits, and f, its decimals with those beyond e zero and the
+       missing ones up to e zero (digit bytes XOR '0'): one conversion when the k + e digits
+       fit in eight. */
+    static inline __attribute__((always_inline)) uint64_t
+    tc_join_units(uint64_t t, uint64_t f, unsigned k, int e, const int64_t* p10) {
+        if (k + e <= 8)
+            return tc_digits_value((t & tc_low[k]) | (f << (8 * k)), k + e);
+        /* one integer digit is its own value */
+        return (k == 1 ? (t & 0xFF) : tc_digits_value(t, k)) * (uint64_t)p10[e]
+               + tc_digits_value(f, e);
+    }
     /* tc_units for the shape every Binance number has, with fewer branches: 1..7 integer
        digits (at most maxint), a point, 1..8 decimals, the closing quote, no non-zero
        decimal beyond e (lo = tc_low[e]). The caller guarantees j + 16 <= n (the reads stay
@@ -211,11 +223,7 @@ cdef extern from *:
         f &= tc_low[kf];
         if (kf == 0 || s[q] != '"' || (f & ~lo)) return -1;
         *end = q;
-        if (k + e <= 8)
-            return (int64_t)tc_digits_value((t & tc_low[k]) | (f << (8 * k)), k + e);
-        /* e >= 2 here; one integer digit is its own value */
-        return (int64_t)((k == 1 ? (t & 0xFF) : tc_digits_value(t, k)) * (uint64_t)p10[e]
-                         + tc_digits_value(f, e));
+        return (int64_t)tc_join_units(t, f, k, e, p10);
     }
     /* A whole level of the usual shape at once, on x86-64 (SSE2 is part of its baseline).
        s[i] is the level's '[' (followed by '"') and its 32 bytes are within the frame. One
@@ -261,23 +269,14 @@ cdef extern from *:
         t = tc_load_digits(p + 2);
         f = tc_load_digits(p + d1 + 1) & tc_low[kf];
         if (f & ~plo) return 0;
-        if (k + pe_ <= 8)
-            v = tc_digits_value((t & tc_low[k]) | (f << (8 * k)), k + pe_);
-        else
-            v = (k == 1 ? (t & 0xFF) : tc_digits_value(t, k)) * (uint64_t)p10[pe_]
-                + tc_digits_value(f, pe_);
+        v = tc_join_units(t, f, k, pe_, p10);
         if (v == 0) return 0;                    /* a zero price: the text path words it */
         *pu = (int64_t)v;
         /* the size: k2 digits at p + q2 + 3, kf2 decimals at p + d2 + 1 */
         t = tc_load_digits(p + q2 + 3);
         f = tc_load_digits(p + d2 + 1) & tc_low[kf2];
         if (f & ~slo) return 0;
-        if (k2 + se <= 8)
-            v = tc_digits_value((t & tc_low[k2]) | (f << (8 * k2)), k2 + se);
-        else
-            v = (k2 == 1 ? (t & 0xFF) : tc_digits_value(t, k2)) * (uint64_t)p10[se]
-                + tc_digits_value(f, se);
-        *qu = (int64_t)v;
+        *qu = (int64_t)tc_join_units(t, f, k2, se, p10);
         *pe = i + q2;
         *qe = i + q4;
         return 1;
