@@ -29,6 +29,7 @@ FAST_MODULES = [
     "orderpath",  # the execution engine's submit, compiled (its reference stays in Python)
     "syncer",     # the journal's periodic fdatasync on a thread that never takes the GIL
     "fanout",     # the node's hook for a changed book (engine.py _book_hook), compiled
+    "arenas",     # Python's small-object arenas kept mapped and faulted in (live policy)
 ]
 
 DEBUG = os.environ.get("TRADECORE_DEBUG") == "1"

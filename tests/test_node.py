@@ -125,13 +125,16 @@ def test_backtest_from_the_data_store_equals_the_capture_replay(tmp_path):
 
 def test_gc_policy_live_freezes_what_exists_and_restores_the_collector_after():
     import gc
+    from tradecore._fast import arenas
     node = TradingNode(load(None, {**ZERO_FEES, "run": {"mode": "backtest"}}))
     before = gc.get_threshold()
     assert gc.isenabled()
     with node.gc_policy("live"):
         assert gc.isenabled() and gc.get_freeze_count() > 0
         assert gc.get_threshold()[0] == GC_LIVE_GEN0
+        assert arenas.installed() and arenas.stats()["cached"] > 0   # prefaulted arenas
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0 and gc.isenabled()
+    assert not arenas.installed() and arenas.stats()["cached"] == 0
     with node.gc_policy("off"):
         assert not gc.isenabled()
     assert gc.isenabled()

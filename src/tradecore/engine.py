@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from tradecore.backtest.candles import CandleVenue, LookAheadError, load_candles
+from tradecore._fast import arenas
 from tradecore._fast.book import L2Book
 from tradecore._fast.fanout import BookFanout
 from tradecore.config import ConfigError, NodeConfig
@@ -61,6 +62,8 @@ BAR_BOOK_VOLUME_SHARE = 0.01     # of a bar's volume on each side of a bar book
 # is collected every GC_LIVE_GEN0 allocations instead of every 700, so a collection is rare
 # and only scans what the run made since (a live process cannot leave the collector off: the
 # asyncio and WebSocket layers do make cycles). "default": Python's own settings.
+# "live" also keeps Python's small-object arenas mapped and faulted in (_fast/arenas.pyx): a new
+# arena's first use would otherwise page-fault on the path, one fault per page.
 GC_POLICIES = ("off", "live", "default")
 GC_LIVE_GEN0 = 50_000
 # The node's book hook is the compiled BookFanout (_fast/fanout.pxd); False: its Python
@@ -366,10 +369,12 @@ class TradingNode:
             gc.collect()
             gc.freeze()
             gc.set_threshold(GC_LIVE_GEN0, threshold[1], threshold[2])
+            arenas.install()
         try:
             yield
         finally:
             if policy == "live":
+                arenas.uninstall()
                 gc.set_threshold(*threshold)
                 gc.unfreeze()
             if was_enabled:
