@@ -202,6 +202,7 @@ class BookNormalizer(ABC):
         except (TypeError, IndexError, ValueError, AttributeError, KeyError) as e:
             self.invalidate(key, "bad_snapshot", repr(e))
             return False
+        book.prefault()         # its window's pages now, not on the ticks to come (book.pyx)
         book.seq, book.ts_ns, book.valid = seq, ts_ns, True
         self.books[key] = book
         self.resynced(key)

@@ -258,6 +258,7 @@ class CoinbaseNormalizer(BookNormalizer):
             # AttributeError: grid_of reads prices as str (a number there has no .find)
             self.invalidate(key, "bad_snapshot", f"l2_data snapshot: {e!r:.200}")
             return
+        book.prefault()         # its window's pages now, not on the ticks to come (book.pyx)
         self._install(key, book, seq, ts_ns, len(ups))
         if self.on_levels is not None:
             self.on_levels(key, ts_ns, seq, [(0 if u["side"] == "bid" else 1, u["price_level"],
