@@ -69,3 +69,21 @@ def test_run_reports_frame_sizes_and_shootdowns_when_the_recording_replays():
     assert sd is None or (isinstance(sd, int) and sd >= 0)
     if os.path.exists("/proc/interrupts") and "TLB:" in open("/proc/interrupts").read():
         assert sd is not None
+    st = r["machine"]["stalls"]
+    assert set(st) == {"gaps_over_20us_per_s", "gaps_over_40us_per_s", "lost_pct"}
+    assert 0 <= st["gaps_over_40us_per_s"] <= st["gaps_over_20us_per_s"]
+    assert 0 <= st["lost_pct"] < 100
+
+
+def test_machine_stalls_when_the_clock_jumps_counts_each_gap_by_its_size(monkeypatch):
+    # clock reads 100 ns to 4 us apart, with gaps of 6, 25 and 50 us, until past the 90 us end
+    ticks = [0, 100, 200, 6_200, 6_300, 31_300, 31_400, 81_400, 81_500, 85_000, 89_000, 90_100]
+    it = iter(ticks)
+    monkeypatch.setattr(t2o.time, "perf_counter_ns", lambda: next(it))
+    g = t2o.machine_stalls(seconds=90e-6)
+    assert g == {"seconds": 90e-6, "gaps_over_20us": 2, "gaps_over_40us": 1,
+                 "lost_ns": 6_000 + 25_000 + 50_000}
+    s = t2o._stalls({"seconds": 0.5, "gaps_over_20us": 3, "gaps_over_40us": 1, "lost_ns": 0},
+                    {"seconds": 0.5, "gaps_over_20us": 5, "gaps_over_40us": 2,
+                     "lost_ns": 10_000_000})
+    assert s == {"gaps_over_20us_per_s": 8, "gaps_over_40us_per_s": 3, "lost_pct": 1.0}

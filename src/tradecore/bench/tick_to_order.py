@@ -37,8 +37,11 @@ disabled for the run), `--gc default` Python's own settings, to see what the pol
 
 Where the tail comes from: `by_frame_size` gives end to end, parse + book and the reference
 per size of the tick's frame (large frames are slow to parse; stalls hit frames of any size),
-and `machine.tlb_shootdowns` counts the TLB shootdown interrupts during the run (Linux), each a
-stall of whatever the CPU ran (docs/execution.md, "journal TLB shootdowns").
+`machine.tlb_shootdowns` counts the TLB shootdown interrupts during the run (Linux), each a
+stall of whatever the CPU ran (docs/execution.md, "journal TLB shootdowns"), and
+`machine.stalls` how often the machine itself took the CPU away (machine_stalls: gaps in a
+loop that only reads the clock, before and after the run), the share of ticks that no change
+to the path can keep from a stall.
 
 The same-run reference (`reference.json_loads`): after each tick, outside the timed region, the
 same frame is parsed by the standard library's json.loads alone and timed. This shared machine's
@@ -277,10 +280,43 @@ def tlb_shootdowns() -> int | None:
     return None
 
 
+def machine_stalls(seconds: float = 0.5) -> dict[str, float]:
+    """How often this CPU stops running us, whatever we run: a loop that only reads the clock
+    counts the gaps between two reads of over 20 and over 40 us (a read takes ~60 ns), per
+    second, and the share of the time lost in gaps of over 5 us. On this shared VM the host
+    takes the vCPU away a few hundred times a second (docs/arbitrage.md, "Session 8"): a tick of
+    d us is hit with a chance of about gaps_over_20us_per_s x d / 1e6, which no change to the
+    path can remove. Run before and after the passes (their sum is `seconds` x 2)."""
+    now = time.perf_counter_ns
+    n20 = n40 = lost = 0
+    t = prev = now()
+    end = t + int(seconds * 1e9)
+    while t < end:
+        t = now()
+        d = t - prev
+        prev = t
+        if d > 5_000:
+            lost += d
+            if d > 20_000:
+                n20 += 1
+                if d > 40_000:
+                    n40 += 1
+    return {"seconds": seconds, "gaps_over_20us": n20, "gaps_over_40us": n40,
+            "lost_ns": lost}
+
+
+def _stalls(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    secs = a["seconds"] + b["seconds"]
+    return {"gaps_over_20us_per_s": round((a["gaps_over_20us"] + b["gaps_over_20us"]) / secs),
+            "gaps_over_40us_per_s": round((a["gaps_over_40us"] + b["gaps_over_40us"]) / secs),
+            "lost_pct": round(100 * (a["lost_ns"] + b["lost_ns"]) / (secs * 1e9), 2)}
+
+
 def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed25519",
         gc_policy: str = "live", max_frames: int | None = None) -> dict[str, Any]:
     out: dict[str, list[int]] = {k: [] for k in STAGES + ("end_to_end", "ref_json_loads",
                                                          "frame_bytes")}
+    stalls0 = machine_stalls()
     shootdowns0 = tlb_shootdowns()
     totals = {"frames": 0, "ticks": 0, "orders": 0, "journaled": 0, "denied": 0, "problems": 0,
               "passes": 0}
@@ -297,6 +333,7 @@ def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed
             totals["passes"] += 1
             gc.collect()
     shootdowns1 = tlb_shootdowns()
+    stalls1 = machine_stalls()
     e2e = pct(out["end_to_end"])
     return {"ticks": totals["ticks"], **e2e, "key": key_kind, "gc": gc_policy,
             "stages": {k: pct(out[k]) for k in STAGES},
@@ -310,7 +347,8 @@ def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed
                         "cpus": os.cpu_count(), "processor": _cpu_name(),
                         "load_avg": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
                         "tlb_shootdowns": (None if shootdowns0 is None or shootdowns1 is None
-                                           else shootdowns1 - shootdowns0)}}
+                                           else shootdowns1 - shootdowns0),
+                        "stalls": _stalls(stalls0, stalls1)}}
 
 
 def _cpu_name() -> str:
@@ -373,6 +411,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{b['json_loads']['p50_ns']:>9,}")
     if m.get("tlb_shootdowns") is not None:
         print(f"  TLB shootdowns during the run (all CPUs): {m['tlb_shootdowns']:,}")
+    g = m["stalls"]
+    print(f"  the machine's own stalls (a clock-reading loop, 1 s): "
+          f"{g['gaps_over_20us_per_s']:,} gaps > 20 us a second, "
+          f"{g['gaps_over_40us_per_s']:,} > 40 us, {g['lost_pct']} % of the time lost: "
+          f"~{g['gaps_over_20us_per_s'] * r['p50_ns'] / 1e7:.2f} % of the ticks hit by one")
     return 0
 
 
