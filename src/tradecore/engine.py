@@ -366,10 +366,10 @@ class TradingNode:
         if policy == "off":
             gc.disable()
         elif policy == "live":
+            arenas.install()            # first: if it cannot map its cache, nothing changed
             gc.collect()
             gc.freeze()
             gc.set_threshold(GC_LIVE_GEN0, threshold[1], threshold[2])
-            arenas.install()
         try:
             yield
         finally:

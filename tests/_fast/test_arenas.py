@@ -129,3 +129,22 @@ def test_install_when_sizes_are_out_of_range_raises_and_installs_nothing(cache, 
     """)
     assert out["err"] is not None and match in out["err"]
     assert not out["stats"]["installed"] and out["stats"]["cached"] == 0
+
+
+def test_install_when_the_prefault_cannot_be_mapped_raises_and_leaves_pythons_allocator():
+    out = run("""
+        vm = next(int(line.split()[1]) for line in open("/proc/self/status")
+                  if line.startswith("VmSize:")) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (vm + (24 << 20), resource.RLIM_INFINITY))
+        try:
+            arenas.install(cache_bytes=256 << 20, prefault_bytes=128 << 20)
+            err = None
+        except MemoryError as e:
+            err = str(e)
+        resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        s = arenas.stats()
+        burst()                                   # Python's own allocator still works
+        print(json.dumps({"err": err, "stats": s}))
+    """)
+    assert out["err"] is not None and "could not map 134217728 bytes" in out["err"]
+    assert not out["stats"]["installed"] and out["stats"]["cached"] == 0

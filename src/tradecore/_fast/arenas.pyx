@@ -139,6 +139,7 @@ def install(Py_ssize_t cache_bytes=64 * ARENA_BYTES, Py_ssize_t prefault_bytes=1
         raise ValueError(f"prefault_bytes {prefault_bytes}: expected 0..cache_bytes "
                          f"({cache_bytes})")
     if tc_install(<size_t>cache_bytes, <size_t>prefault_bytes, ARENA_BYTES) != 0:
+        tc_uninstall()                   # all or nothing: Python's own allocator again
         raise MemoryError(f"arenas: could not map {prefault_bytes} bytes to prefault")
 
 
