@@ -1,24 +1,18 @@
 """L2Book.prefault: the window's pages made present up front, no value changed."""
 from __future__ import annotations
 
-import resource
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 
 from tradecore._fast.book import L2Book
 
-
-def faults() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
-def spread_levels(book: L2Book, mid: int, n: int, step: int) -> None:
-    """n levels a side, `step` ticks apart: with step = 512 every level is on a page of its own
-    (512 slots x 8 bytes = one 4 KiB page)."""
-    book.apply_many(np.array([0] * n + [1] * n),
-                    np.array([(mid - 1 - i * step) * book.tick_size for i in range(n)]
-                             + [(mid + 1 + i * step) * book.tick_size for i in range(n)]),
-                    np.array([0.5] * (2 * n)))
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def test_prefault_when_called_on_a_loaded_book_changes_no_level():
@@ -36,22 +30,46 @@ def test_prefault_when_called_on_a_loaded_book_changes_no_level():
 
 
 def test_prefault_when_levels_land_all_over_the_window_takes_their_page_faults_first():
-    mid = 6_000_000
-    cold = L2Book("0.01", "0.001")
-    cold.apply_levels(0, [("60000.00", "1")])
-    cold.apply_levels(1, [("60000.01", "1")])
-    f0 = faults()
-    spread_levels(cold, mid, 60, 512)
-    cold_faults = faults() - f0
+    """In a fresh interpreter: in this one, a book's calloc may reuse memory earlier tests
+    freed (already present), and the cold book would take no fault to compare with."""
+    code = textwrap.dedent("""
+        import json, resource
+        import numpy as np
+        from tradecore._fast.book import L2Book
 
-    warm = L2Book("0.01", "0.001")
-    warm.apply_levels(0, [("60000.00", "1")])
-    warm.apply_levels(1, [("60000.01", "1")])
-    warm.prefault()
-    f0 = faults()
-    spread_levels(warm, mid, 60, 512)
-    warm_faults = faults() - f0
-    assert cold_faults >= 100            # a page each (the numpy arrays' own are few)
-    assert warm_faults < cold_faults // 4
-    for side in (0, 1):
-        assert np.array_equal(cold.depth_ticks(side, 200), warm.depth_ticks(side, 200))
+        def faults():
+            return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+        def spread_levels(book, mid, n, step):
+            # n levels a side, `step` ticks apart: with step = 512 every level is on a page
+            # of its own (512 slots x 8 bytes = one 4 KiB page)
+            book.apply_many(np.array([0] * n + [1] * n),
+                            np.array([(mid - 1 - i * step) * book.tick_size for i in range(n)]
+                                     + [(mid + 1 + i * step) * book.tick_size
+                                        for i in range(n)]),
+                            np.array([0.5] * (2 * n)))
+
+        out = {}
+        books = []
+        for prefault in (False, True):
+            b = L2Book("0.01", "0.001")
+            b.apply_levels(0, [("60000.00", "1")])
+            b.apply_levels(1, [("60000.01", "1")])
+            if prefault:
+                b.prefault()
+            f0 = faults()
+            spread_levels(b, 6_000_000, 60, 512)
+            out[str(prefault)] = faults() - f0
+            books.append(b)
+        out["same"] = all(np.array_equal(books[0].depth_ticks(s, 200), books[1].depth_ticks(s, 200))
+                          for s in (0, 1))
+        print(json.dumps(out))
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": SRC}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    cold, warm = out["False"], out["True"]
+    assert cold >= 100                   # a page each (the numpy arrays' own are few)
+    assert warm < cold // 4
+    assert out["same"]
