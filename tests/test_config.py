@@ -15,12 +15,17 @@ def test_load_gives_the_bundled_default_when_no_file_is_given():
     assert {(i.venue, i.symbol) for i in cfg.instruments} == {("binance", "BTCUSDT"),
                                                               ("binance_usdm", "BTCUSDT")}
     assert cfg.strategies[0].kind == "cross_exchange"
+    assert cfg.retain_orders_s == 600.0
+    assert load(None, {"run": {"retain_orders_s": 0}}).retain_orders_s == 0.0
 
 
 @pytest.mark.parametrize("override, key, expected", [
     ({"run": {"mdoe": "paper"}}, "run.mdoe", "unknown key"),
     ({"run": {"mode": "dream"}}, "run.mode", "one of"),
     ({"run": {"speed": -1}}, "run.speed", ">= 0"),
+    ({"run": {"retain_orders_s": -5}}, "run.retain_orders_s", ">= 0"),
+    ({"run": {"retain_orders_s": float("inf")}}, "run.retain_orders_s", "0 keeps every order"),
+    ({"run": {"retain_orders_s": "10m"}}, "run.retain_orders_s", "a number"),
     ({"paper": {"balances": {"USDT": 5}}}, "paper.balances", "venue:asset"),
     ({"feeds": [{"venue": "x", "exchange": "nyse", "symbols": ["A"], "capture": "bundled:x"}]},
      "feeds[0].capture", "existing file"),

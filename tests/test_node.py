@@ -8,7 +8,7 @@ import pytest
 
 from tradecore.config import ConfigError, load
 from tradecore.core.orders import OrderStatus
-from tradecore.engine import GC_LIVE_GEN0, TradingNode
+from tradecore.engine import GC_LIVE_GEN0, RETIRE_EVERY_S, TradingNode
 
 ZERO_FEES = {
     "instruments": {"binance:BTCUSDT": {"maker_fee": 0.0, "taker_fee": 0.0},
@@ -190,3 +190,34 @@ def test_submit_when_compiled_runs_the_replay_as_its_python_reference(monkeypatc
         assert (fast.fast > 1000) if compiled else fast is node.exec
     assert runs[0][1] > 1000 and runs[0][0]
     assert runs[0] == runs[1]
+
+
+def test_paced_paper_when_orders_outlive_the_retention_forgets_them_and_changes_no_event():
+    """run.retain_orders_s: the OMS forgets the terminal orders older than it (every
+    RETIRE_EVERY_S of the clock, between records), and the run's orders and fills are those of
+    a run that keeps them all."""
+    runs = []
+    for keep in (0, 20):
+        node = TradingNode(load(None, {**ZERO_FEES, "run": {"mode": "paper",
+                                                             "retain_orders_s": keep}}))
+        seen = record_run(node)
+        asyncio.run(node.run_replay_paced(0.0, limit=60_000))
+        runs.append((node, seen))
+    (all_kept, a), (retained, b) = runs
+    assert a and a == b
+    s_all, s_ret = all_kept.summary(), retained.summary()
+    assert (s_all["orders"], s_all["fills"]) == (s_ret["orders"], s_ret["fills"]) > (0, 0)
+    oms = retained.exec.oms
+    assert all_kept.exec.oms.retired == 0 and oms.retired > 0
+    assert len(oms.orders) + oms.retired == len(all_kept.exec.oms.orders)
+    horizon = retained.clock.time_ns() - 20 * 10**9 - 2 * int(RETIRE_EVERY_S * 1e9)
+    assert all(o.ts_last_ns >= horizon or not o.is_terminal for o in oms.orders.values())
+
+
+def test_retire_orders_when_the_retention_is_zero_keeps_every_order():
+    node = TradingNode(load(None, {**ZERO_FEES, "run": {"mode": "backtest",
+                                                         "retain_orders_s": 0}}))
+    node.run_replay(limit=30_000)
+    n = len(node.exec.oms.orders)
+    node.clock.advance_to(node.clock.time_ns() + 10**15)
+    assert n > 0 and node.retire_orders() == 0 and len(node.exec.oms.orders) == n

@@ -117,6 +117,9 @@ class NodeConfig:
     quote: str = "USDT"                    # the account currency of equity and reports
     speed: float = 0.0                     # replay speed in paper mode: 0 = as fast as possible
     status_every_s: float = 1.0            # live status line period (0 = off)
+    # paced paper and live: terminal orders are forgotten this long after their last event
+    # (OrderManager.retire: the OMS would otherwise grow without bound); 0 = keep them all
+    retain_orders_s: float = 600.0
     journal: Path | None = None            # None: a temporary journal per run
     bar_books: bool = False                # candle runs: one-level books from bars (model)
     feeds: tuple[FeedConfig, ...] = ()
@@ -147,7 +150,7 @@ class LiveConfig:
 
 _LIVE_KEYS = {"unknown_orders", "cancel_on_stop", "balances_from_venue"}
 _RUN_KEYS = {"mode", "run_id", "report_dir", "quote", "speed", "status_every_s", "journal",
-             "bar_books"}
+             "bar_books", "retain_orders_s"}
 _TOP_KEYS = {"run", "feeds", "instruments", "paper", "risk", "strategies", "live", "sweep",
              "bus"}
 _SWEEP_KEYS = {"backend", "ray_address", "max_retries", "workers"}
@@ -311,12 +314,20 @@ def parse(data: dict[str, Any], base_dir: Path, source: str = "") -> NodeConfig:
         quote=_str("run.quote", run.get("quote", "USDT")),
         speed=_num("run.speed", run.get("speed", 0.0)),
         status_every_s=_num("run.status_every_s", run.get("status_every_s", 1.0)),
+        retain_orders_s=_retain(run.get("retain_orders_s", 600.0)),
         journal=journal, bar_books=bool(run.get("bar_books", False)), feeds=tuple(feeds), instruments=tuple(insts), balances=balances,
         latency_order_us=int(_num("paper.latency_order_us", paper.get("latency_order_us", 0))),
         latency_ack_us=int(_num("paper.latency_ack_us", paper.get("latency_ack_us", 0))),
         risk=risk, symbol_limits=symbol_limits, strategies=tuple(strategies), live=live,
         sweep=_sweep(data.get("sweep", {})), source=source,
         raw=data)
+
+
+def _retain(v: Any) -> float:
+    x = _num("run.retain_orders_s", v)
+    if not 0 <= x < float("inf"):
+        _fail("run.retain_orders_s", v, "seconds >= 0 (0 keeps every order)")
+    return x
 
 
 def _read(p: Path) -> dict[str, Any]:

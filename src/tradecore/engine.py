@@ -66,6 +66,12 @@ BAR_BOOK_VOLUME_SHARE = 0.01     # of a bar's volume on each side of a bar book
 # arena's first use would otherwise page-fault on the path, one fault per page.
 GC_POLICIES = ("off", "live", "default")
 GC_LIVE_GEN0 = 50_000
+# Paced paper and live runs retire the OMS's old terminal orders (run.retain_orders_s,
+# OrderManager.retire) every RETIRE_EVERY_S of the clock, at most RETIRE_BATCH at a time
+# (~0.2 ms of the loop at most), off the tick path: between records (paced paper) or as a task
+# of its own on the event loop (live). Backtests keep every order (finite runs, read after).
+RETIRE_EVERY_S = 5.0
+RETIRE_BATCH = 2000
 # The node's book hook is the compiled BookFanout (_fast/fanout.pxd); False: its Python
 # reference, _book_hook_py (tests compare the two over whole replays).
 COMPILED_BOOK_HOOK = True
@@ -357,6 +363,19 @@ class TradingNode:
         for s in self.strategies:
             s.on_start()
 
+    def retire_orders(self) -> int:
+        """Forget the terminal orders older than run.retain_orders_s (0: keep all); returns
+        how many (OrderManager.retire)."""
+        keep = self.cfg.retain_orders_s
+        if keep <= 0:
+            return 0
+        return self.exec.oms.retire(self.clock.time_ns() - int(keep * 1e9), RETIRE_BATCH)
+
+    async def _retire_every(self) -> None:
+        while True:
+            await asyncio.sleep(RETIRE_EVERY_S)
+            self.retire_orders()
+
     @contextlib.contextmanager
     def gc_policy(self, policy: str):
         """The collector's policy for the hot path while the block runs (GC_POLICIES)."""
@@ -423,6 +442,8 @@ class TradingNode:
         self.start()
         t_wall0 = time.monotonic()
         t_rec0 = None
+        every = int(RETIRE_EVERY_S * 1e9)
+        retire_at = clock.time_ns() + every
         try:
             with self.gc_policy("live"):    # on the event loop: the collector stays on
                 for i, (venue, rec) in enumerate(self.records()):
@@ -438,6 +459,9 @@ class TradingNode:
                         await asyncio.sleep(0)     # let the status line and the API run
                     if rec.ts_ns > clock.time_ns():
                         clock.advance_to(rec.ts_ns)
+                        if rec.ts_ns >= retire_at:
+                            self.retire_orders()
+                            retire_at = rec.ts_ns + every
                     self.feed_record(venue, rec.kind, rec.payload, rec.conn, rec.ts_ns,
                                      rec.src)
                     if on_record is not None:
@@ -563,6 +587,7 @@ class TradingNode:
             rests.append(rest)
         self.start()
         tasks = [asyncio.create_task(f.run(), name=f"feed-{f}") for f in feeds]
+        retiring = asyncio.create_task(self._retire_every(), name="retire-orders")
         try:
             with self.gc_policy("live"):
                 if seconds is None:
@@ -570,9 +595,10 @@ class TradingNode:
                 else:
                     await asyncio.sleep(seconds)
         finally:
+            retiring.cancel()
             for f in feeds:
                 f.stop()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, retiring, return_exceptions=True)
             for r in rests:
                 if r is not None and hasattr(r, "close"):
                     await r.close()

@@ -299,3 +299,74 @@ def test_order_stays_consistent_when_venue_answers_arbitrary(events, tif):
         assert (o.status is S.FILLED) == (o.filled_qty == o.qty)
         assert (o.client_order_id in m.open) == o.is_open
         assert sum(x.qty for x in m.fills.get("a", [])) == o.filled_qty + late
+
+
+# -- retention ------------------------------------------------------------------------------
+
+def aged(clock: SimClock, m: OrderManager, n: int, start: int) -> list[Order]:
+    """n orders, created one a second from `start` (ns), every one filled and so terminal."""
+    out = []
+    for i in range(n):
+        clock.advance_to(start + i * 1_000_000_000)
+        o = live(m, lim(f"o{i}"))
+        m.apply_fill(Fill(o.client_order_id, o.venue, o.symbol, o.side, 10, 10000, 0.0,
+                          "taker", f"t{i}", start + i * 1_000_000_000))
+        out.append(o)
+    return out
+
+
+def test_retire_when_terminal_orders_are_older_than_the_horizon_forgets_them_and_their_fills():
+    clock = SimClock(0)
+    m = oms(clock)
+    aged(clock, m, 10, 1_000_000_000)          # created at 1..10 s, filled at once
+    assert m.retire(before_ns=6_000_000_000) == 5
+    assert sorted(m.orders) == [f"o{i}" for i in range(5, 10)]
+    assert sorted(m.fills) == [f"o{i}" for i in range(5, 10)] and m.retired == 5
+    # trade ids seen before the horizon are forgotten with them; the rest still dedup
+    assert not m.trade_seen("test", "t0") and m.trade_seen("test", "t7")
+    assert m.retire(before_ns=6_000_000_000) == 0
+
+
+def test_retire_when_an_order_is_still_open_keeps_it_however_old():
+    clock = SimClock(0)
+    m = oms(clock)
+    clock.advance_to(1_000)
+    resting = live(m, lim("rest"))
+    aged(clock, m, 3, 2_000_000_000)
+    clock.advance_to(100_000_000_000)
+    assert m.retire(before_ns=50_000_000_000) == 3
+    assert list(m.orders) == ["rest"] and m.open == {"rest": resting}
+
+
+def test_retire_when_limited_takes_the_oldest_first_and_the_rest_on_the_next_call():
+    clock = SimClock(0)
+    m = oms(clock)
+    aged(clock, m, 6, 1_000_000_000)
+    assert m.retire(before_ns=10**12, limit=4) == 4
+    assert sorted(m.orders) == ["o4", "o5"]
+    assert m.retire(before_ns=10**12, limit=4) == 2 and not m.orders
+    with pytest.raises(ValueError, match="limit 0 must be > 0"):
+        m.retire(before_ns=10**12, limit=0)
+
+
+def test_retire_when_a_young_order_ended_recently_keeps_it():
+    clock = SimClock(0)
+    m = oms(clock)
+    clock.advance_to(1_000_000_000)
+    o = live(m, lim("late"))                    # created at 1 s, filled at 9 s
+    clock.advance_to(9_000_000_000)
+    m.apply_fill(Fill("late", "test", "BTCUSDT", Side.BUY, 10, 10000, 0.0, "taker", "tl",
+                      9_000_000_000))
+    assert o.is_terminal and m.retire(before_ns=5_000_000_000) == 0 and "late" in m.orders
+
+
+def test_fill_for_a_retired_order_is_unknown_and_a_retired_id_can_be_used_again():
+    clock = SimClock(0)
+    m = oms(clock)
+    aged(clock, m, 2, 1_000_000_000)
+    m.retire(before_ns=10**12)
+    with pytest.raises(UnknownOrder, match="unknown order 'o0'"):
+        m.apply_fill(Fill("o0", "test", "BTCUSDT", Side.BUY, 1, 10000, 0.0, "taker", "t-late",
+                          10**12))
+    again, new = m.add(lim("o1", qty=3))
+    assert new and again.qty == 3 and again.status is S.INITIALIZED

@@ -26,6 +26,7 @@ Rules that are easy to get wrong, decided here:
 """
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 from tradecore.core.clock import Clock
@@ -157,6 +158,8 @@ class OrderManager:
         self.open: dict[str, Order] = {}
         self.fills: dict[str, list[Fill]] = {}          # by client order id
         self._seen_trades: set[tuple[str, str]] = set()
+        self._seen_at: deque[tuple[int, tuple[str, str]]] = deque()   # (clock ns, key), in order
+        self.retired = 0                                # orders retired so far (retire())
         self._pre_cancel: dict[str, OrderStatus] = {}
         self._expiring: set[str] = set()
         self._gtd_timers: dict[str, object] = {}
@@ -305,14 +308,14 @@ class OrderManager:
             return None
         o = self.orders.get(fill.client_order_id)
         if o is None:
-            self._seen_trades.add(key)
+            self._see(key)
             self._note_fill(fill)
             if self.journal is not None:
                 self.journal.fill(fill)
             raise UnknownOrder(f"fill {fill.trade_id!r} on {fill.venue} for unknown order "
                                f"{fill.client_order_id!r}")
         if o.is_terminal:
-            self._seen_trades.add(key)
+            self._see(key)
             self._note_fill(fill)
             if self.journal is not None:
                 self.journal.fill(fill)
@@ -338,7 +341,7 @@ class OrderManager:
             new = S.PARTIALLY_FILLED
         if new is not o.status or new is S.PARTIALLY_FILLED:
             transition(o, new, fill.ts_ns)     # raises (and changes nothing) when not allowed
-        self._seen_trades.add(key)
+        self._see(key)
         inst = self.instruments.get((fill.venue, fill.symbol))
         px = inst.price(fill.price) if inst is not None else float(fill.price)
         o.avg_fill_price = (o.avg_fill_price * o.filled_qty + px * fill.qty) / filled
@@ -355,6 +358,10 @@ class OrderManager:
             self._closed(o)
         return OrderEvent(o.client_order_id, new, fill.ts_ns, fill=fill)
 
+    def _see(self, key: tuple[str, str]) -> None:
+        self._seen_trades.add(key)
+        self._seen_at.append((self.clock.time_ns(), key))
+
     def _note_fill(self, fill: Fill) -> None:
         self.fills.setdefault(fill.client_order_id, []).append(fill)
         if fill.ts_ns > self.last_fill_ts_ns:
@@ -362,6 +369,42 @@ class OrderManager:
 
     def trade_seen(self, venue: str, trade_id: str) -> bool:
         return (venue, trade_id) in self._seen_trades
+
+    # -- retention ----------------------------------------------------------------------
+    def retire(self, before_ns: int, limit: int = 1000) -> int:
+        """Forget the terminal orders whose last event is older than `before_ns` (at most
+        `limit` of them, oldest first) with their fills, and the trade ids seen before then.
+
+        Why: `orders` would otherwise hold every order the process ever made, and a dict
+        that only grows is copied whole each time it fills up, on the submit that fills it:
+        0.3 ms at 11k orders, 0.8 ms at 22k (measured, docs/arbitrage.md "Session 8"), tens of
+        ms for the millions of a long live run, with the memory. The node retires what is
+        older than `run.retain_orders_s` (config.py) in paper and live mode, off the tick
+        path. The journal keeps every record and recovery replays them all.
+
+        What a retired order changes: a late fill for it (or one of its trades seen again
+        after its id was forgotten) is an `UnknownOrder` fill, which the execution engine
+        books (the money moved) and reports as a problem; an event for it is an
+        `UnknownOrder` problem; a new order may reuse its client id. Open orders are never
+        retired, however old. Orders go in creation order, so the scan stops at the first
+        order created at or after `before_ns`: it reads the orders it retires, the open ones
+        older than that, and nothing else. Returns the number retired."""
+        if limit <= 0:
+            raise ValueError(f"retire: limit {limit} must be > 0")
+        done = []
+        for cid, o in self.orders.items():
+            if o.ts_created_ns >= before_ns or len(done) >= limit:
+                break
+            if o.is_terminal and o.ts_last_ns < before_ns:
+                done.append(cid)
+        for cid in done:
+            self._closed(self.orders.pop(cid))     # what a terminal order still holds, if any
+            self.fills.pop(cid, None)
+        seen, at = self._seen_trades, self._seen_at
+        while at and at[0][0] < before_ns:
+            seen.discard(at.popleft()[1])
+        self.retired += len(done)
+        return len(done)
 
     # -- replay (recovery) -------------------------------------------------------------
     def replay_intent(self, order: Order) -> None:
