@@ -221,3 +221,23 @@ def test_retire_orders_when_the_retention_is_zero_keeps_every_order():
     n = len(node.exec.oms.orders)
     node.clock.advance_to(node.clock.time_ns() + 10**15)
     assert n > 0 and node.retire_orders() == 0 and len(node.exec.oms.orders) == n
+
+
+def test_retire_every_when_running_on_the_loop_retires_at_each_period(monkeypatch):
+    """The live node's task (run_live starts it): retire_orders every RETIRE_EVERY_S."""
+    import tradecore.engine as eng
+    node = TradingNode(load(None, {**ZERO_FEES, "run": {"mode": "backtest",
+                                                         "retain_orders_s": 1}}))
+    node.run_replay(limit=30_000)                     # orders, all terminal by the end
+    n = len(node.exec.oms.orders)
+    node.clock.advance_to(node.clock.time_ns() + 60 * 10**9)
+    monkeypatch.setattr(eng, "RETIRE_EVERY_S", 0.01)
+    monkeypatch.setattr(eng, "RETIRE_BATCH", 3)
+
+    async def run_a_while():
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(node._retire_every(), 0.2)
+    asyncio.run(run_a_while())
+    oms = node.exec.oms
+    assert n > 6 and oms.retired >= 6            # several periods, 3 at most each
+    assert len(oms.orders) + oms.retired == n
