@@ -87,3 +87,59 @@ def test_machine_stalls_when_the_clock_jumps_counts_each_gap_by_its_size(monkeyp
                     {"seconds": 0.5, "gaps_over_20us": 5, "gaps_over_40us": 2,
                      "lost_ns": 10_000_000})
     assert s == {"gaps_over_20us_per_s": 8, "gaps_over_40us_per_s": 3, "lost_pct": 1.0}
+
+
+def _ticks(**cols):
+    """`out` columns for tail_attribution: six small frames whose stages take 1 us each (the
+    medians), then whatever `cols` overrides."""
+    n = len(cols["end_to_end"])
+    out = {k: [1_000] * n for k in t2o.STAGES}
+    out.update({"frame_bytes": [500] * n, "gc_runs": [0] * n, "faults": [0] * n,
+                "switches": [0] * n})
+    out.update(cols)
+    return out
+
+
+def test_tail_attribution_when_ticks_are_over_the_goal_gives_each_its_first_cause():
+    e2e = [5_000] * 6 + [60_000] * 6 + [70_000] * 2
+    stall = [1_000] * 14
+    stall[10] = 45_000                       # a stage 44 us over its median: a stall ...
+    stall[11] = 45_000                       # ... unless a fault explains it
+    out = _ticks(end_to_end=e2e, detect_decide=stall,
+                 gc_runs=[0] * 6 + [1] + [0] * 7,
+                 faults=[0] * 7 + [3, 0, 0, 0, 2, 0, 0],
+                 switches=[0] * 8 + [1] + [0] * 5,
+                 frame_bytes=[500] * 9 + [9_000] + [500] * 4)
+    t = t2o.tail_attribution(out, limit_ns=50_000)
+    assert t["ticks"] == 14 and t["over"] == 8
+    # ticks 6..13: gc, fault, switch, large frame, stall, fault (stall too), other, other
+    assert t["over_by_cause"] == {"gc": 1, "page_fault": 2, "switch": 1, "stall": 1,
+                                  "large_frame": 1, "other": 2}
+    assert t["ticks_hit"] == {"gc": 1, "page_fault": 2, "switch": 1, "stall": 1}
+    # what no collection, fault, switch or stall hit: ticks 0..5, 9, 12 and 13
+    assert t["unhit"]["ticks"] == 9 and t["unhit"]["p50_ns"] == 5_000
+
+
+def test_tail_attribution_when_a_large_frame_parses_long_counts_no_stall():
+    # parse + book grows with the frame: 2 ns a byte; a 30 KB frame of the >= 8 KB class
+    # parses 40 us longer than that class's median frame and is no stall
+    sizes = [10_000, 10_000, 10_000, 30_000]
+    out = _ticks(end_to_end=[30_000, 30_000, 30_000, 80_000],
+                 parse_book=[2 * b for b in sizes], frame_bytes=sizes)
+    t = t2o.tail_attribution(out, limit_ns=50_000)
+    assert t["ticks_hit"]["stall"] == 0
+    assert t["over_by_cause"]["large_frame"] == 1 and t["over"] == 1
+
+
+def test_tail_attribution_when_there_are_no_ticks_reports_zeros():
+    t = t2o.tail_attribution({k: [] for k in t2o.SAMPLES})
+    assert t["ticks"] == 0 and t["over"] == 0 and t["unhit"]["ticks"] == 0
+    assert set(t["over_by_cause"]) == set(t2o.CAUSES)
+
+
+def test_run_counts_collections_in_the_tail_when_the_collector_runs_as_python_sets_it():
+    r = t2o.run(passes=1, max_frames=3000, gc_policy="default")
+    t = r["tail"]
+    assert t["ticks"] == r["ticks"] and t["ticks_hit"]["gc"] > 0
+    assert t["over"] == sum(t["over_by_cause"].values())
+    assert t["unhit"]["ticks"] <= t["ticks"] - t["ticks_hit"]["gc"]

@@ -56,6 +56,7 @@ import json
 from json import loads as _json_loads
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -71,9 +72,16 @@ from tradecore.core.orders import Order
 from tradecore.execution.venue import VenueClient, VenueListener
 
 STAGES = ("parse_book", "engine_hooks", "detect_decide", "risk_oms", "serialize")
+# what one_pass records per tick: the stages, end to end, the reference, the frame's size and
+# what stopped the tick (tail_attribution): collections, page faults and context switches
+# between t0 and t5
+SAMPLES = STAGES + ("end_to_end", "ref_json_loads", "frame_bytes", "gc_runs", "faults",
+                    "switches")
 TARGET = {"p50_ns": 8_000, "p99_ns": 25_000}
 FLOOR = {"p50_ns": 15_000, "p99_ns": 50_000}
 _now = time.perf_counter_ns
+_rusage = resource.getrusage
+_THREAD = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
 
 
 KEY_KINDS = ("ed25519", "hmac")
@@ -119,6 +127,7 @@ class SerializingVenue(VenueClient):
                                 self._clock.time_ns() // 1_000_000, self._rw)
         if "t5" not in m:
             m["t5"] = _now()
+            m["u5"] = _rusage(_THREAD)        # after t5: not in the timed path
         self.sent_bytes += len(data)
         self.pending.append(order)
 
@@ -195,6 +204,26 @@ def one_pass(cfg, out: dict[str, list[int]], key_kind: str = "ed25519",
             _f(key, book)
         n.on_book = hooked
     node.start()
+    gc_runs = [0]
+
+    def count_gc(phase: str, info: dict, _n=gc_runs) -> None:
+        if phase == "start":
+            _n[0] += 1
+    gc.callbacks.append(count_gc)            # called only when a collection runs
+    try:
+        frames, ticks = _replay(node, out, marks, venues, gc_policy, max_frames, gc_runs)
+    finally:
+        gc.callbacks.remove(count_gc)
+    journaled = getattr(node.journal, "records_written", 0)
+    node.stop()
+    return {"frames": frames, "ticks": ticks, "orders": node.stats.orders, "journaled": journaled,
+            "denied": node.stats.denied, "problems": sum(node.stats.problems.values())}
+
+
+def _replay(node, out: dict[str, list[int]], marks: dict, venues: dict, gc_policy: str,
+            max_frames: int | None, gc_runs: list[int]) -> tuple[int, int]:
+    """The pass itself: every frame of the recording through the node, each tick's figures
+    appended to `out` (SAMPLES)."""
     clock = node.clock
     ticks = frames = 0
     norms = node.normalizers
@@ -207,6 +236,8 @@ def one_pass(cfg, out: dict[str, list[int]], key_kind: str = "ed25519",
             marks.clear()
             n = norms[venue]
             if rec.kind == "ws":
+                u0 = _rusage(_THREAD)             # before t0: not in the timed path
+                g0 = gc_runs[0]
                 t0 = _now()
                 n.on_frame(rec.payload, rec.conn, rec.ts_ns)
             elif rec.kind == "rest":
@@ -228,13 +259,16 @@ def one_pass(cfg, out: dict[str, list[int]], key_kind: str = "ed25519",
                 out["risk_oms"].append(m["t4"] - m["t3"])
                 out["serialize"].append(m["t5"] - m["t4"])
                 out["end_to_end"].append(m["t5"] - t0)
+                # what happened between t0 and t5 (a collection is counted from t0 to the end
+                # of the frame: the callback cannot tell t5 apart)
+                u5 = m["u5"]
+                out["gc_runs"].append(gc_runs[0] - g0)
+                out["faults"].append(u5.ru_minflt - u0.ru_minflt + u5.ru_majflt - u0.ru_majflt)
+                out["switches"].append(u5.ru_nvcsw - u0.ru_nvcsw + u5.ru_nivcsw - u0.ru_nivcsw)
             for v in venues.values():
                 if v.pending:
                     v.expire_all()
-    journaled = getattr(node.journal, "records_written", 0)
-    node.stop()
-    return {"frames": frames, "ticks": ticks, "orders": node.stats.orders, "journaled": journaled,
-            "denied": node.stats.denied, "problems": sum(node.stats.problems.values())}
+    return frames, ticks
 
 
 def pct(xs) -> dict[str, int]:
@@ -263,6 +297,61 @@ def by_frame_size(out: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
                       "parse_book": pct(cols["parse_book"][m]),
                       "json_loads": pct(cols["ref_json_loads"][m])}
     return res
+
+
+# a stage this much over its usual time (its median for frames of the tick's size) was stopped
+STALL_NS = 20_000
+LARGE_FRAME = FRAME_SIZES[-1][1]
+CAUSES = ("gc", "page_fault", "switch", "stall", "large_frame", "other")
+
+
+def tail_attribution(out: dict[str, list[int]], limit_ns: int = FLOOR["p99_ns"],
+                     stall_ns: int = STALL_NS) -> dict[str, Any]:
+    """Why the ticks over `limit_ns` (the p99 goal) took that long, one cause a tick, the first
+    that applies in CAUSES' order:
+      gc           a collection ran during the frame;
+      page_fault   the thread took a page fault between t0 and t5;
+      switch       the thread was switched out between t0 and t5 (the guest's scheduler);
+      stall        none of those, but one stage took >= stall_ns more than usual: the stage's
+                   median over the ticks of the same frame size (FRAME_SIZES) and, for
+                   parse + book, that median per byte times the frame's bytes (its work grows
+                   with the frame). What stops one stage for 20 us with no fault, switch or
+                   collection is the host taking the vCPU (machine_stalls measures how often);
+      large_frame  none of those, a frame of >= 8 KB (hundreds of levels to parse and commit);
+      other        none of those.
+    Also: how many of all the ticks each of the first four hit, and the p99 of the ticks none
+    of them hit (what the path gives when nothing stops it; the headline p99 is the whole run's)."""
+    e2e = np.asarray(out["end_to_end"], dtype=np.int64)
+    size = np.asarray(out["frame_bytes"], dtype=np.int64)
+    st = np.stack([np.asarray(out[k], dtype=np.float64) for k in STAGES], axis=1) \
+        if e2e.size else np.zeros((0, len(STAGES)))
+    expected = np.zeros_like(st)
+    cls = np.digitize(size, [lo for _, lo, _ in FRAME_SIZES[1:]])
+    for c in range(len(FRAME_SIZES)):
+        m = cls == c
+        if not m.any():
+            continue
+        expected[m] = np.median(st[m], axis=0)
+        per_byte = np.median(st[m, 0] / np.maximum(size[m], 1))
+        expected[m, 0] = per_byte * size[m]
+    excess = (st - expected).max(axis=1) if e2e.size else np.zeros(0)
+    hit = {"gc": np.asarray(out["gc_runs"], dtype=np.int64) > 0,
+           "page_fault": np.asarray(out["faults"], dtype=np.int64) > 0,
+           "switch": np.asarray(out["switches"], dtype=np.int64) > 0}
+    ours = hit["gc"] | hit["page_fault"] | hit["switch"]
+    hit["stall"] = (excess >= stall_ns) & ~ours
+    left = np.ones(e2e.size, dtype=bool)
+    over = e2e > limit_ns
+    by_cause = {}
+    for c in CAUSES:
+        m = hit.get(c, size >= LARGE_FRAME if c == "large_frame" else left) & left
+        by_cause[c] = int((m & over).sum())
+        left &= ~m
+    unhit = ~(ours | hit["stall"])
+    return {"limit_ns": limit_ns, "stall_ns": stall_ns, "ticks": int(e2e.size),
+            "over": int(over.sum()), "over_by_cause": by_cause,
+            "ticks_hit": {k: int(v.sum()) for k, v in hit.items()},
+            "unhit": {"ticks": int(unhit.sum()), **pct(e2e[unhit])}}
 
 
 def tlb_shootdowns() -> int | None:
@@ -314,8 +403,7 @@ def _stalls(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
 
 def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed25519",
         gc_policy: str = "live", max_frames: int | None = None) -> dict[str, Any]:
-    out: dict[str, list[int]] = {k: [] for k in STAGES + ("end_to_end", "ref_json_loads",
-                                                         "frame_bytes")}
+    out: dict[str, list[int]] = {k: [] for k in SAMPLES}
     stalls0 = machine_stalls()
     shootdowns0 = tlb_shootdowns()
     totals = {"frames": 0, "ticks": 0, "orders": 0, "journaled": 0, "denied": 0, "problems": 0,
@@ -339,6 +427,7 @@ def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed
             "stages": {k: pct(out[k]) for k in STAGES},
             "reference": {"json_loads": pct(out["ref_json_loads"])},
             "by_frame_size": by_frame_size(out),
+            "tail": tail_attribution(out),
             "frames": totals["frames"], "orders": totals["orders"],
             "denied": totals["denied"], "problems": totals["problems"],
             "passes": totals["passes"], "journaled": totals["journaled"],
@@ -409,6 +498,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label:<16} {b['ticks']:>7,} {b['end_to_end']['p50_ns']:>9,} "
               f"{b['end_to_end']['p99_ns']:>9,} {b['parse_book']['p50_ns']:>9,} "
               f"{b['json_loads']['p50_ns']:>9,}")
+    t = r["tail"]
+    if t["ticks"]:
+        c = t["over_by_cause"]
+        h = t["ticks_hit"]
+        print(f"  over the p99 goal ({t['limit_ns']:,} ns): {t['over']:,} ticks "
+              f"({100 * t['over'] / t['ticks']:.2f} %); first cause: a collection {c['gc']}, a "
+              f"page fault {c['page_fault']}, a context switch {c['switch']}, a stall of the "
+              f"machine {c['stall']:,}, a large frame (>= 8 KB) {c['large_frame']:,}, "
+              f"other {c['other']:,}")
+        u = t["unhit"]
+        print(f"  ticks hit by a collection {h['gc']:,}, a page fault {h['page_fault']:,}, a "
+              f"switch {h['switch']:,}, a stall {h['stall']:,}; the {u['ticks']:,} others "
+              f"(nothing stopped them): p50 {u['p50_ns']:,} p99 {u['p99_ns']:,} p99.9 "
+              f"{u['p999_ns']:,} ns")
     if m.get("tlb_shootdowns") is not None:
         print(f"  TLB shootdowns during the run (all CPUs): {m['tlb_shootdowns']:,}")
     g = m["stalls"]
