@@ -43,6 +43,12 @@ stall of whatever the CPU ran (docs/execution.md, "journal TLB shootdowns"), and
 loop that only reads the clock, before and after the run), the share of ticks that no change
 to the path can keep from a stall.
 
+`tail` says, for each tick over the p99 goal (FLOOR), what stopped it (tail_attribution): a
+collection, a page fault or a context switch between t0 and t5 (read with getrusage just before
+t0 and just after t5, outside the timed path, and a gc callback), otherwise one stage >= 20 us
+over its usual time (the host took the CPU), otherwise a frame of >= 8 KB; and the p99 of the
+ticks none of the first four hit, what the path gives when nothing stops it.
+
 The same-run reference (`reference.json_loads`): after each tick, outside the timed region, the
 same frame is parsed by the standard library's json.loads alone and timed. This shared machine's
 speed moves by +-30 % between runs with its neighbours' load; the ratio of end to end to that
