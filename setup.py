@@ -30,6 +30,7 @@ FAST_MODULES = [
     "syncer",     # the journal's periodic fdatasync on a thread that never takes the GIL
     "fanout",     # the node's hook for a changed book (engine.py _book_hook), compiled
     "arenas",     # Python's small-object arenas kept mapped and faulted in (live policy)
+    "probes",     # latency probes of the production metrics, recorded from C
 ]
 
 DEBUG = os.environ.get("TRADECORE_DEBUG") == "1"

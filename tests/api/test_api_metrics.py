@@ -29,7 +29,7 @@ def test_fold_when_samples_arrive_in_batches_matches_the_reference(batches):
     got = [int(c) for _, c in r.cumulative()]
     assert got == _reference_counts(everything)
     assert r.sum_ns == sum(everything) and r.n == len(everything)
-    assert len(r.buf) == 0
+    assert len(r.samples) == 0
 
 
 def test_percentiles_when_samples_recorded_match_numpy():
@@ -76,14 +76,30 @@ def test_probes_when_frames_and_orders_flow_record_every_stage():
     assert counts["risk"] == 1 and counts["order_send"] == 1 and counts["ack"] == 1
     # the paper venue's configured latency is what the ack round trip shows (node clock)
     assert m.stages["ack"].sum_ns >= (node.cfg.latency_order_us + node.cfg.latency_ack_us) * 1000
-    msgs = sum(c[0] for c in m.messages.values())
-    assert msgs == node.stats.messages
-    assert sum(m.book_updates.values()) == node.stats.book_updates
+    assert sum(m.message_counts().values()) == node.stats.messages
+    assert sum(m.book_update_counts().values()) == node.stats.book_updates
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for fam in _families(m).values() for s in fam.samples}
     assert samples[("tradecore_fills_total", ())] == 1
     assert samples[("tradecore_order_events_total", (("status", "FILLED"),))] == 1
     assert samples[("tradecore_orders", (("state", "ACCEPTED"),))] == 0
+
+
+def test_probes_when_an_order_takes_the_python_submit_time_its_risk_check_too():
+    from tradecore.execution.engine import ExecutionEngine
+    node = make_node()
+    m = attach(node)
+    Feeder(node).until_books()
+    # the compiled submit times the kernel's check itself; its Python reference (orders not of
+    # the plain shape are handed to it) times the gate's check the same way
+    assert node.exec.submit.__self__.risk_samples is m.stages["risk"].samples
+    ExecutionEngine.submit(node.exec, limit_buy_at_touch(node, "m-ref"))
+    node.exec.submit(limit_buy_at_touch(node, "m-fast"))
+    m.fold()
+    assert m.stages["risk"].n == 2 and m.stages["order_send"].n == 2
+    # gate.check is still the kernel's own (no wrapper), so the compiled submit calls the
+    # kernel directly
+    assert node.gate.check.__name__ == "check_order"
 
 
 def test_probes_when_attached_leave_the_nodes_results_unchanged():
@@ -120,7 +136,7 @@ def test_probes_when_the_node_replaces_its_normalizers_before_start_probe_the_ne
         node.normalizers[f.venue] = n
     Feeder(node).feed(3000)                      # Feeder calls node.start()
     m.fold()
-    assert sum(c[0] for c in m.messages.values()) == 3000
+    assert sum(m.message_counts().values()) == 3000
     assert 0 < m.stages["parse_book"].n <= node.stats.book_updates
 
 

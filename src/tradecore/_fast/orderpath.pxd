@@ -5,7 +5,7 @@
 #   the OMS's add (a new id, status INITIALIZED, the clock read once, spec.plain_ok; then
 #   ts_created_ns when 0, ts_last_ns = ts_created_ns, orders[cid] = order); the noted mids
 #   flushed to the gate when there are any (flush()); the gate's check, `gate.check` read at
-#   each call (a probe may shadow it: api/metrics.py) and called directly in C, at the same
+#   each call (a wrapper may shadow it; the metrics do not, they set risk_samples) and called directly in C, at the same
 #   clock read, when it is still the RiskKernel's check_order; the OMS's submitted (status SUBMITTED, the intent
 #   journaled: given the journal's parts (Journal.intent_parts: its IntentLine, mapping and
 #   syncer) written by IntentLine.write at the syncer's pos here, else or when that refuses by
@@ -20,10 +20,14 @@
 # -> send(order) (the reference's _send, which denies it); an intent the line refuses ->
 # intent(order). `fast` counts the orders past the OMS's add here, `handed` those handed to
 # reference(order) before anything changed.
+# risk_samples (None unless the metrics set it, api/metrics.py attach): when set, the duration
+# of each compiled kernel check is pushed to it (the production `risk` stage, timed here so
+# that the check stays the kernel's and no wrapper shadows gate.check).
 from tradecore._fast.orderrec cimport IntentLine, OrderSpec
 from tradecore._fast.riskgate cimport RiskKernel
 from tradecore._fast.syncer cimport FileSyncer
 from tradecore._fast.slots cimport SlotLayout
+from tradecore._fast.probes cimport Samples
 
 cdef class OrderPath:
     cdef SlotLayout L
@@ -42,4 +46,5 @@ cdef class OrderPath:
     cdef tuple is_open                     # by status value: open or not
     cdef Py_ssize_t i_cid, i_venue, i_status, i_created, i_last
     cdef readonly unsigned long long fast, handed
+    cdef public Samples risk_samples       # set: each compiled kernel check's duration (metrics)
     cpdef object submit(self, object order)

@@ -8,6 +8,7 @@ from tradecore._fast.orderrec cimport IntentLine, OrderSpec
 from tradecore._fast.riskgate cimport RiskKernel
 from tradecore._fast.syncer cimport FileSyncer
 from tradecore._fast.slots cimport SlotLayout
+from tradecore._fast.probes cimport Samples, now_ns as now_mono
 
 cdef extern from "Python.h":
     bint PyUnicode_CheckExact(object)
@@ -51,6 +52,7 @@ cdef class OrderPath:
         cdef object chk, reason, st
         cdef long long si, now_ns
         cdef Py_ssize_t e
+        cdef long long t
         if type(order) is not L.cls:
             self.handed += 1
             return self.reference(order)
@@ -80,7 +82,12 @@ cdef class OrderPath:
         # -- the gate
         chk = PyObject_GetAttr(self.gate, _CHECK)
         if chk is self.kcheck and self.kernel is not None:
-            reason = self.kernel.check_order_at(order, now_ns)    # the same clock read
+            if self.risk_samples is None:
+                reason = self.kernel.check_order_at(order, now_ns)    # the same clock read
+            else:
+                t = now_mono()
+                reason = self.kernel.check_order_at(order, now_ns)
+                self.risk_samples.push(now_mono() - t)
         else:
             reason = chk(order)
         if reason:

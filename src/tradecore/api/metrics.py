@@ -1,10 +1,11 @@
 """Prometheus metrics of a running node, every name prefixed `tradecore_`.
 
 Why it is built this way: a prometheus_client Histogram.observe() takes a lock and walks the
-bucket bounds in Python (~1 us); a node frame costs a few us. So the hot path only appends raw
-nanosecond durations to a preallocated-growth `array('q')` per stage (one C call), and the
-samples are folded into cumulative bucket counts with numpy (`searchsorted` + `bincount`) by a
-periodic task on the loop (`EngineMetrics.run`) and at scrape time. Everything else (counters of
+bucket bounds in Python (~1 us); a node frame costs a few us. So the hot path only pushes raw
+nanosecond durations into a C buffer per stage, from compiled probes (_fast/probes.pxd: two
+reads of the monotonic clock and a store, no Python int made), and the samples are folded into
+cumulative bucket counts with numpy (`searchsorted` + `bincount`) by a periodic task on the
+loop (`EngineMetrics.run`) and at scrape time. Everything else (counters of
 messages, fills, fees, PnL, exposure, denials, trading state) is already kept by the node, the
 portfolio and the risk gate, and is read at scrape time by a custom Collector: no per-event cost.
 
@@ -19,15 +20,15 @@ The probes `attach()` installs, and what each stage measures (ns, perf_counter):
                 latency; live: the venue round trip)
 
 They are instance attributes shadowing the bound methods (normalizer.on_frame / on_book,
-strategy.on_book, gate.check, venue.submit), so nothing in the engine changes and a node without
-metrics runs exactly as before. Normalizers the node creates later (live mode builds them in
+strategy.on_book, venue.submit), so nothing in the engine changes and a node without metrics
+runs exactly as before. The risk check is not shadowed: the compiled submit calls the risk
+kernel directly only while gate.check is the kernel's own, so the engine and its compiled
+submit time the check themselves when given a buffer (`risk_samples`). Normalizers the node creates later (live mode builds them in
 run_live) are probed when it calls start(), before the first frame. benchmarks/bench_metrics.py measures the difference per frame.
 """
 from __future__ import annotations
 
 import asyncio
-import time
-from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -38,6 +39,7 @@ from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
                                     HistogramMetricFamily)
 from prometheus_client.registry import Collector
 
+from tradecore._fast.probes import NormalizerProbe, Samples, timed1, timed3
 from tradecore.core.orders import OrderStatus, TradingState
 
 __all__ = ["LatencyRecorder", "EngineMetrics", "attach", "BUCKETS_S", "STAGES"]
@@ -54,15 +56,14 @@ _RECENT = 8192          # samples kept per stage for percentiles (dashboard, /ap
 
 
 class LatencyRecorder:
-    """Raw ns samples appended on the hot path; folded into histogram buckets off it.
+    """Raw ns samples pushed on the hot path (`samples`, which compiled probes push to);
+    folded into histogram buckets off it. `append` adds one from Python (off the hot path)."""
 
-    `append` is the array's own bound method: the probes call it directly."""
-
-    __slots__ = ("buf", "append", "counts", "sum_ns", "n", "recent", "_ri")
+    __slots__ = ("samples", "append", "counts", "sum_ns", "n", "recent", "_ri")
 
     def __init__(self) -> None:
-        self.buf = array("q")
-        self.append = self.buf.append
+        self.samples = Samples()
+        self.append = self.samples.add
         self.counts = np.zeros(len(_BOUNDS_NS) + 1, dtype=np.int64)   # last: above every bound
         self.sum_ns = 0
         self.n = 0
@@ -71,14 +72,10 @@ class LatencyRecorder:
 
     def fold(self) -> int:
         """Move the pending samples into the bucket counts; returns how many."""
-        buf = self.buf
-        k = len(buf)
-        if not k:
+        if not len(self.samples):
             return 0
-        view = np.frombuffer(buf, dtype=np.int64)
-        xs = view.copy()
-        del view                        # release the buffer export before resizing the array
-        del buf[:]
+        xs = np.frombuffer(self.samples.take(), dtype=np.int64)
+        k = len(xs)
         idx = np.searchsorted(_BOUNDS_NS, xs, side="left")      # x <= bound -> that bucket
         self.counts += np.bincount(idx, minlength=len(self.counts))
         self.sum_ns += int(xs.sum())
@@ -90,7 +87,7 @@ class LatencyRecorder:
         return k
 
     def extend(self, xs: Iterable[int]) -> None:
-        self.buf.extend(xs)
+        self.samples.extend(xs)
 
     def percentiles(self, qs: Iterable[float] = (50, 90, 99)) -> dict[str, float | None]:
         """Percentiles in microseconds of the most recent samples (None before any)."""
@@ -116,8 +113,7 @@ class EngineMetrics:
                  loop_lag_period_s: float = 0.1) -> None:
         self.node = node
         self.stages: dict[str, LatencyRecorder] = {s: LatencyRecorder() for s in STAGES}
-        self.messages: dict[str, list[int]] = {}          # venue -> [count] (probe cell)
-        self.book_updates: dict[tuple[str, str], int] = defaultdict(int)
+        self.probes: dict[str, list[NormalizerProbe]] = {}  # venue -> its normalizers' probes
         self.order_events: dict[str, int] = defaultdict(int)   # status name -> count
         self.breaker_trips: dict[str, int] = defaultdict(int)
         self.predictions: dict[tuple[str, str], list[int]] = {}
@@ -157,6 +153,19 @@ class EngineMetrics:
         def count(_c=cell) -> None:
             _c[0] += 1
         return count
+
+    def message_counts(self) -> dict[str, int]:
+        """Frames received per venue (every normalizer it had: live mode replaces them)."""
+        return {v: sum(p.messages for p in ps) for v, ps in self.probes.items()}
+
+    def book_update_counts(self) -> dict[tuple[str, str], int]:
+        """Book changes per (venue, symbol)."""
+        out: dict[tuple[str, str], int] = defaultdict(int)
+        for v, ps in self.probes.items():
+            for p in ps:
+                for sym, n in p.book_updates().items():
+                    out[(v, sym)] += n
+        return dict(out)
 
     # -- folding ---------------------------------------------------------------------------
     def fold(self) -> None:
@@ -201,8 +210,7 @@ def attach(node, metrics: EngineMetrics | None = None) -> EngineMetrics:
     m = metrics or EngineMetrics(node)
     if m.attached:
         return m
-    pc = time.perf_counter_ns
-    parse = m.stages["parse_book"].append
+    parse = m.stages["parse_book"].samples
     probed: set[int] = set()
 
     def probe_normalizers() -> None:
@@ -210,9 +218,9 @@ def attach(node, metrics: EngineMetrics | None = None) -> EngineMetrics:
             if id(n) in probed:
                 continue
             probed.add(id(n))
-            cell = [0]             # perf_counter at frame start; 0 once the book was reached
-            msgs = m.messages.setdefault(venue, [0])
-            _probe_normalizer(n, venue, cell, msgs, m.book_updates, parse, pc)
+            p = NormalizerProbe(n.on_frame, n.on_rest, n.on_book, parse)
+            n.on_frame, n.on_rest, n.on_book = p.frame, p.rest, p.book
+            m.probes.setdefault(venue, []).append(p)
     probe_normalizers()
     # live mode (run_live) builds its normalizers when it runs, then calls start(): probe
     # those too, just before the first frame
@@ -222,59 +230,21 @@ def attach(node, metrics: EngineMetrics | None = None) -> EngineMetrics:
         probe_normalizers()
         node_start()
     node.start = start
-    strat = m.stages["strategy"].append
+    strat = m.stages["strategy"].samples
     for s in node.strategies:
-        s.on_book = _timed3(s.on_book, strat, pc)
-    risk = m.stages["risk"].append
-    node.gate.check = _timed1(node.gate.check, risk, pc)
-    send = m.stages["order_send"].append
+        s.on_book = timed3(s.on_book, strat)
+    # the engine times its own gate check, and so does its compiled submit (OrderPath)
+    risk = m.stages["risk"].samples
+    node.exec.risk_samples = risk
+    path = getattr(node.exec.submit, "__self__", None)
+    if path is not None and hasattr(path, "risk_samples"):
+        path.risk_samples = risk
+    send = m.stages["order_send"].samples
     for v in node.exec.venues.values():
-        v.submit = _timed1(v.submit, send, pc)
+        v.submit = timed1(v.submit, send)
     node.listeners.append(m.on_order_event)
     m.attached = True
     return m
-
-
-def _probe_normalizer(n, venue: str, cell: list, msgs: list, counts, parse, pc) -> None:
-    on_frame, on_rest, on_book = n.on_frame, n.on_rest, n.on_book
-
-    def frame(data, conn="ws", ts_ns=0):
-        msgs[0] += 1
-        cell[0] = pc()
-        return on_frame(data, conn, ts_ns)
-
-    def rest(data, conn="rest", ts_ns=0, src=""):
-        msgs[0] += 1
-        cell[0] = pc()
-        return on_rest(data, conn, ts_ns, src)
-
-    def book(key, b):
-        t = cell[0]
-        if t:
-            parse(pc() - t)
-            cell[0] = 0
-        counts[(venue, key[1])] += 1
-        return on_book(key, b)
-
-    n.on_frame, n.on_rest, n.on_book = frame, rest, book
-
-
-def _timed1(fn, rec, pc):
-    def timed(a):
-        t = pc()
-        r = fn(a)
-        rec(pc() - t)
-        return r
-    return timed
-
-
-def _timed3(fn, rec, pc):
-    def timed(a, b, c):
-        t = pc()
-        r = fn(a, b, c)
-        rec(pc() - t)
-        return r
-    return timed
 
 
 class _NodeCollector(Collector):
@@ -299,12 +269,12 @@ class _NodeCollector(Collector):
 
         st = node.stats
         c = CounterMetricFamily(PREFIX + "messages", "Frames received", labels=["venue"])
-        for venue, cell in m.messages.items():
-            c.add_metric([venue], cell[0])
+        for venue, n in m.message_counts().items():
+            c.add_metric([venue], n)
         yield c
         c = CounterMetricFamily(PREFIX + "book_updates", "Book changes",
                                 labels=["venue", "symbol"])
-        for (venue, sym), n in m.book_updates.items():
+        for (venue, sym), n in m.book_update_counts().items():
             c.add_metric([venue, sym], n)
         yield c
         c = CounterMetricFamily(PREFIX + "feed_problems", "Gaps, resyncs, checksum and "

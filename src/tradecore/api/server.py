@@ -313,11 +313,12 @@ class ApiServer:
                     if v == f.venue and b.ts_ns]
             problems = {k.partition(":")[2]: n for k, n in node.stats.problems.items()
                         if k.partition(":")[0] == f.venue}
-            cell = self.metrics.messages.get(f.venue)
+            msgs = self.metrics.message_counts().get(f.venue)
             out.append({"venue": f.venue, "exchange": f.exchange, "symbols": list(f.symbols),
-                        "messages": cell[0] if cell else None,
+                        "messages": msgs,
                         "book_updates": sum(n for (v, _), n in
-                                            self.metrics.book_updates.items() if v == f.venue),
+                                            self.metrics.book_update_counts().items()
+                                            if v == f.venue),
                         "max_book_age_s": max(ages) if ages else None,
                         "problems": problems,
                         "valid": all(b.valid for (v, _), b in list(node.books.items())

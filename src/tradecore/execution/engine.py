@@ -24,6 +24,7 @@ they are what HALTED asks for); they are reduce-only and sized to the position.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
@@ -78,6 +79,9 @@ class ExecutionEngine:
         self._cancel_on_ack: set[str] = set()
         self._tick_conv: dict[tuple[str, str], tuple[int, int]] = {}
         self._is_open = tuple(st in OPEN for st in OrderStatus)
+        # a metrics buffer (_fast/probes.Samples, api/metrics.py attach) that the duration of
+        # each gate check is pushed to; the compiled submit has its own (OrderPath.risk_samples)
+        self.risk_samples = None
         self._flattening = False
         self._flatten_ids = itertools.count(1)
         self.on_problem = on_problem
@@ -143,7 +147,13 @@ class ExecutionEngine:
             return o
         if self._mids:
             self._flush_mids()              # the gate reads mids at check time (on_book)
-        reason = self.gate.check(o)
+        rs = self.risk_samples
+        if rs is None:
+            reason = self.gate.check(o)
+        else:
+            t = time.perf_counter_ns()
+            reason = self.gate.check(o)
+            rs.add(time.perf_counter_ns() - t)
         if reason:
             return self._deny(o, reason)
         return self._send(o)
