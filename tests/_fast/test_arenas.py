@@ -25,8 +25,20 @@ def burst(n=400_000):
 """
 
 
+# Big blocks (over obmalloc's 512 bytes go to the C heap): an 8 MiB buffer and a dict table of
+# ~3 MiB, made and freed.
+BIG = """
+def big():
+    b = bytearray(8 << 20)
+    d = {i: i for i in range(60_000)}
+    n = len(b) + len(d)
+    del b, d
+    return n
+"""
+
+
 def run(body: str) -> dict:
-    code = "import json, resource\nfrom tradecore._fast import arenas\n" + BURST + \
+    code = "import json, resource\nfrom tradecore._fast import arenas\n" + BURST + BIG + \
         textwrap.dedent(body)
     env = {**os.environ, "PYTHONPATH": SRC}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
@@ -148,3 +160,57 @@ def test_install_when_the_prefault_cannot_be_mapped_raises_and_leaves_pythons_al
     """)
     assert out["err"] is not None and "could not map 134217728 bytes" in out["err"]
     assert not out["stats"]["installed"] and out["stats"]["cached"] == 0
+
+
+def test_install_keeps_the_c_heap_faulted_in_so_big_blocks_take_no_page_faults():
+    out = run("""
+        def faults():
+            return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        big()
+        f0 = faults(); big(); plain = faults() - f0
+        arenas.install(prefault_bytes=0, heap_prefault_bytes=32 << 20)
+        f0 = faults(); big(); first = faults() - f0        # the prefaulted heap serves it
+        f0 = faults(); big(); again = faults() - f0
+        s = arenas.stats()
+        arenas.uninstall()
+        f0 = faults(); big(); after = faults() - f0
+        print(json.dumps({"plain": plain, "first": first, "again": again, "after": after,
+                          "kept": s["heap_kept"], "kept_after": arenas.stats()["heap_kept"]}))
+    """)
+    # without it each 4 KiB page of the fresh mappings faults: ~2,000 for the 8 MiB alone
+    assert out["plain"] > 2000 and out["after"] > 2000
+    assert out["first"] < out["plain"] // 10 and out["again"] < out["plain"] // 10
+    assert out["kept"] and not out["kept_after"]
+
+
+def test_install_when_the_heap_prefault_cannot_be_had_raises_and_changes_nothing():
+    out = run("""
+        vm = next(int(line.split()[1]) for line in open("/proc/self/status")
+                  if line.startswith("VmSize:")) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (vm + (24 << 20), resource.RLIM_INFINITY))
+        try:
+            arenas.install(prefault_bytes=0, heap_prefault_bytes=100 << 20)
+            err = None
+        except MemoryError as e:
+            err = str(e)
+        resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        s = arenas.stats()
+        burst()
+        print(json.dumps({"err": err, "stats": s}))
+    """)
+    assert out["err"] is not None and "104857600 bytes of the C heap" in out["err"]
+    assert not out["stats"]["installed"] and not out["stats"]["heap_kept"]
+
+
+def test_install_when_the_heap_prefault_is_out_of_range_raises_and_installs_nothing():
+    out = run("""
+        errs = []
+        for n in (-1, (128 << 20) + 1):
+            try:
+                arenas.install(heap_prefault_bytes=n)
+            except ValueError as e:
+                errs.append(str(e))
+        print(json.dumps({"errs": errs, "stats": arenas.stats()}))
+    """)
+    assert len(out["errs"]) == 2 and all("heap_prefault_bytes" in e for e in out["errs"])
+    assert not out["stats"]["installed"] and not out["stats"]["heap_kept"]

@@ -15,7 +15,15 @@ So while installed (the node's "live" policy, engine.py), the arena allocator:
   * fills that cache at install, `prefault_bytes` worth of arenas mapped and faulted in at once
     (MADV_POPULATE_WRITE, or a write to each page where the kernel lacks it), so that even the
     first bursts find their pages ready.
-What it costs: up to `cache_bytes` of memory that Python no longer uses stays resident. Nothing
+And it does the same for the C heap (glibc's malloc, which serves every block over 512 bytes:
+dict and list tables, bytes, numpy arrays, the books' windows): blocks up to 32 MiB come from
+the heap instead of a fresh mmap each, freed heap memory is kept instead of trimmed, and
+`heap_prefault_bytes` of it is faulted in at install. Why: a dict that grows past ~5k
+entries gets a new table of its own mapping, and each page of it faulted on the first submit
+that touches it: the OMS's orders dict, growing, took ~100 faults (~0.5 ms) on one submit of
+the bench (docs/arbitrage.md "Session 9"). Elsewhere than glibc the heap part does nothing.
+What it costs: up to `cache_bytes` of memory that Python no longer uses stays resident, and
+the C heap keeps what it has had (up to 256 MiB free at its top). Nothing
 else changes: an arena is the same anonymous private mapping of the size obmalloc asks for,
 whichever allocator made it, so arenas mapped before install and freed after (or the other way
 round) are unmapped correctly by either.
@@ -82,6 +90,46 @@ cdef extern from *:
         tc_unmapped++;
         munmap(p, size);
     }
+    /* The C heap (glibc): big blocks from the heap, freed memory kept, `prefault` bytes of it
+       faulted in. 0, or -1 when it could not be done (nothing is then changed). */
+    #if defined(__GLIBC__)
+    #include <malloc.h>
+    static int tc_heap_kept = 0;
+    static int tc_heap_keep(size_t prefault) {
+        char* p;
+        size_t i, page = (size_t)sysconf(_SC_PAGESIZE);
+        if (tc_heap_kept) return 0;
+        if (!mallopt(M_TRIM_THRESHOLD, 256 << 20)) return -1;
+        if (!mallopt(M_MMAP_THRESHOLD, 32 << 20)) {
+            mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+            return -1;
+        }
+        if (prefault) {
+            p = (char*)malloc(prefault);
+            if (p == NULL) {
+                mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+                mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+                return -1;
+            }
+            for (i = 0; i < prefault; i += page) ((volatile char*)p)[i] = 0;
+            free(p);                             /* kept at the heap's top, faulted in */
+        }
+        tc_heap_kept = 1;
+        return 0;
+    }
+    /* glibc's defaults again (the threshold no longer adapts by itself), memory given back */
+    static void tc_heap_release(void) {
+        if (!tc_heap_kept) return;
+        mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+        mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+        malloc_trim(0);
+        tc_heap_kept = 0;
+    }
+    #else
+    static int tc_heap_kept = 0;
+    static int tc_heap_keep(size_t prefault) { return 0; }
+    static void tc_heap_release(void) {}
+    #endif
     static void tc_drop_cache(void) {
         while (tc_n > 0) {
             tc_n--;
@@ -117,7 +165,9 @@ cdef extern from *:
         tc_drop_cache();
     }
     """
-    int tc_installed
+    int tc_installed, tc_heap_kept
+    int tc_heap_keep(size_t prefault) nogil
+    void tc_heap_release() nogil
     Py_ssize_t tc_n
     size_t tc_cached_bytes, tc_cap_bytes
     unsigned long long tc_allocs, tc_reused, tc_mapped, tc_frees, tc_kept, tc_unmapped
@@ -128,24 +178,37 @@ cdef extern from *:
 # so that the first requests take them. A different size only makes them unused, never wrong.
 ARENA_BYTES = 1 << 20
 MAX_CACHE_BYTES = 4096 * ARENA_BYTES
+# under the heap's trim threshold (256 MiB), so that freeing it keeps it
+MAX_HEAP_PREFAULT = 128 * ARENA_BYTES
 
 
-def install(Py_ssize_t cache_bytes=64 * ARENA_BYTES, Py_ssize_t prefault_bytes=16 * ARENA_BYTES):
+def install(Py_ssize_t cache_bytes=64 * ARENA_BYTES, Py_ssize_t prefault_bytes=16 * ARENA_BYTES,
+            Py_ssize_t heap_prefault_bytes=16 * ARENA_BYTES):
     """Keep up to `cache_bytes` of freed arenas mapped, and map and fault in `prefault_bytes`
-    of them now. Installing again only changes the sizes (and tops the cache up)."""
+    of them now; keep the C heap's memory and fault in `heap_prefault_bytes` of it (glibc).
+    Installing again only changes the arena sizes (and tops the cache up)."""
     if not 0 <= cache_bytes <= MAX_CACHE_BYTES:
         raise ValueError(f"cache_bytes {cache_bytes}: expected 0..{MAX_CACHE_BYTES}")
     if not 0 <= prefault_bytes <= cache_bytes:
         raise ValueError(f"prefault_bytes {prefault_bytes}: expected 0..cache_bytes "
                          f"({cache_bytes})")
+    if not 0 <= heap_prefault_bytes <= MAX_HEAP_PREFAULT:
+        raise ValueError(f"heap_prefault_bytes {heap_prefault_bytes}: expected "
+                         f"0..{MAX_HEAP_PREFAULT}")
     if tc_install(<size_t>cache_bytes, <size_t>prefault_bytes, ARENA_BYTES) != 0:
         tc_uninstall()                   # all or nothing: Python's own allocator again
         raise MemoryError(f"arenas: could not map {prefault_bytes} bytes to prefault")
+    if tc_heap_keep(<size_t>heap_prefault_bytes) != 0:
+        tc_uninstall()
+        raise MemoryError(f"arenas: could not fault in {heap_prefault_bytes} bytes of the C "
+                          f"heap")
 
 
 def uninstall():
-    """Python's own arena allocator again; the cached arenas are unmapped."""
+    """Python's own arena allocator again, the cached arenas unmapped; the C heap back to
+    glibc's defaults, its free memory given back."""
     tc_uninstall()
+    tc_heap_release()
 
 
 def installed() -> bool:
@@ -159,4 +222,4 @@ def stats() -> dict:
     return {"allocs": tc_allocs, "reused": tc_reused, "mapped": tc_mapped, "frees": tc_frees,
             "kept": tc_kept, "unmapped": tc_unmapped, "cached": tc_n,
             "cached_bytes": tc_cached_bytes, "cache_bytes": tc_cap_bytes,
-            "installed": tc_installed != 0}
+            "installed": tc_installed != 0, "heap_kept": tc_heap_kept != 0}
