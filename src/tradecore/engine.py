@@ -369,7 +369,9 @@ class TradingNode:
         keep = self.cfg.retain_orders_s
         if keep <= 0:
             return 0
-        return self.exec.oms.retire(self.clock.time_ns() - int(keep * 1e9), RETIRE_BATCH)
+        n = self.exec.oms.retire(self.clock.time_ns() - int(keep * 1e9), RETIRE_BATCH)
+        self.exec.compact_orders()          # room for the next orders, off the tick path too
+        return n
 
     async def _retire_every(self) -> None:
         while True:

@@ -400,3 +400,21 @@ def test_reject_rate_breaker_fed_by_engine_listener_trips():
         eng.submit(order(cid, price=10000))
         venue.listener.on_order_rejected(cid, "insufficient balance", 5)
     assert br.tripped is not None
+
+
+def test_compact_orders_when_due_hands_the_new_dict_to_the_compiled_submit():
+    # both submits (the module's fixture runs each): the compiled one holds the dict itself
+    from tradecore.execution.oms import COMPACT_MIN_HEADROOM
+    eng, _, venue, _ = make_engine()
+    assert not eng.compact_orders()                     # nothing due yet
+    for i in range(COMPACT_MIN_HEADROOM // 2):
+        eng.submit(order(f"a{i}", price=10000))
+    old = eng.oms.orders
+    assert eng.compact_orders() and eng.oms.orders is not old
+    # the compiled submit writes into the new dict and still knows every earlier id
+    o = eng.submit(order("after", price=10000))
+    assert eng.oms.orders["after"] is o and "after" not in old
+    assert eng.submit(order("a0", price=10000)) is eng.oms.orders["a0"]
+    with pytest.raises(DuplicateOrderId):
+        eng.submit(order("a1", price=10001))
+    assert len(venue.submitted) == COMPACT_MIN_HEADROOM // 2 + 1

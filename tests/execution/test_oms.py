@@ -370,3 +370,44 @@ def test_fill_for_a_retired_order_is_unknown_and_a_retired_id_can_be_used_again(
                           10**12))
     again, new = m.add(lim("o1", qty=3))
     assert new and again.qty == 3 and again.status is S.INITIALIZED
+
+
+def test_compact_when_orders_were_retired_keeps_the_same_orders_in_the_same_order():
+    import sys
+    from tradecore.execution.oms import COMPACT_MIN_HEADROOM
+    clock = SimClock(0)
+    m = oms(clock)
+    aged(clock, m, 10, 1_000_000_000)
+    m.retire(before_ns=4_000_000_000)
+    before = list(m.orders.items())
+    old = m.orders
+    m.compact()
+    assert m.orders is not old and list(m.orders.items()) == before
+    # room for COMPACT_MIN_HEADROOM new orders: the table does not grow while they come
+    size = sys.getsizeof(m.orders)
+    for i in range(COMPACT_MIN_HEADROOM):
+        m.orders[f"n{i}"] = before[0][1]
+    assert sys.getsizeof(m.orders) == size
+
+
+def test_compact_due_when_half_the_room_is_used_and_the_room_follows_the_rate():
+    from tradecore.execution.oms import COMPACT_MIN_HEADROOM as H
+    clock = SimClock(0)
+    m = oms(clock)
+    o = lim("x")
+    for i in range(H // 2 - 1):
+        m.orders[f"a{i}"] = o
+    assert not m.compact_due()
+    m.orders["last"] = o
+    assert m.compact_due()
+    m.compact()
+    assert not m.compact_due()
+    # 3 H orders since: the next room is twice that, and retired orders count as added
+    for i in range(3 * H):
+        m.orders[f"b{i}"] = o
+    for i in range(H):
+        del m.orders[f"b{i}"]
+    m.retired += H
+    assert m.compact_due()
+    m.compact()
+    assert m._headroom == 6 * H and len(m.orders) == H // 2 + 2 * H

@@ -20,6 +20,9 @@
 # -> send(order) (the reference's _send, which denies it); an intent the line refuses ->
 # intent(order). `fast` counts the orders past the OMS's add here, `handed` those handed to
 # reference(order) before anything changed.
+# set_orders(orders): the dict the OMS holds its orders in from now on (OrderManager.compact
+# replaces it off the path; ExecutionEngine.compact_orders hands the new one over).
+#
 # risk_samples (None unless the metrics set it, api/metrics.py attach): when set, the duration
 # of each compiled kernel check is pushed to it (the production `risk` stage, timed here so
 # that the check stays the kernel's and no wrapper shadows gate.check).

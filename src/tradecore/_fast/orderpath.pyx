@@ -8,6 +8,18 @@ from tradecore._fast.orderrec cimport IntentLine, OrderSpec
 from tradecore._fast.riskgate cimport RiskKernel
 from tradecore._fast.syncer cimport FileSyncer
 from tradecore._fast.slots cimport SlotLayout
+
+cdef extern from "Python.h":
+    object _PyDict_NewPresized(Py_ssize_t minused)
+
+
+def presized_dict(Py_ssize_t n) -> dict:
+    """An empty dict whose table takes n items before it resizes (CPython caps the presize
+    at ~87k items; beyond that it resizes as any dict). Why: an insert that fills a dict's
+    table copies the whole table, on whatever call made it (the OMS's orders: the submit)."""
+    if n < 0:
+        raise ValueError(f"presized_dict: n {n} must be >= 0")
+    return _PyDict_NewPresized(n)
 from tradecore._fast.probes cimport Samples, now_ns as now_mono
 
 cdef extern from "Python.h":
@@ -45,6 +57,10 @@ cdef class OrderPath:
         self.i_cid, self.i_venue, self.i_status = ix("client_order_id"), ix("venue"), \
             ix("status")
         self.i_created, self.i_last = ix("ts_created_ns"), ix("ts_last_ns")
+
+    def set_orders(self, dict orders not None) -> None:
+        """The OMS's orders dict after the OMS replaced it (OrderManager.compact)."""
+        self.orders = orders
 
     cpdef object submit(self, object order):
         cdef SlotLayout L = self.L

@@ -137,6 +137,18 @@ class ExecutionEngine:
     def time_ns(self) -> int:
         return self.clock.time_ns()
 
+    def compact_orders(self) -> bool:
+        """Give the OMS's orders dict room again when it is due (OrderManager.compact), and
+        hand the new dict to the compiled submit, which holds it. Off the tick path: the node
+        calls it after retiring orders. True when it compacted."""
+        if not self.oms.compact_due():
+            return False
+        self.oms.compact()
+        path = getattr(self.submit, "__self__", None)
+        if isinstance(path, OrderPath):
+            path.set_orders(self.oms.orders)
+        return True
+
     # -- the order path -------------------------------------------------------------------
     def submit(self, order: Order) -> Order:
         """Risk-check and send. Returns the order (DENIED with its reason when the gate said

@@ -35,11 +35,14 @@ from tradecore.core.orders import (OPEN, Fill, Order, OrderEvent, OrderStatus, O
                                    Side, TimeInForce)
 from tradecore.execution.state import FastStatus, InvalidTransition, transition
 from tradecore.execution.order_layout import spec_plain_ok
+from tradecore._fast.orderpath import presized_dict
 
 __all__ = ["OrderManager", "ExecutionError", "DuplicateOrderId", "OrderSpecError",
            "UnknownOrder", "Overfill", "LateFill", "InvalidTransition"]
 
 S = FastStatus        # OrderStatus members, fast to look up (state.py)
+# the fewest new orders `orders` has room for after a compact (and at start)
+COMPACT_MIN_HEADROOM = 4096
 # Per-type and per-status facts as tuples indexed by the enums' int values: on the order path,
 # `member in frozenset` would call Enum.__hash__ (Python code) every time.
 _PRICED = tuple(t in (OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT)
@@ -154,7 +157,11 @@ class OrderManager:
         self.instruments = instruments
         self.journal = journal
         self.on_gtd_due = on_gtd_due
-        self.orders: dict[str, Order] = {}
+        # presized, and rebuilt with room to spare by compact() (off the path): an insert that
+        # fills a dict's table copies the table whole, on the submit that made it
+        self.orders: dict[str, Order] = presized_dict(COMPACT_MIN_HEADROOM)
+        self._headroom = COMPACT_MIN_HEADROOM          # room orders had at the last compact
+        self._compacted_at = 0                          # _added() then
         self.open: dict[str, Order] = {}
         self.fills: dict[str, list[Fill]] = {}          # by client order id
         self._seen_trades: set[tuple[str, str]] = set()
@@ -405,6 +412,32 @@ class OrderManager:
             seen.discard(at.popleft()[1])
         self.retired += len(done)
         return len(done)
+
+    def _added(self) -> int:
+        """Orders ever added (the compiled submit adds to `orders` itself: counted from it)."""
+        return len(self.orders) + self.retired
+
+    def compact_due(self) -> bool:
+        """Half the room the last compact() left is used: time to make more."""
+        return self._added() - self._compacted_at >= self._headroom // 2
+
+    def compact(self) -> None:
+        """Rebuild `orders` (the same items in the same order) into a new dict with room for
+        twice as many new orders as came since the last compact (COMPACT_MIN_HEADROOM at
+        least), so that no submit resizes it before the next one.
+
+        Why: retire() leaves holes, and a dict that keeps getting inserts resizes whenever its
+        table fills, holes or not, copying every entry on the submit that fills it (189 us at
+        11k orders here, docs/arbitrage.md "Session 9"). The node calls it after retiring,
+        off the tick path. The caller must hand the new dict to whatever holds the old one
+        (ExecutionEngine.compact_orders: the compiled submit)."""
+        headroom = max(COMPACT_MIN_HEADROOM, 2 * (self._added() - self._compacted_at))
+        new = presized_dict(len(self.orders) + headroom)
+        for cid, o in self.orders.items():      # not update(): it may clone the old table
+            new[cid] = o
+        self.orders = new
+        self._headroom = headroom
+        self._compacted_at = self._added()
 
     # -- replay (recovery) -------------------------------------------------------------
     def replay_intent(self, order: Order) -> None:
