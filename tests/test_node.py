@@ -3,6 +3,7 @@ fills, orders pass the real risk gate and fill on the paper venue, the report is
 from __future__ import annotations
 
 import asyncio
+import platform
 
 import pytest
 
@@ -133,8 +134,10 @@ def test_gc_policy_live_freezes_what_exists_and_restores_the_collector_after():
         assert gc.isenabled() and gc.get_freeze_count() > 0
         assert gc.get_threshold()[0] == GC_LIVE_GEN0
         assert arenas.installed() and arenas.stats()["cached"] > 0   # prefaulted arenas
+        assert arenas.stats()["heap_kept"] == (platform.libc_ver()[0] == "glibc")
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0 and gc.isenabled()
     assert not arenas.installed() and arenas.stats()["cached"] == 0
+    assert not arenas.stats()["heap_kept"]
     with node.gc_policy("off"):
         assert not gc.isenabled()
     assert gc.isenabled()

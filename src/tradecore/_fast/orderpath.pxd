@@ -5,8 +5,9 @@
 #   the OMS's add (a new id, status INITIALIZED, the clock read once, spec.plain_ok; then
 #   ts_created_ns when 0, ts_last_ns = ts_created_ns, orders[cid] = order); the noted mids
 #   flushed to the gate when there are any (flush()); the gate's check, `gate.check` read at
-#   each call (a wrapper may shadow it; the metrics do not, they set risk_samples) and called directly in C, at the same
-#   clock read, when it is still the RiskKernel's check_order; the OMS's submitted (status SUBMITTED, the intent
+#   each call (a wrapper may shadow it; the metrics do not, they set risk_samples) and
+#   called directly in C, at the same clock read, when it is still the RiskKernel's
+#   check_order; the OMS's submitted (status SUBMITTED, the intent
 #   journaled: given the journal's parts (Journal.intent_parts: its IntentLine, mapping and
 #   syncer) written by IntentLine.write at the syncer's pos here, else or when that refuses by
 #   intent(order), as Journal.intent does; open[cid] = order); venue.submit(order); after the send, the

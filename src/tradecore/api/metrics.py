@@ -23,8 +23,9 @@ They are instance attributes shadowing the bound methods (normalizer.on_frame / 
 strategy.on_book, venue.submit), so nothing in the engine changes and a node without metrics
 runs exactly as before. The risk check is not shadowed: the compiled submit calls the risk
 kernel directly only while gate.check is the kernel's own, so the engine and its compiled
-submit time the check themselves when given a buffer (`risk_samples`). Normalizers the node creates later (live mode builds them in
-run_live) are probed when it calls start(), before the first frame. benchmarks/bench_metrics.py measures the difference per frame.
+submit time the check themselves when given a buffer (`risk_samples`). Normalizers the node
+creates later (live mode builds them in run_live) are probed when it calls start(), before the
+first frame. benchmarks/bench_metrics.py measures the difference per frame.
 """
 from __future__ import annotations
 
