@@ -36,9 +36,24 @@ def big():
     return n
 """
 
+# install() with only 24 MiB of address space to spare: the MemoryError's text, or None
+LIMITED = """
+def install_limited(**sizes):
+    vm = next(int(line.split()[1]) for line in open("/proc/self/status")
+              if line.startswith("VmSize:")) * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (vm + (24 << 20), resource.RLIM_INFINITY))
+    try:
+        arenas.install(**sizes)
+        return None
+    except MemoryError as e:
+        return str(e)
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+"""
+
 
 def run(body: str) -> dict:
-    code = "import json, resource\nfrom tradecore._fast import arenas\n" + BURST + BIG + \
+    code = "import json, resource\nfrom tradecore._fast import arenas\n" + BURST + BIG + LIMITED + \
         textwrap.dedent(body)
     env = {**os.environ, "PYTHONPATH": SRC}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
@@ -145,15 +160,7 @@ def test_install_when_sizes_are_out_of_range_raises_and_installs_nothing(cache, 
 
 def test_install_when_the_prefault_cannot_be_mapped_raises_and_leaves_pythons_allocator():
     out = run("""
-        vm = next(int(line.split()[1]) for line in open("/proc/self/status")
-                  if line.startswith("VmSize:")) * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (vm + (24 << 20), resource.RLIM_INFINITY))
-        try:
-            arenas.install(cache_bytes=256 << 20, prefault_bytes=128 << 20)
-            err = None
-        except MemoryError as e:
-            err = str(e)
-        resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        err = install_limited(cache_bytes=256 << 20, prefault_bytes=128 << 20)
         s = arenas.stats()
         burst()                                   # Python's own allocator still works
         print(json.dumps({"err": err, "stats": s}))
@@ -185,15 +192,7 @@ def test_install_keeps_the_c_heap_faulted_in_so_big_blocks_take_no_page_faults()
 
 def test_install_when_the_heap_prefault_cannot_be_had_raises_and_changes_nothing():
     out = run("""
-        vm = next(int(line.split()[1]) for line in open("/proc/self/status")
-                  if line.startswith("VmSize:")) * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (vm + (24 << 20), resource.RLIM_INFINITY))
-        try:
-            arenas.install(prefault_bytes=0, heap_prefault_bytes=100 << 20)
-            err = None
-        except MemoryError as e:
-            err = str(e)
-        resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        err = install_limited(prefault_bytes=0, heap_prefault_bytes=100 << 20)
         s = arenas.stats()
         burst()
         print(json.dumps({"err": err, "stats": s}))

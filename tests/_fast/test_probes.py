@@ -33,6 +33,8 @@ def test_samples_when_given_no_int_raise_and_keep_what_they_had():
         s.add("6")
     with pytest.raises(OverflowError):
         s.add(2**63)
+    with pytest.raises(TypeError):
+        s.extend([6, 7, "8", 9])                # all or nothing
     assert _take(s) == [5]
 
 

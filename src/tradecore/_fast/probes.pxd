@@ -10,7 +10,7 @@
 #
 # Samples(): durations in ns, appended by probes (push, or add from Python) and taken whole off
 # the path (take: the int64 samples as bytes, native order, and the buffer emptied). len() is
-# the number pending.
+# the number pending. extend(xs) adds all of xs or, when one is no int64, none.
 #
 # timed(fn, samples): a callable equal to fn that also pushes each call's duration (positional
 # arguments only; what fn returns or raises passes through; a call that raises records nothing).

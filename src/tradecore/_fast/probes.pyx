@@ -47,8 +47,14 @@ cdef class Samples:
         self.push(ns)
 
     def extend(self, xs) -> None:
-        for x in xs:
-            self.push(x)
+        """All of xs, or (a value that is no int64) none of them."""
+        cdef Py_ssize_t n0 = self.n
+        try:
+            for x in xs:
+                self.push(x)
+        except BaseException:
+            self.n = n0
+            raise
 
     def take(self) -> bytes:
         """The pending samples as native int64 bytes; the buffer is empty afterwards."""
