@@ -313,3 +313,44 @@ def test_on_frame_when_hooks_and_stats_are_set_after_construction_uses_them_in_t
     n.on_book = None
     n.on_frame(_diff(16, 16), "ws", 8)         # a new book for the connection, waiting
     assert n.waiting_for_snapshot("ws") == ["XUSDT"] and stats.messages == 4
+
+
+def test_consumers_read_the_whole_diff_when_large_diffs_defer_their_far_levels():
+    """The fast path applies a large diff's far levels after the book's consumers (L2Book's
+    deferred levels); what a consumer reads meanwhile, on the real recording, equals what it
+    reads from a normalizer that applies every level first, and nothing is left pending."""
+    path = sample_file("hbt_spot_btcusdt_20240808.gz")
+    seen: dict[bool, list] = {True: [], False: []}
+    deferred = [0, 0]                      # consumer calls with levels pending; still after reads
+
+    def consumer(defers: bool):
+        def on_book(key, book):
+            pending = book.pending
+            # the detectors' default depth (strategies/arb/cross.py), then deeper reads
+            reads = (book.top_ticks(), book.depth_ticks(0, 20).tolist(),
+                     book.depth_ticks(1, 20).tolist())
+            if defers and pending:
+                deferred[0] += 1
+                deferred[1] += book.pending > 0   # those walks stayed above the fence
+            seen[defers].append(reads + (book.depth_ticks(0, 64).tolist(),
+                                         book.depth_ticks(1, 64).tolist(),
+                                         book.fill_price(0, 0.5), book.bid_count))
+        return on_book
+
+    norms = {}
+    for defers in (True, False):
+        n = BinanceNormalizer()
+        n._scan.defer_far = defers
+        n.on_book = consumer(defers)
+        norms[defers] = n
+    for rec in read_capture(path):
+        for n in norms.values():
+            if rec.kind == WS:
+                n.on_frame(rec.payload, rec.conn, rec.ts_ns)
+                assert all(b.pending == 0 for b in n.books.values())
+            elif rec.kind == REST:
+                n.on_rest(rec.payload, rec.conn, rec.ts_ns, rec.src)
+    assert len(seen[True]) == len(seen[False]) > 3000
+    assert seen[True] == seen[False]
+    assert deferred[0] >= 100              # the recording's large diffs did defer
+    assert deferred[1] >= 0.9 * deferred[0]

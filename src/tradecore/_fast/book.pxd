@@ -15,11 +15,35 @@
 # whole side is; the overflow holds its levels in ok[lo:lo+no] (dropping the worst levels, e.g.
 # Kraken's 1000-level truncation, only moves lo).
 #
+# Deferred far levels. A large batch (a Binance diff of hundreds of levels) costs its commit
+# mostly in the far levels: each is a store into a cold cache line of the window or a move in
+# the overflow, and none of them can change what a strategy reads at the touch. So
+# stage_commit_near, given a batch that is already wholly converted and validated (all or
+# nothing still holds), applies the levels at or above a fence per side and keeps the rest, in
+# order, as pending. The fence is the side's best key less the distance that its NEAR_LEVELS-th
+# level had at the last settle (measured then, off the order's path); the
+# caller (jsonscan.FramePath) calls settle() once the book's consumers have run, i.e. after the
+# order went out. Until then the book is exact at and above each fence, and no read can see
+# it otherwise:
+#   * best() is exact: a batch that leaves a side's best below its fence is settled at once;
+#   * walk() is exact while the levels it returns stay at or above the fence; one that would
+#     go below it (or run out of levels) settles first;
+#   * every other read (count, depth, fill_price, ...) and every write settles first.
+# settle() cannot fail: the overflow's room for the pending levels is reserved up front, and a
+# level below the fence moves neither the window nor the best.
+#
 # Prices are ticks of `tick_units * 10**-price_decimals` and sizes lots of
 # `lot_units * 10**-size_decimals`: the exchange's decimal text converts exactly in both
 # directions (fixed.pxd). No Python object is created per level on any update path.
 cimport cython
 from libc.stdint cimport int64_t, int8_t, uint64_t
+
+cdef enum:
+    DEFER_MIN_LEVELS = 128   # stage_commit_near defers nothing in a smaller batch
+    NEAR_LEVELS = 64         # about this many levels per side from the touch are applied
+                             # first: a detector's walk at its default depth (20) stays above
+                             # the fence in 95 % of the recorded large diffs; a deeper one
+                             # applies the deferred levels first
 
 cdef struct Side:
     int64_t* wq        # window: lots per slot, 0 = no level
@@ -65,6 +89,12 @@ cdef class L2Book:
     cdef public bint valid           # False after a gap or checksum failure, until resynced
     cdef public int64_t seq          # last exchange sequence / update id applied
     cdef public int64_t ts_ns        # local receive time of the last update (ns since epoch)
+    cdef Py_ssize_t pend             # deferred far levels (they wait in `stage`, in order)
+    cdef Py_ssize_t pend_side[2]     # how many of them each side has
+    cdef int64_t fence[2]            # key per side at and above which the book is exact
+    cdef int64_t gap[2]              # best key - the gap_k-th best key, as of the last settle
+                                     # (0: not measured, -1: the side had fewer levels)
+    cdef Py_ssize_t gap_k
 
     # -- kernel API: ticks and lots, for other kernels -----------------------------------------
     # Set (lots > 0) or remove (lots == 0) a level; 1 if the book changed, 0 if not.
@@ -107,3 +137,12 @@ cdef class L2Book:
     # level (index within the batch) when one is bad. Commit with stage_commit().
     cdef int stage_floats(self, const int64_t* sides, const double* prices,
                           const double* sizes, Py_ssize_t n) except -1
+    # Commit the staged batch, deferring its levels below each side's fence when the batch
+    # holds at least min_batch levels (see "Deferred far levels" above).
+    cdef int stage_commit_near(self, Py_ssize_t min_batch, Py_ssize_t near_levels) except -1
+    # Apply the deferred levels now (nothing when there are none).
+    cpdef void settle(self) noexcept
+    cdef int64_t _kth_key(self, int side, Py_ssize_t k) noexcept
+    cdef Py_ssize_t _walk(self, int side, Py_ssize_t n, int64_t* ticks, int64_t* lots) noexcept
+    cdef int64_t _fence(self, int side, Py_ssize_t k) noexcept
+    cdef void _measure_gap(self, int side, Py_ssize_t k) noexcept

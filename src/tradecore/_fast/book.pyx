@@ -2,7 +2,7 @@
 cimport cython
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.math cimport fabs, isfinite, llround
-from libc.stdint cimport int64_t, int8_t, uint64_t
+from libc.stdint cimport INT64_MIN, int64_t, int8_t, uint64_t
 from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memmove, memset
 
@@ -52,6 +52,13 @@ cdef inline double _grid_tolerance(double x) noexcept nogil:
 # headroom for the window arithmetic (key - base, base = key - 3/4 window) in int64.
 cdef int64_t MAX_UNITS = 4611686018427387904
 
+# A side's fence when nothing of it is deferred: every key is at or above it.
+cdef int64_t NO_FENCE = INT64_MIN
+
+# For the Python API and tests (book.pxd: DEFER_MIN_LEVELS, NEAR_LEVELS).
+DEFER_MIN = DEFER_MIN_LEVELS
+NEAR = NEAR_LEVELS
+
 
 cdef tuple _decimal_grid(object step, str what):
     """(decimals, units) with step == units * 10**-decimals exactly, from a float or text."""
@@ -79,6 +86,7 @@ cdef extern from *:
     """
     static inline int tc_clz64(unsigned long long x) { return __builtin_clzll(x); }
     static inline int tc_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
+    static inline int tc_popcount64(unsigned long long x) { return __builtin_popcountll(x); }
     /* one write a page over [p, p + n), of the byte already there: each page is then present
        and writable (a calloc'd page read first would map the shared zero page, which the
        first write then faults out of) */
@@ -93,6 +101,7 @@ cdef extern from *:
     """
     int tc_clz64(unsigned long long x) nogil
     int tc_ctz64(unsigned long long x) nogil
+    int tc_popcount64(unsigned long long x) nogil
     Py_ssize_t tc_touch_pages(void* p, size_t n) nogil
 
 
@@ -194,6 +203,26 @@ cdef int _commit_run(L2Book b, int side, const int64_t* ticks, const int64_t* lo
     return 0
 
 
+cdef inline int64_t _key(int8_t side, int64_t ticks) noexcept nogil:
+    return -ticks if side else ticks
+
+
+cdef int _commit_runs(L2Book b, const int8_t* side, const int64_t* ticks, const int64_t* lots,
+                      Py_ssize_t n) except -1:
+    """A staged batch, in order, one run of same-side levels at a time (a depth diff is two
+    runs)."""
+    cdef Py_ssize_t i = 0, j
+    cdef int8_t sd
+    while i < n:
+        sd = side[i]
+        j = i + 1
+        while j < n and side[j] == sd:
+            j += 1
+        _commit_run(b, sd, ticks + i, lots + i, j - i)
+        i = j
+    return 0
+
+
 @cython.final
 cdef class L2Book:
     """An L2 price ladder per side with integer ticks and lots (layout in book.pxd).
@@ -237,6 +266,8 @@ cdef class L2Book:
         self.valid = True
         self._stale[0] = True
         self._stale[1] = True
+        self.fence[0] = NO_FENCE
+        self.fence[1] = NO_FENCE
 
     def __dealloc__(self):
         cdef int s
@@ -256,8 +287,11 @@ cdef class L2Book:
     cdef int set_level(self, int side, int64_t ticks, int64_t lots) except -1:
         cdef Side* S = &self.sd[side]
         cdef int64_t k = -ticks if side else ticks
-        cdef int64_t i = k - S.base
+        cdef int64_t i
         cdef int64_t old
+        if self.pend:
+            self.settle()                # the deferred levels are older than this one
+        i = k - S.base
         if <uint64_t>i >= <uint64_t>self.window:
             # rare: outside the window (empty side, a new best beyond it, or a deep level)
             if S.nw == 0:
@@ -419,6 +453,8 @@ cdef class L2Book:
                 S.b1[w >> 6] |= (<uint64_t>1) << (w & 63)
 
     cdef Py_ssize_t count(self, int side) noexcept:
+        if self.pend:
+            self.settle()
         return self.sd[side].nw + self.sd[side].no
 
     cdef bint best(self, int side, int64_t* ticks, int64_t* lots) noexcept:
@@ -432,6 +468,16 @@ cdef class L2Book:
         return True
 
     cdef Py_ssize_t walk(self, int side, Py_ssize_t n, int64_t* ticks, int64_t* lots) noexcept:
+        cdef Py_ssize_t c = self._walk(side, n, ticks, lots)
+        # exact while every level returned is at or above the side's fence; a walk that goes
+        # below it, or runs out of levels, needs the deferred ones first
+        if self.pend_side[side] and n > 0 and (
+                c < n or (-ticks[c - 1] if side else ticks[c - 1]) < self.fence[side]):
+            self.settle()
+            c = self._walk(side, n, ticks, lots)
+        return c
+
+    cdef Py_ssize_t _walk(self, int side, Py_ssize_t n, int64_t* ticks, int64_t* lots) noexcept:
         cdef Side* S = &self.sd[side]
         cdef Py_ssize_t c = 0, i = S.best, j
         cdef int64_t k
@@ -452,7 +498,10 @@ cdef class L2Book:
 
     cdef void drop_beyond(self, int side, Py_ssize_t max_levels) noexcept:
         cdef Side* S = &self.sd[side]
-        cdef Py_ssize_t excess = S.nw + S.no - max_levels, d, i
+        cdef Py_ssize_t excess, d, i
+        if self.pend:
+            self.settle()
+        excess = S.nw + S.no - max_levels
         if excess <= 0:
             return
         d = excess if excess < S.no else S.no
@@ -475,6 +524,8 @@ cdef class L2Book:
     # staging
 
     cdef void stage_reset(self) noexcept:
+        if self.pend:
+            self.settle()                # a new batch comes after the deferred levels
         self.stage.n = 0
 
     cdef int _stage_room(self, Py_ssize_t need) except -1:
@@ -501,6 +552,8 @@ cdef class L2Book:
         return 0
 
     cdef int stage_ticks(self, int side, int64_t ticks, int64_t lots) except -1:
+        if self.pend:
+            self.settle()                # a new batch: the deferred levels come first
         if side != 0 and side != 1:
             return BAD_SIDE
         if ticks <= 0:
@@ -540,25 +593,162 @@ cdef class L2Book:
 
     cdef int stage_commit(self) except -1:
         """Apply the staged batch, every level of which was validated when it was staged."""
-        cdef Py_ssize_t i
         cdef Stage* S = &self.stage
+        if self.pend:
+            self.settle()
         # reserve the overflow so that no allocation can fail half way through the batch
         # (only a window re-centre, which allocates for itself, still can)
-        cdef Py_ssize_t j
-        cdef int8_t sd
         self._overflow_reserve(&self.sd[0], S.n)
         self._overflow_reserve(&self.sd[1], S.n)
-        # in order, one run of same-side levels at a time (a depth diff is two runs)
+        _commit_runs(self, S.side, S.ticks, S.lots, S.n)
+        S.n = 0
+        return 0
+
+    cdef int stage_commit_near(self, Py_ssize_t min_batch, Py_ssize_t near_levels) except -1:
+        """stage_commit, deferring the levels below each side's fence (book.pxd, "Deferred far
+        levels"). The deferred levels stay where they are, in the stage (hot: the scan just
+        wrote it); settle() applies them. Copying them out would store into cold lines, which
+        on this class of machine costs about what applying them does."""
+        cdef Stage* S = &self.stage
+        cdef Py_ssize_t n = S.n, i, j, pn = 0
+        cdef Py_ssize_t per[2]
+        cdef int64_t f[2]
+        cdef int8_t sd
+        cdef int s
+        if self.pend:
+            self.settle()
+        if n < min_batch:
+            return self.stage_commit()
+        f[0] = self._fence(0, near_levels)
+        f[1] = self._fence(1, near_levels)
+        if f[0] == NO_FENCE and f[1] == NO_FENCE:
+            return self.stage_commit()
+        per[0] = 0
+        per[1] = 0
+        # room for the whole batch, as stage_commit
+        self._overflow_reserve(&self.sd[0], n)
+        self._overflow_reserve(&self.sd[1], n)
+        # the near levels, in order, a run of same-side near levels at a time (self.pend is
+        # still 0: nothing settles while they are applied)
         i = 0
-        while i < S.n:
+        while i < n:
             sd = S.side[i]
+            if _key(sd, S.ticks[i]) < f[sd]:
+                per[sd] += 1
+                i += 1
+                continue
             j = i + 1
-            while j < S.n and S.side[j] == sd:
+            while j < n and S.side[j] == sd and _key(sd, S.ticks[j]) >= f[sd]:
                 j += 1
             _commit_run(self, sd, S.ticks + i, S.lots + i, j - i)
             i = j
-        S.n = 0
+        pn = per[0] + per[1]
+        if pn == 0:
+            S.n = 0
+            return 0
+        try:
+            # a re-centre during the near part may have used the room: settle must not allocate
+            self._overflow_reserve(&self.sd[0], per[0])
+            self._overflow_reserve(&self.sd[1], per[1])
+        except MemoryError:
+            S.n = 0
+            self.valid = False           # the far levels cannot be kept: the book is not right
+            raise
+        self.pend = pn
+        self.pend_side[0] = per[0]
+        self.pend_side[1] = per[1]
+        self.fence[0] = f[0]
+        self.fence[1] = f[1]
+        for s in range(2):
+            # the near part removed every level at or above the fence: the side's best (or its
+            # only levels) may be pending
+            if per[s] and (self.sd[s].best < 0 or self.sd[s].base + self.sd[s].best < f[s]):
+                self.settle()
+                break
         return 0
+
+    cpdef void settle(self) noexcept:
+        """Apply the deferred far levels, in order. Cannot fail (book.pxd); were it to, the book
+        is marked not valid rather than left silently wrong."""
+        cdef Stage* S = &self.stage
+        cdef Py_ssize_t n = S.n, i, j = 0
+        cdef int64_t f0 = self.fence[0], f1 = self.fence[1]
+        cdef int8_t sd
+        cdef int64_t t
+        if self.pend == 0:
+            return
+        self.pend = 0                    # first: the commit below goes through set_level
+        self.pend_side[0] = 0
+        self.pend_side[1] = 0
+        self.fence[0] = NO_FENCE
+        self.fence[1] = NO_FENCE
+        # the far levels to the front of the stage, in order (both stores every time: no
+        # branch to miss), then applied as one batch
+        for i in range(n):
+            sd = S.side[i]
+            t = S.ticks[i]
+            S.side[j] = sd
+            S.ticks[j] = t
+            S.lots[j] = S.lots[i]
+            j += _key(sd, t) < (f1 if sd else f0)
+        S.n = 0
+        try:
+            _commit_runs(self, S.side, S.ticks, S.lots, j)
+        except BaseException:
+            self.valid = False
+        # the next large batch's fences, measured now that the order has gone
+        self._measure_gap(0, self.gap_k)
+        self._measure_gap(1, self.gap_k)
+
+    cdef int64_t _fence(self, int side, Py_ssize_t k) noexcept:
+        """The side's fence for a batch: its best key less the key distance that its k-th
+        best level had when last measured (after the last settle, off the order's path), or
+        NO_FENCE when the side held fewer than k levels then. Any fence keeps the book exact
+        (book.pxd); this one puts about k levels above it without counting them now."""
+        cdef Side* S = &self.sd[side]
+        if k != self.gap_k:
+            self.gap_k = k
+            self.gap[0] = 0
+            self.gap[1] = 0
+        if self.gap[side] == 0:
+            self._measure_gap(side, k)
+        if self.gap[side] < 0 or S.best < 0:
+            return NO_FENCE
+        return S.base + S.best - self.gap[side]
+
+    cdef void _measure_gap(self, int side, Py_ssize_t k) noexcept:
+        cdef Side* S = &self.sd[side]
+        cdef int64_t kth
+        if k < 1 or S.best < 0:
+            self.gap[side] = 0           # unknown: measured when next needed
+            return
+        kth = self._kth_key(side, k)
+        self.gap[side] = -1 if kth == NO_FENCE else S.base + S.best - kth
+
+    cdef int64_t _kth_key(self, int side, Py_ssize_t k) noexcept:
+        """The key of the side's k-th best level (k >= 1) in the window, counted a bitmap word
+        at a time; NO_FENCE when the window holds fewer than k."""
+        cdef Side* S = &self.sd[side]
+        cdef Py_ssize_t i = S.best, w
+        cdef uint64_t m
+        cdef int c
+        if i < 0 or k < 1:
+            return NO_FENCE
+        w = i >> 6
+        m = S.b0[w] if (i & 63) == 63 else S.b0[w] & ((<uint64_t>2 << (i & 63)) - 1)
+        while True:
+            c = tc_popcount64(m)
+            if c >= k:
+                while k > 1:
+                    m &= ~((<uint64_t>1) << (63 - tc_clz64(m)))
+                    k -= 1
+                return S.base + (w << 6) + 63 - tc_clz64(m)
+            k -= c
+            i = _prev(S, (w << 6) - 1)
+            if i < 0:
+                return NO_FENCE
+            w = i >> 6
+            m = S.b0[w]                  # i is the highest level of word w
 
     # ------------------------------------------------------------------------------------------
     # conversions
@@ -637,6 +827,24 @@ cdef class L2Book:
         self.stage_commit()
         return n
 
+    def apply_many_near(self, sides, prices, sizes, Py_ssize_t near_levels=NEAR_LEVELS,
+                        Py_ssize_t min_batch=DEFER_MIN_LEVELS) -> int:
+        """apply_many, except that the levels far from the touch of a large batch are kept
+        pending until settle() or the first read that needs them (book.pxd, "Deferred far
+        levels"): what the Binance fast path does with a large diff, so that the order goes out
+        before they are applied. Returns the batch length."""
+        if near_levels < 1 or min_batch < 0:
+            raise ValueError(f"near_levels {near_levels} must be >= 1 and min_batch {min_batch} "
+                             f">= 0")
+        cdef Py_ssize_t n = self._stage_arrays(sides, prices, sizes)
+        self.stage_commit_near(min_batch, near_levels)
+        return n
+
+    @property
+    def pending(self) -> int:
+        """Levels deferred by the last large batch and not yet applied."""
+        return self.pend
+
     cdef Py_ssize_t _stage_arrays(self, sides, prices, sizes) except -1:
         cdef const int64_t[::1] sv = _as_int64(sides)
         cdef const double[::1] pv = np.ascontiguousarray(prices, dtype=np.float64)
@@ -646,7 +854,7 @@ cdef class L2Book:
             raise ValueError(f"apply_many: sides, prices and sizes differ in length "
                              f"({n}, {pv.shape[0]}, {qv.shape[0]})")
         if n == 0:
-            self.stage.n = 0
+            self.stage_reset()
             return 0
         self.stage_floats(&sv[0], &pv[0], &qv[0], n)
         return n
@@ -662,7 +870,7 @@ cdef class L2Book:
         cdef double lps = self._lots_per_size
         cdef double xmax = <double>MAX_UNITS / <double>self.tick_units
         cdef double ymax = <double>MAX_UNITS / <double>self.lot_units
-        self.stage.n = 0
+        self.stage_reset()
         self._stage_room(n)
         for i in range(n):
             s = sides[i]
@@ -699,7 +907,7 @@ cdef class L2Book:
         All-or-nothing: ValueError names the first bad level and the book is unchanged."""
         if side != 0 and side != 1:
             raise ValueError(f"side {side} must be 0 (bid) or 1 (ask)")
-        self.stage.n = 0
+        self.stage_reset()
         cdef Py_ssize_t i = self._stage_list(side, levels, 0)
         self.stage_commit()
         return i
@@ -708,7 +916,7 @@ cdef class L2Book:
     @cython.wraparound(True)
     def apply_sides(self, bids, asks) -> int:
         """apply_levels for the bids and the asks of one message as one all-or-nothing batch."""
-        self.stage.n = 0
+        self.stage_reset()
         cdef Py_ssize_t i = self._stage_list(0, bids, 0)
         i = self._stage_list(1, asks, i)
         self.stage_commit()
@@ -743,7 +951,7 @@ cdef class L2Book:
         """Apply levels given as mappings (Coinbase `{"side": "bid", "price_level": ..,
         "new_quantity": ..}`); a record whose side is not bid_word is an ask. All-or-nothing."""
         cdef Py_ssize_t i = 0
-        self.stage.n = 0
+        self.stage_reset()
         try:
             for rec in records:
                 side = 0 if rec[side_key] == bid_word else 1
@@ -815,6 +1023,13 @@ cdef class L2Book:
             S.best = -1
             S.lo = 0
             S.no = 0
+        self.pend = 0                  # deferred levels of the book that was
+        self.pend_side[0] = 0
+        self.pend_side[1] = 0
+        self.fence[0] = NO_FENCE
+        self.fence[1] = NO_FENCE
+        self.gap[0] = 0
+        self.gap[1] = 0
         self._stale[0] = True
         self._stale[1] = True
 
@@ -929,6 +1144,7 @@ cdef class L2Book:
             raise ValueError(f"side {side} must be 0 (bid) or 1 (ask)")
         if not isfinite(size) or size <= 0.0:
             raise ValueError(f"size {size!r} must be a positive finite number")
+        self.settle()
         S = &self.sd[side]
         want = size * self._lots_per_size
         rem = want
@@ -1006,11 +1222,14 @@ cdef class L2Book:
         """int64 array of shape (<= n, 2) holding ticks, lots of one side, best first."""
         if side != 0 and side != 1:
             raise ValueError(f"side {side} must be 0 (bid) or 1 (ask)")
-        cdef Py_ssize_t m = min(max(n, 0), self.count(side))
-        out = np.zeros((m, 2), dtype=np.int64)
+        # at most the levels it holds plus its deferred ones: not count(), which would apply
+        # them when the walk does not need them
+        cdef Py_ssize_t m = min(max(n, 0), self.sd[side].nw + self.sd[side].no
+                                + self.pend_side[side])
         cdef int64_t[::1] t = np.empty(max(m, 1), dtype=np.int64)
         cdef int64_t[::1] l = np.empty(max(m, 1), dtype=np.int64)
-        self.walk(side, m, &t[0], &l[0])
+        m = self.walk(side, m, &t[0], &l[0])
+        out = np.zeros((m, 2), dtype=np.int64)
         out[:, 0] = np.asarray(t)[:m]
         out[:, 1] = np.asarray(l)[:m]
         return out

@@ -68,6 +68,8 @@ cdef class DepthScanner:
     cdef L2Book _fbook                # scan_sync: the book being staged while scanning, or None
     cdef int _fcode                   # its first staging problem (0: none)
     cdef Py_ssize_t _flevel           # and the level that had it
+    cdef public bint defer_far        # scan_sync commits with L2Book.stage_commit_near: the far
+                                      # levels of a large diff wait for the book's settle()
 
     cpdef int scan(self, bytes frame) except -1
     # scan, and when the frame is a depth update of `symbol`, sync.on_depth: the steady state of
@@ -135,7 +137,10 @@ cdef class DepthSync:
 # the last depth diff is scanned and synced into that diff's book (scan_sync) and counted, and
 # the hooks are called, with no Python frame in between; everything else goes to `slow`, the
 # normalizer's Python code, which also sets the hint (the book the next frame most likely
-# updates). The normalizer binds on_frame as its own on_frame.
+# updates). The normalizer binds on_frame as its own on_frame. Its scanner defers a large
+# diff's far levels (L2Book.stage_commit_near); on_frame settles the book once on_levels and
+# on_book have returned (or raised), so the order a strategy sends on a large diff goes out
+# before them and no frame leaves the book with levels pending.
 cdef class FramePath:
     cdef DepthScanner sc
     cdef public object stats          # FeedStats: messages and levels are counted here

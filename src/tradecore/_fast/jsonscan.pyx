@@ -24,11 +24,11 @@ book window's slot of each level it reads, so that the commit after the scan fin
 cache (docs/arbitrage.md, "Session 7", has the measurements). FramePath is the normalizer's
 on_frame steady state around scan_sync (see the .pxd).
 """
-from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t
+from libc.stdint cimport INT64_MIN, int64_t, int32_t, int8_t, uint64_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memchr, memcmp
 
-from tradecore._fast.book cimport L2Book, Side, Stage
+from tradecore._fast.book cimport DEFER_MIN_LEVELS, NEAR_LEVELS, L2Book, Side, Stage
 
 
 cdef int64_t P10[19]
@@ -662,6 +662,11 @@ cdef class DepthScanner:
         cdef int64_t* wq = SD.wq
         cdef int64_t base = SD.base
         cdef int64_t wmask = self._fbook.window - 1
+        # ... but not below the fence of a deferring commit (L2Book.stage_commit_near): those
+        # slots are written after the order goes out, and their misses, still in flight, would
+        # slow the stages before it
+        cdef int64_t pf_fence = self._fbook._fence(side, NEAR_LEVELS) if self.defer_far \
+            else INT64_MIN
         # room for every level the rest of the frame can hold (each takes at least 9 bytes),
         # so that the loop checks no capacity
         room = (n - i) // 9 + 2
@@ -693,7 +698,8 @@ cdef class DepthScanner:
                     break
             # the slot the commit will write (masked into the window: a level outside it
             # prefetches a line it does not need, which is harmless)
-            tc_prefetch_w(wq + (((-pu if sd else pu) - base) & wmask))
+            if (-pu if sd else pu) >= pf_fence:
+                tc_prefetch_w(wq + (((-pu if sd else pu) - base) & wmask))
             L += 1                               # counted; its spans are left to _spans
             st_side[0] = sd
             st_ticks[0] = pu
@@ -1003,7 +1009,10 @@ cdef class DepthScanner:
                 book.stage_reset()
                 self.error = f"level {self._flevel}"
                 return self._fcode
-            book.stage_commit()
+            if self.defer_far:
+                book.stage_commit_near(DEFER_MIN_LEVELS, NEAR_LEVELS)
+            else:
+                book.stage_commit()
             return 0
         if g.p_dec != book.price_decimals or g.s_dec != book.size_decimals \
                 or g.tick_units != book.tick_units or g.lot_units != book.lot_units \
@@ -1167,6 +1176,7 @@ cdef class FramePath:
 
     def __init__(self, DepthScanner sc, slow, check_pending):
         self.sc = sc
+        sc.defer_far = True        # on_frame settles the book after its consumers
         self.slow = slow
         self.check_pending = check_pending
         self.stats = None
@@ -1205,10 +1215,15 @@ cdef class FramePath:
                 key = self.key                 # the hooks may move the hint
                 state = self.state
                 pending = self.pending
-                if self.on_levels is not None:
-                    self.on_levels(key, ts_ns, sc.last_id, sc.level_texts(), False)
-                if self.on_book is not None:
-                    self.on_book(key, sync.book)
+                book = sync.book
+                try:
+                    if self.on_levels is not None:
+                        self.on_levels(key, ts_ns, sc.last_id, sc.level_texts(), False)
+                    if self.on_book is not None:
+                        self.on_book(key, book)
+                finally:
+                    # a large diff's far levels, once the consumers (and their orders) are done
+                    (<L2Book>book).settle()
                 # the bookTicker audit of the top after the book's consumers (a check that
                 # reports, it changes no book: it has no business before the order)
                 if pending:
