@@ -143,3 +143,34 @@ def test_run_counts_collections_in_the_tail_when_the_collector_runs_as_python_se
     assert t["ticks"] == r["ticks"] and t["ticks_hit"]["gc"] > 0
     assert t["over"] == sum(t["over_by_cause"].values())
     assert t["unhit"]["ticks"] <= t["ticks"] - t["ticks_hit"]["gc"]
+
+
+def test_preload_when_the_recording_is_read_up_front_holds_what_the_node_streams():
+    from tradecore.engine import TradingNode
+    cfg = t2o.bench_config()
+    records, unreadable = t2o.preload(cfg)
+    streamed = list(TradingNode(cfg).records())
+    assert unreadable == 0
+    assert len(records) == len(streamed) > 60_000
+    assert [(v, r.kind, r.ts_ns, r.payload) for v, r in records[:2000]] == \
+        [(v, r.kind, r.ts_ns, r.payload) for v, r in streamed[:2000]]
+    assert {v for v, _ in records} == {"binance", "binance_usdm"}
+
+
+def test_received_when_frames_grow_returns_each_as_a_new_equal_bytes_object():
+    rx = bytearray(8)
+    for payload in (b"abc", b"x" * 100, b"yz"):
+        got = t2o.received(payload, rx)
+        assert got == payload and type(got) is bytes and got is not payload
+    assert len(rx) == 100                 # grown once, then reused
+
+
+def test_one_pass_when_given_preloaded_records_replays_the_same_ticks_as_streaming():
+    cfg = t2o.bench_config()
+    records, _ = t2o.preload(cfg)
+    a = {k: [] for k in t2o.SAMPLES}
+    b = {k: [] for k in t2o.SAMPLES}
+    ra = t2o.one_pass(cfg, a, max_frames=3000)
+    rb = t2o.one_pass(cfg, b, max_frames=3000, records=records)
+    assert ra == rb and ra["ticks"] > 100
+    assert a["frame_bytes"] == b["frame_bytes"]

@@ -49,6 +49,15 @@ t0 and just after t5, outside the timed path, and a gc callback), otherwise one 
 over its usual time (the host took the CPU), otherwise a frame of >= 8 KB; and the p99 of the
 ticks none of the first four hit, what the path gives when nothing stops it.
 
+What happens before t0 is what a live node does before it: the recording is decompressed and
+read before the first pass (`preload`), not frame by frame between ticks, and each frame is
+copied into a reused receive buffer and out into a new bytes object just before t0 (`received`:
+the socket read and the WebSocket client handing out the payload, as picows'
+get_payload_as_bytes does). Inflating the gzip'd capture frame by frame there instead, which no
+live node does, cooled the caches the path then used: on the same tree, alternating passes,
+p99 55.1 -> 49.9 us and the stages after a >= 8 KB frame's parse -6 us at the median
+(docs/arbitrage.md, session 10).
+
 The same-run reference (`reference.json_loads`): after each tick, outside the timed region, the
 same frame is parsed by the standard library's json.loads alone and timed. This shared machine's
 speed moves by +-30 % between runs with its neighbours' load; the ratio of end to end to that
@@ -71,6 +80,7 @@ from typing import Any
 import numpy as np
 
 from tradecore.config import load
+from tradecore.data.capture import CaptureError, merge_captures
 from tradecore.engine import GC_POLICIES
 from tradecore.core.clock import Clock
 from tradecore.core.instrument import Instrument
@@ -173,8 +183,31 @@ def bench_config(journal: str | None = None):
     return load(None, overrides)
 
 
+def preload(cfg) -> tuple[list, int]:
+    """The recording of cfg's feeds, decompressed and read in receive order, and how many of
+    its lines could not be read (what a node counts under capture:unreadable_line)."""
+    bad = [0]
+
+    def unreadable(e: CaptureError) -> None:
+        bad[0] += 1
+    return list(merge_captures({f.venue: f.capture for f in cfg.feeds}, on_error=unreadable)), bad[0]
+
+
+def received(payload: bytes, rx: bytearray) -> bytes:
+    """What a live node holds at t0: the frame read from the socket into the client's buffer
+    (rx, reused) and handed out as a new bytes object."""
+    n = len(payload)
+    if n > len(rx):
+        rx.extend(bytes(n - len(rx)))
+    rx[:n] = payload
+    return bytes(memoryview(rx)[:n])
+
+
 def one_pass(cfg, out: dict[str, list[int]], key_kind: str = "ed25519",
-             gc_policy: str = "live", max_frames: int | None = None) -> dict[str, int]:
+             gc_policy: str = "live", max_frames: int | None = None,
+             records: list | None = None) -> dict[str, int]:
+    """One replay of the recording through a fresh node; `records` (preload) replaces
+    reading the capture files during the pass."""
     from tradecore.engine import TradingNode
     marks: dict[str, int] = {}
     venues: dict[str, SerializingVenue] = {}
@@ -217,7 +250,8 @@ def one_pass(cfg, out: dict[str, list[int]], key_kind: str = "ed25519",
             _n[0] += 1
     gc.callbacks.append(count_gc)            # called only when a collection runs
     try:
-        frames, ticks = _replay(node, out, marks, venues, gc_policy, max_frames, gc_runs)
+        frames, ticks = _replay(node, out, marks, venues, gc_policy, max_frames, gc_runs,
+                                records)
     finally:
         gc.callbacks.remove(count_gc)
     journaled = getattr(node.journal, "records_written", 0)
@@ -227,14 +261,16 @@ def one_pass(cfg, out: dict[str, list[int]], key_kind: str = "ed25519",
 
 
 def _replay(node, out: dict[str, list[int]], marks: dict, venues: dict, gc_policy: str,
-            max_frames: int | None, gc_runs: list[int]) -> tuple[int, int]:
+            max_frames: int | None, gc_runs: list[int],
+            records: list | None = None) -> tuple[int, int]:
     """The pass itself: every frame of the recording through the node, each tick's figures
     appended to `out` (SAMPLES)."""
     clock = node.clock
     ticks = frames = 0
     norms = node.normalizers
+    rx = bytearray(1 << 16)
     with node.gc_policy(gc_policy):     # what the live node does (engine.py)
-        for venue, rec in node.records():
+        for venue, rec in (node.records() if records is None else records):
             if max_frames is not None and frames >= max_frames:
                 break
             if rec.ts_ns > clock.time_ns():
@@ -242,10 +278,11 @@ def _replay(node, out: dict[str, list[int]], marks: dict, venues: dict, gc_polic
             marks.clear()
             n = norms[venue]
             if rec.kind == "ws":
+                data = received(rec.payload, rx)
                 u0 = _rusage(_THREAD)             # before t0: not in the timed path
                 g0 = gc_runs[0]
                 t0 = _now()
-                n.on_frame(rec.payload, rec.conn, rec.ts_ns)
+                n.on_frame(data, rec.conn, rec.ts_ns)
             elif rec.kind == "rest":
                 n.on_rest(rec.payload, rec.conn, rec.ts_ns, rec.src)
                 continue
@@ -414,6 +451,8 @@ def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed
     shootdowns0 = tlb_shootdowns()
     totals = {"frames": 0, "ticks": 0, "orders": 0, "journaled": 0, "denied": 0, "problems": 0,
               "passes": 0}
+    records, unreadable = preload(bench_config())
+    totals["problems"] += unreadable
     gc.collect()
     with tempfile.TemporaryDirectory(prefix="tradecore-t2o-") as tmp:
         while (passes is None and totals["ticks"] < min_ticks) or \
@@ -421,7 +460,7 @@ def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed
             # every order's intent is journaled, as in live mode (a fresh file a pass: a
             # journal that held the last pass's orders would be recovered at start)
             cfg = bench_config(os.path.join(tmp, f"pass{totals['passes']}.journal"))
-            r = one_pass(cfg, out, key_kind, gc_policy, max_frames)
+            r = one_pass(cfg, out, key_kind, gc_policy, max_frames, records)
             for k, v in r.items():
                 totals[k] += v
             totals["passes"] += 1
