@@ -27,8 +27,9 @@ Medians over rounds; the machine is shared (the load average is printed).
 
 NautilusTrader in the same run (--nautilus-python: an interpreter of a separate virtualenv with
 nautilus_trader installed, never the project's): the event log is exported to an .npz and
-benchmarks/nautilus_backtest.py replays the same deltas and trades through its BacktestEngine,
-with one Python strategy reading both books on every update, and without a strategy.
+benchmarks/external/nautilus_backtest.py replays the same deltas and trades through its
+BacktestEngine, with one Python strategy reading both books on every update, and without a
+strategy.
 """
 from __future__ import annotations
 
@@ -86,7 +87,8 @@ def node_run(log, overrides, gated: bool = False,
 
 
 def nautilus(log, cfg, python: str, rounds: int) -> dict:
-    """NautilusTrader over the same data, in its own interpreter (benchmarks/nautilus_backtest.py)."""
+    """NautilusTrader over the same data, in its own interpreter
+    (benchmarks/external/nautilus_backtest.py)."""
     import subprocess
     import tempfile
 
@@ -101,7 +103,8 @@ def nautilus(log, cfg, python: str, rounds: int) -> dict:
                  tr_size=np.array([float(t.size) for t in log.trades]),
                  tr_aggressor=np.array([t.aggressor for t in log.trades], np.int8),
                  grids=np.array(log.grids), fees=np.array([fee[k] for k in log.feeds]))
-        r = subprocess.run([python, str(ROOT / "benchmarks" / "nautilus_backtest.py"), str(path),
+        script = ROOT / "benchmarks" / "external" / "nautilus_backtest.py"
+        r = subprocess.run([python, str(script), str(path),
                             "--rounds", str(rounds)], capture_output=True, text=True, timeout=1800)
     if r.returncode != 0:
         raise RuntimeError(f"nautilus_backtest.py failed: {r.stderr[-2000:]}")

@@ -40,10 +40,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from tradecore.core.clock import SimClock  # noqa: E402
+from tradecore.core.clock import SimClock as _SimClock  # noqa: E402
 from tradecore.core.orders import TradingState  # noqa: E402
 from tradecore.ml.baseline import BASELINE_OUTPUT, lightgbm_to_onnx, train_lightgbm  # noqa: E402
-from tradecore.ml.data import make_dataset, time_split  # noqa: E402
+from tradecore.ml.data import make_dataset, time_split as _time_split  # noqa: E402
 from tradecore.ml.ensemble import Ensemble  # noqa: E402
 from tradecore.ml.features import CandleFeatures, load_candles  # noqa: E402
 from tradecore.ml.inference import OnnxModel  # noqa: E402
@@ -75,7 +75,7 @@ def stats(ns: list[int]) -> dict[str, float]:
 
 class NullCtx:
     def __init__(self):
-        self.clock = SimClock(0)
+        self.clock = _SimClock(0)
 
     def position_lots(self, v, s):
         return 0
@@ -99,7 +99,7 @@ def main() -> int:
     candles = load_candles(str(DATA))
     fs = CandleFeatures()
     ds = make_dataset(candles, fs, label="forward", horizon=4)
-    sp = time_split(ds, 0.15, 0.15, embargo=24)
+    sp = _time_split(ds, 0.15, 0.15, embargo=24)
     Xtr, ytr = ds.X[sp.train], ds.y[sp.train]
     model = MLP(ds.X.shape[1], (32, 16), dropout=0.1, l2=1e-4, seed=0)
     hist = model.fit(Xtr, ytr, epochs=2 if a.quick else 5, batch_size=256, optimizer=Adam(1e-3))

@@ -38,10 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tradecore.book import L2Book  # noqa: E402
-from tradecore.core.clock import SimClock  # noqa: E402
+from tradecore.core.clock import SimClock as _SimClock  # noqa: E402
 from tradecore.core.instrument import Instrument  # noqa: E402
 from tradecore.core.orders import Order, OrderType, Side  # noqa: E402
-from tradecore.execution.engine import ExecutionEngine  # noqa: E402
+from tradecore.execution.engine import ExecutionEngine as _ExecutionEngine  # noqa: E402
 from tradecore.execution.journal import Journal, NullJournal  # noqa: E402
 from tradecore.execution.venue import VenueClient  # noqa: E402
 from tradecore.risk.gate import RiskGate  # noqa: E402
@@ -96,13 +96,13 @@ class WireVenue(VenueClient):
         return []
 
 
-def setup(journal, enc=None):
-    clock = SimClock(1_700_000_000_000_000_000)
+def _setup(journal, enc=None):
+    clock = _SimClock(1_700_000_000_000_000_000)
     gate = RiskGate(RiskLimits(default_symbol=SymbolLimits(max_order_lots=10**9,
                                                            price_band=0.05)), clock)
     gate.add_instrument(INST)
     venue = WireVenue(clock, enc)
-    eng = ExecutionEngine(gate, {"binance": venue}, journal, clock, {INST.key: INST})
+    eng = _ExecutionEngine(gate, {"binance": venue}, journal, clock, {INST.key: INST})
     book = L2Book(tick_size=0.01, lot_size=0.00001)
     book.apply(0, 60000.00, 1.0)
     book.apply(1, 60000.01, 1.0)
@@ -112,7 +112,7 @@ def setup(journal, enc=None):
     return eng, venue, gate, clock
 
 
-def time_path(eng, venue, n: int, tag: str, to_bytes: bool) -> list[int]:
+def _time_path(eng, venue, n: int, tag: str, to_bytes: bool) -> list[int]:
     """ns from the strategy's call to the bytes (to_bytes) or to submit's return."""
     ids = [f"{tag}{i}" for i in range(n)]
     out = [0] * n
@@ -132,7 +132,7 @@ def time_path(eng, venue, n: int, tag: str, to_bytes: bool) -> list[int]:
     return out
 
 
-def time_fn(fn, n: int) -> list[int]:
+def _time_fn(fn, n: int) -> list[int]:
     pc = time.perf_counter_ns
     out = [0] * n
     for i in range(n):
@@ -155,14 +155,14 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     jpath = Path(tmp.name) / "journal.log"
     journal = Journal(jpath)
-    eng_j, venue_j, gate_j, clock = setup(journal, encode_logon)
-    eng_n, venue_n, gate_n, _ = setup(NullJournal(), encode_logon)
+    eng_j, venue_j, gate_j, clock = _setup(journal, encode_logon)
+    eng_n, venue_n, gate_n, _ = _setup(NullJournal(), encode_logon)
     jpath_u = Path(tmp.name) / "journal-u.log"
     journal_u = Journal(jpath_u)
-    eng_u, venue_u, _, _ = setup(journal_u, encode_hmac)
+    eng_u, venue_u, _, _ = _setup(journal_u, encode_hmac)
     jpath_0 = Path(tmp.name) / "journal-0.log"
     journal_0 = Journal(jpath_0)
-    eng_0, venue_0, _, _ = setup(journal_0, lambda o, inst, ts: b'{"id":')
+    eng_0, venue_0, _, _ = _setup(journal_0, lambda o, inst, ts: b'{"id":')
 
     o = Order("ref-1", "binance", "BTCUSDT", Side.BUY, OrderType.LIMIT, 100, 5999000,
               strategy_id="bench")
@@ -183,26 +183,26 @@ def main() -> None:
 
     gate_check = gate_n.check
     series = {
-        "timer (empty)": lambda n: time_fn(lambda: None, n),
-        "order path, Ed25519 logon": lambda n: time_path(eng_j, venue_j, n,
+        "timer (empty)": lambda n: _time_fn(lambda: None, n),
+        "order path, Ed25519 logon": lambda n: _time_path(eng_j, venue_j, n,
                                                          f"j{time.time_ns()}-", True),
-        "order path, logon, no jrnl": lambda n: time_path(eng_n, venue_n, n,
+        "order path, logon, no jrnl": lambda n: _time_path(eng_n, venue_n, n,
                                                           f"n{time.time_ns()}-", True),
-        "submit() return, logon": lambda n: time_path(eng_j, venue_j, n,
+        "submit() return, logon": lambda n: _time_path(eng_j, venue_j, n,
                                                       f"r{time.time_ns()}-", False),
-        "order path, HMAC per order": lambda n: time_path(eng_u, venue_u, n,
+        "order path, HMAC per order": lambda n: _time_path(eng_u, venue_u, n,
                                                           f"u{time.time_ns()}-", True),
-        "  engine only (no encoding)": lambda n: time_path(eng_0, venue_0, n,
+        "  engine only (no encoding)": lambda n: _time_path(eng_0, venue_0, n,
                                                            f"z{time.time_ns()}-", True),
-        "  gate.check alone": lambda n: time_fn(lambda: gate_check(o), n),
-        "  journal.intent alone": lambda n: time_fn(lambda: journal.intent(o), n),
-        "  encode logon alone": lambda n: time_fn(
+        "  gate.check alone": lambda n: _time_fn(lambda: gate_check(o), n),
+        "  journal.intent alone": lambda n: _time_fn(lambda: journal.intent(o), n),
+        "  encode logon alone": lambda n: _time_fn(
             lambda: encode_logon(o, INST, 1700000000000), n),
-        "  encode logon, Python ref": lambda n: time_fn(
+        "  encode logon, Python ref": lambda n: _time_fn(
             lambda: _encode_order_session_py(o, INST, 1700000000000), n),
-        "  encode HMAC alone": lambda n: time_fn(lambda: encode_hmac(o, INST, 1700000000000), n),
-        "ref: dict + json.dumps": lambda n: time_fn(ref_json, n),
-        "ref: dict + orjson.dumps": lambda n: time_fn(ref_orjson, n),
+        "  encode HMAC alone": lambda n: _time_fn(lambda: encode_hmac(o, INST, 1700000000000), n),
+        "ref: dict + json.dumps": lambda n: _time_fn(ref_json, n),
+        "ref: dict + orjson.dumps": lambda n: _time_fn(ref_orjson, n),
     }
     res: dict[str, list[tuple[float, float]]] = {k: [] for k in series}
     for k, fn in series.items():      # warm-up

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tradecore.book import L2Book  # noqa: E402
-from tradecore.core.clock import SimClock  # noqa: E402
+from tradecore.core.clock import SimClock as _SimClock  # noqa: E402
 from tradecore.core.instrument import Instrument  # noqa: E402
 from tradecore.core.orders import Order, OrderType, Side  # noqa: E402
 from tradecore.data.capture import REST, WS, read_capture  # noqa: E402
@@ -78,7 +78,7 @@ def fresh_book(snap: dict) -> L2Book:
 
 
 def venue_with(book: L2Book, where: str) -> PaperVenue:
-    clock = SimClock(0)
+    clock = _SimClock(0)
     v = PaperVenue("paper", clock, {SYM: INST})
     v.set_listener(_Quiet())
     v.on_book(SYM, book)

@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from tradecore.core.clock import SimClock
+from tradecore.core.clock import SimClock as _SimClock
 from tradecore.core.instrument import Instrument
 from tradecore.core.orders import DenyReason, Order, OrderType, Side
 from tradecore.risk.gate import RiskGate
@@ -57,7 +57,7 @@ def build(kernel_factory=None) -> RiskGate:
     kw = {} if kernel_factory is None else {"kernel_factory": kernel_factory}
     g = RiskGate(RiskLimits(max_gross_notional=1e7, max_net_notional=5e6,
                             max_orders_per_sec=1e9, order_burst=10**12),
-                 SimClock(T0), **kw)
+                 _SimClock(T0), **kw)
     for sym, tick, lot, base, mid in SYMBOLS:
         inst = Instrument("binance", sym, tick, lot, base, "USDT", min_notional="5",
                           taker_fee=0.001)

@@ -3,7 +3,7 @@ bench_backtest.py). Runs in a separate virtualenv that has `nautilus_trader` (ne
 project's): bench_backtest.py --nautilus-python PATH exports the compiled event log to an .npz
 and runs this script with that interpreter.
 
-    /tmp/ntvenv/bin/python benchmarks/nautilus_backtest.py EVENTS.npz [--rounds N]
+    /tmp/ntvenv/bin/python benchmarks/external/nautilus_backtest.py EVENTS.npz [--rounds N]
 
 What Nautilus runs: BacktestEngine with both Binance books (spot BTCUSDT, USD-M BTCUSDT-PERP) as
 L2_MBP order books managed by its DataEngine (deltas buffered to each message's F_LAST, as our
