@@ -272,3 +272,39 @@ class BudgetFigures:
     def track_fill_price_ns(self, cache):
         return _get(cache, "fill_price", 0)
     track_fill_price_ns.unit = "ns"
+
+
+def consumers_after_ns(defer: bool, min_levels: int = 128) -> list[int]:
+    """For each diff of >= min_levels levels after the snapshot: ns from on_frame's call to the
+    book's consumers (on_book), with the far levels applied after them (defer, what the fast
+    path does: L2Book.stage_commit_near) or the whole diff first."""
+    st = stream()
+    n = budget.new_normalizer(st)
+    n._scan.defer_far = defer
+    t: list[int] = []
+    out: list[int] = []
+    n.on_book = lambda key, book: t.append(budget.perf_ns())
+    frames, ts, ml = st.frames, st.msg_ts.tolist(), st.msg_levels.tolist()
+    for i in range(budget.n_before_snapshot(st), len(frames)):
+        t.clear()
+        t0 = budget.perf_ns()
+        n.on_frame(frames[i], "ws", ts[i])
+        if t and ml[i] >= min_levels:
+            out.append(t[0] - t0)
+    return out
+
+
+class LargeDiff:
+    """A large diff (>= 128 levels) of the real stream, bytes in to the book's consumers: the
+    whole diff applied first, or its far levels after the consumers (book.pxd, "Deferred far
+    levels"). The median over the stream's large diffs, ns."""
+    params = ["whole", "far-after"]
+    param_names = ["commit"]
+    timeout = 300
+
+    def track_to_consumers_ns(self, commit):
+        xs = sorted(consumers_after_ns(commit == "far-after"))
+        if not xs:
+            raise NotImplementedError("no diff of >= 128 levels in the stream")
+        return xs[len(xs) // 2]
+    track_to_consumers_ns.unit = "ns"
