@@ -18,6 +18,23 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = ROOT / "src" / "tradecore" / "_fast"
 
 
+def _session_twin_dir() -> None:
+    """Journals keep their twin on /dev/shm (execution/journal.py). A test that kills a writer
+    leaves its twin, and the test's journal file goes with tmp_path: so this session's twins
+    go to a directory of their own on the same tmpfs (subprocesses inherit it), removed at exit.
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    if "TRADECORE_JOURNAL_TWIN_DIR" in os.environ or not os.access("/dev/shm", os.W_OK):
+        return
+    d = tempfile.mkdtemp(prefix="tradecore-test-twins-", dir="/dev/shm")
+    os.environ["TRADECORE_JOURNAL_TWIN_DIR"] = d
+    atexit.register(shutil.rmtree, d, True)
+
+
+_session_twin_dir()
 
 
 def pytest_configure(config: pytest.Config) -> None:

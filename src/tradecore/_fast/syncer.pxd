@@ -18,6 +18,15 @@
 # the thread touches that page and the next two right after each sync, with an atomic
 # read-modify-write that adds 0 to one byte: no byte changes, whatever the writer copies at the
 # same time, and the fault is taken here instead.
+#
+# Copy mode (`src_fd` >= 0, the journal's tmpfs twin, execution/journal.py): the writer's mapping
+# is of another file, `src_fd`, whose pages are never written back and so never write-protected.
+# Each sync first copies the bytes appended since the last copy, [copied, pos), from `src_fd` to
+# `fd` at the same offsets (pread/pwrite, under the lock, so two syncs never copy the same bytes
+# twice), then fdatasyncs `fd`. With `punch`, the copy's pages of `src_fd` more than PUNCH_LAG
+# behind `synced` are given back (a hole punched every PUNCH_STEP): the twin holds only what
+# is not yet durable, plus at most a step. A failed copy (ENOSPC, EIO) counts an error, keeps
+# `copied` where it was, and is retried the next cycle, as a failed fdatasync is.
 from libc.stdint cimport int64_t
 
 
@@ -31,6 +40,10 @@ cdef struct SyncState:
     int64_t errors
     char* base                            # the file's mapping (set_map), NULL: none
     int64_t cap                           # its length
+    int src_fd                            # copy mode: the file the bytes come from; -1: none
+    int punch                             # copy mode: punch holes in src_fd behind `synced`
+    int64_t copied                        # copy mode: bytes of src_fd copied to fd so far
+    int64_t punched                       # copy mode: src_fd holds no pages below this
 
 
 cdef class FileSyncer:

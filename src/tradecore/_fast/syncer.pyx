@@ -1,11 +1,14 @@
 """See syncer.pxd."""
 from libc.errno cimport errno
 from libc.stdint cimport int64_t
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, free, malloc
 from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 
 cdef enum:
     PAGE = 4096                           # touched every PAGE bytes (any page size is covered)
+    COPY_BUF = 1 << 16                    # copy mode: bytes read and written per system call
+    PUNCH_STEP = 1 << 20                  # copy mode: holes are punched a MiB at a time ...
+    PUNCH_LAG = 1 << 20                   # ... and no nearer than a MiB behind `synced`
 
 cdef extern from *:
     """
@@ -18,6 +21,16 @@ cdef extern from *:
     static inline void tc_store(int64_t* p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
     /* a write access that changes nothing even while another thread writes the byte */
     static inline void tc_touch(char* p) { __atomic_fetch_add((unsigned char*)p, 0, __ATOMIC_SEQ_CST); }
+    #ifdef __linux__
+    #include <fcntl.h>
+    #include <linux/falloc.h>
+    static inline int tc_punch(int fd, int64_t off, int64_t len) {
+        return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+    }
+    #else
+    #include <errno.h>
+    static inline int tc_punch(int fd, int64_t off, int64_t len) { errno = ENOSYS; return -1; }
+    #endif
     static inline void tc_deadline(struct timespec* ts, int64_t ns) {
         clock_gettime(CLOCK_REALTIME, ts);
         ns += ts->tv_nsec;
@@ -35,6 +48,9 @@ cdef extern from *:
     void tc_store(int64_t* p, int64_t v) noexcept nogil
     void tc_deadline(timespec* ts, int64_t ns) noexcept nogil
     void tc_touch(char* p) noexcept nogil
+    int tc_punch(int fd, int64_t off, int64_t len) noexcept nogil
+    long pread(int fd, void* buf, size_t n, int64_t off) nogil
+    long pwrite(int fd, const void* buf, size_t n, int64_t off) nogil
     int pthread_mutex_init(void* mu, void* attr) nogil
     int pthread_mutex_destroy(void* mu) nogil
     int pthread_mutex_lock(void* mu) nogil
@@ -73,8 +89,6 @@ cdef void* _loop(void* arg) noexcept nogil:
     cdef SyncState* st = a.st
     cdef void* lk = a.lock
     cdef char ts[64]                      # a struct timespec (16 bytes here)
-    cdef int64_t p
-    cdef int r
     free(a)
     pthread_mutex_lock(tc_mu(lk))
     while not st.stop:
@@ -82,21 +96,77 @@ cdef void* _loop(void* arg) noexcept nogil:
         pthread_cond_timedwait(tc_cv(lk), tc_mu(lk), <timespec*>ts)
         if st.stop:
             break
-        p = tc_load(&st.pos)
-        if p == tc_load(&st.synced):
-            continue
-        pthread_mutex_unlock(tc_mu(lk))   # sync_now may run meanwhile: both only advance
-        r = fdatasync(st.fd)
-        pthread_mutex_lock(tc_mu(lk))
-        if r == 0:
-            if p > tc_load(&st.synced):
-                tc_store(&st.synced, p)
-            tc_store(&st.generation, tc_load(&st.generation) + 1)
-            _rearm(st)
-        else:
+        if _sync_once(st, lk) != 0:
             st.errors += 1
     pthread_mutex_unlock(tc_mu(lk))
     return NULL
+
+
+cdef int _sync_once(SyncState* st, void* lk) noexcept nogil:
+    """Copy (copy mode), fdatasync and record a sync if pos moved since the last one: 0, or
+    the errno of what failed. Called, and returns, with the lock held; it lets go of it while
+    the disk works, so sync_now and the thread may overlap there (both only advance)."""
+    cdef int64_t p = tc_load(&st.pos)
+    cdef int r, e
+    if p == tc_load(&st.synced):
+        return 0
+    e = _copy(st, p)
+    if e != 0:
+        return e
+    pthread_mutex_unlock(tc_mu(lk))
+    r = fdatasync(st.fd)
+    e = errno
+    pthread_mutex_lock(tc_mu(lk))
+    if r != 0:
+        return e if e != 0 else -1
+    if p > tc_load(&st.synced):
+        tc_store(&st.synced, p)
+    tc_store(&st.generation, tc_load(&st.generation) + 1)
+    _punch(st)
+    _rearm(st)
+    return 0
+
+
+cdef int _copy(SyncState* st, int64_t p) noexcept nogil:
+    """Copy mode: [copied, p) of src_fd to fd at the same offsets; 0, or the errno, with
+    `copied` as far as the bytes got. Under the lock."""
+    cdef int64_t off = st.copied
+    cdef int64_t n, done, w
+    cdef int e
+    cdef char* buf
+    if st.src_fd < 0 or off >= p:
+        return 0
+    buf = <char*>malloc(COPY_BUF)
+    if buf == NULL:
+        return 12                          # ENOMEM
+    while off < p:
+        n = pread(st.src_fd, buf, min(<int64_t>COPY_BUF, p - off), off)
+        if n <= 0:                         # 0: the source ends before pos, which it may not
+            e = errno if n < 0 else 5      # EIO
+            free(buf)
+            return e
+        done = 0
+        while done < n:
+            w = pwrite(st.fd, buf + done, n - done, off + done)
+            if w <= 0:
+                e = errno if w < 0 else 5
+                free(buf)
+                return e
+            done += w
+            st.copied = off + done
+        off += n
+    free(buf)
+    return 0
+
+
+cdef void _punch(SyncState* st) noexcept nogil:
+    """Copy mode with punch: give back src_fd's pages a step behind `synced` (durable in fd)."""
+    cdef int64_t to
+    if st.src_fd < 0 or not st.punch:
+        return
+    to = (tc_load(&st.synced) - PUNCH_LAG) // PUNCH_STEP * PUNCH_STEP
+    if to > st.punched and tc_punch(st.src_fd, st.punched, to - st.punched) == 0:
+        st.punched = to
 
 
 cdef void _rearm(SyncState* st) noexcept nogil:
@@ -115,9 +185,11 @@ cdef void _rearm(SyncState* st) noexcept nogil:
 
 
 cdef class FileSyncer:
-    """FileSyncer(fd, interval_s, pos=0): syncs `fd` every interval_s while `pos` moves."""
+    """FileSyncer(fd, interval_s, pos=0, src_fd=-1, punch=False): syncs `fd` every interval_s
+    while `pos` moves; with src_fd, copies what was appended to it into fd first."""
 
-    def __cinit__(self, int fd, double interval_s, int64_t pos=0):
+    def __cinit__(self, int fd, double interval_s, int64_t pos=0, int src_fd=-1,
+                  bint punch=False):
         cdef LoopArg* a
         self.st = NULL
         self.sync_lock = NULL
@@ -138,6 +210,9 @@ cdef class FileSyncer:
         self.st.interval_ns = <int64_t>(interval_s * 1e9)
         self.st.pos = pos
         self.st.synced = -1                  # what was there before is synced once, too
+        self.st.src_fd = src_fd
+        self.st.punch = punch
+        self.st.copied = pos                 # fd already holds everything before pos
         pthread_mutex_init(tc_mu(self.sync_lock), NULL)
         pthread_cond_init(tc_cv(self.sync_lock), NULL)
         a.st = self.st
@@ -172,6 +247,16 @@ cdef class FileSyncer:
         return tc_load(&self.st.generation)
 
     @property
+    def copied(self) -> int:
+        """Copy mode: bytes of src_fd copied into fd so far."""
+        return self.st.copied
+
+    @property
+    def punched(self) -> int:
+        """Copy mode with punch: src_fd holds no pages below this offset."""
+        return self.st.punched
+
+    @property
     def errors(self) -> int:
         return self.st.errors
 
@@ -193,23 +278,17 @@ cdef class FileSyncer:
             pthread_mutex_unlock(tc_mu(self.sync_lock))
 
     def sync_now(self) -> None:
-        """fdatasync at once if pos moved since the last sync (the GIL released meanwhile);
-        OSError if it fails (the thread retries next cycle)."""
-        cdef int64_t p = tc_load(&self.st.pos)
-        cdef int r
-        if p == tc_load(&self.st.synced):
-            return
+        """Copy (copy mode) and fdatasync at once if pos moved since the last sync (the GIL
+        released meanwhile); OSError if it fails (the thread retries next cycle)."""
+        cdef int e
         with nogil:
-            r = fdatasync(self.st.fd)
-            if r == 0:
-                pthread_mutex_lock(tc_mu(self.sync_lock))
-                if p > tc_load(&self.st.synced):
-                    tc_store(&self.st.synced, p)
-                tc_store(&self.st.generation, tc_load(&self.st.generation) + 1)
-                _rearm(self.st)
-                pthread_mutex_unlock(tc_mu(self.sync_lock))
-        if r != 0:
-            raise OSError(errno, "fdatasync of the journal failed")
+            pthread_mutex_lock(tc_mu(self.sync_lock))
+            e = _sync_once(self.st, self.sync_lock)
+            pthread_mutex_unlock(tc_mu(self.sync_lock))
+        if e != 0:
+            raise OSError(e, "fdatasync of the journal failed" if self.st.src_fd < 0 or
+                          self.st.copied >= tc_load(&self.st.pos) else
+                          "copying the journal's new bytes into its file failed")
 
     def stop(self) -> None:
         """Wake the thread and join it (idempotent)."""

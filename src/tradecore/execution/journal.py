@@ -5,38 +5,45 @@ the journal has one writer, only ever appends, and is read once, front to back, 
 SQLite insert from Python costs several microseconds and brings a lock and a B-tree we never
 query; the order path's whole budget is 5 us.
 
-How a record is written: the file is memory-mapped (MAP_SHARED) in chunks of `chunk_bytes`
-(16 MiB), and a record is one JSON line copied into the mapping at the end of the data: no
-system call, ~0.3 us. The pages of a shared file mapping *are* the kernel's page cache of the
-file, exactly where a `write()` would have put the bytes, so:
-- a `kill -9` of this process, an exception or an abort loses nothing that was copied (the kernel
-  owns the dirty pages and writes them to the file whatever happens to the process);
-- `fdatasync`, which protects against power loss or a kernel crash, runs at most every
-  `fsync_interval_s` (default 50 ms) when something was written, on a thread of C code that
-  never takes the GIL (_fast/syncer.pxd): the power-loss durability window is
-  `fsync_interval_s`; `close()` syncs. (Not `mmap.flush()` on a Python thread: CPython's msync
-  holds the GIL for the whole disk write, which stalled the order path for milliseconds, and a
-  Python thread makes the order path's thread hand the GIL over twice a cycle; the file's dirty
-  pages are the mapping's, so fdatasync writes the same bytes.)
+How a record is written: a record is one JSON line copied into a shared memory mapping at the
+end of the data: no system call, ~0.3 us. The mapping is of the journal's **twin**, a file of
+the same bytes on a tmpfs (/dev/shm; `twin_directory()`), in chunks of `chunk_bytes` (16 MiB).
+A C thread that never takes the GIL (_fast/syncer.pxd) copies the bytes appended since its last
+copy from the twin into the journal file (pwrite) and fdatasyncs the file, at most every
+`fsync_interval_s` (default 50 ms) when something was written; `close()` copies the rest and
+syncs. So:
+- a `kill -9` of this process, an exception or an abort loses nothing that was copied: the
+  twin's pages belong to the kernel and outlive the process, and the next `Journal` (or
+  `read_journal`) on the file takes the records the twin holds past the file's end, after
+  checking that the two continue each other;
+- power loss or a kernel crash loses at most the last `fsync_interval_s` (the twin is in
+  memory; the file holds what the last sync covered);
+- the twin's pages are given back (holes punched) a step behind what is durable, so it holds
+  a few MiB, not the journal's history; each chunk is reserved (fallocate) before it is
+  mapped, so a full tmpfs is an OSError when the journal grows, never a SIGBUS on a copy.
+Why a twin and not a mapping of the file itself (what this module did until session 11, and
+still does with `twin_dir=None`, where there is no tmpfs, or where the file system keeps no
+extended attributes): every writeback of a file's page write-protects it, so the next copy into
+that page faulted on the order path (~1 a sync, after the sync thread's re-arming), and for each
+written page still mapped the kernel interrupted the order path's CPU (a TLB shootdown). A
+tmpfs page is never written back, so neither happens (docs/execution.md, "journal page
+faults"). The twin is named by an id kept in the file's extended attributes and by its inode,
+so a new file never takes an old twin, nor a copy its original's; the twin directory must be
+the same at every start, as the journal's path is.
 
-Page faults, kept off the order path: the first write to a page of a shared file mapping faults
-(the page is allocated, or, after each sync wrote it back, write-protected again so the kernel
-sees the next change), 2-10 us here, once per 4 KiB page (~20 intents) and once after each
-sync. `prepare()`, which the execution engine calls after each send, touches the next pages
-(writing the zero they already hold) and grows the mapping ahead; the sync thread touches the
-end's pages again right after each sync (an atomic add of 0 to one byte a page); so the next
-intents find their pages writable (docs/execution.md "journal page faults").
+Page faults, kept off the order path: the first write to a page of a mapping faults (2-10 us
+here), once per 4 KiB page (~20 intents), and, mapped directly, once after each sync.
+`prepare()`, which the execution engine calls after each send, touches the next pages (writing
+the zero they already hold) and grows the mapping ahead; mapped directly, the sync thread also
+touches the end's pages again right after each sync (an atomic add of 0 to one byte a page).
 
-TLB shootdowns, kept off the order path: a sync write-protects every written page still mapped,
-and for each one the kernel interrupts every CPU that may hold its translation: the order
-path's thread, ~20 times a sync at the bench's rate, each a stall of up to tens of
-microseconds on this VM. So `prepare()` also unmaps the pages the data has moved past
-(madvise MADV_DONTNEED, one system call every page or two, after the send). For a shared
-file mapping that only drops this process's page-table entries: the bytes stay in the page
-cache, dirty until written back, and read back through the mapping as they were.
-The file therefore ends in zeros (the unused part of the last chunk) while open or after a
-kill; `close()` truncates them. A reader stops at the first NUL byte (JSON text never contains
-one: orjson escapes control characters).
+TLB shootdowns, kept off the order path: `prepare()` unmaps the pages the data has moved past
+(madvise MADV_DONTNEED, one system call every page or two, after the send): this only drops
+this process's page-table entries; the bytes stay in the page cache. Mapped directly, a sync
+then has no page of ours to write-protect; with a twin, punching its pages finds none mapped.
+The mapping therefore ends in zeros (the unused part of the last chunk) while open; mapped
+directly, so does the file after a kill, and `close()` truncates them. A reader stops at the
+first NUL byte (JSON text never contains one: orjson escapes control characters).
 
 A record is written before the caller acts on it (the intent before `venue.submit`). A kill in
 the middle of a copy can leave a torn last line (no newline); the reader drops it and reports
@@ -57,9 +64,12 @@ Not thread-safe for writers: one thread (the event loop's) writes.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import mmap
 import os
+import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,13 +80,96 @@ from tradecore._fast.syncer import FileSyncer
 from tradecore.execution.order_layout import intent_line
 
 __all__ = ["Journal", "NullJournal", "JournalCorrupt", "JournalLocked", "read_journal",
-           "ReadResult"]
+           "ReadResult", "twin_directory", "TWIN_DIR_ENV"]
 
 CHUNK_BYTES = 16 << 20
 PAGE = mmap.PAGESIZE
 _ARMED_PAGES = 3          # the page of the end of the data and the two after it
 _CAN_RELEASE = hasattr(mmap.mmap, "madvise") and hasattr(mmap, "MADV_DONTNEED")  # not on Windows
 _NL = orjson.OPT_APPEND_NEWLINE
+TWIN_DIR_ENV = "TRADECORE_JOURNAL_TWIN_DIR"
+DEFAULT_TWIN_DIR = object()                  # Journal(twin_dir=...): twin_directory()
+_ID_XATTR = "user.tradecore.journal"         # the file's id, which names its twin
+_NOT_NUL = re.compile(rb"[^\0]")
+
+
+def twin_directory() -> Path | None:
+    """Where a journal keeps its twin: $TRADECORE_JOURNAL_TWIN_DIR ('' for none), else
+    /dev/shm where there is one (a tmpfs on Linux), else none: the file is mapped directly.
+    It must be the same directory at every start of a journal, as the journal's path is."""
+    env = os.environ.get(TWIN_DIR_ENV)
+    if env is not None:
+        return Path(env) if env else None
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def _twin_path(file: int | Path, twin_dir: Path, create: bool) -> Path | None:
+    """The twin of a journal file: named by an id kept in the file's extended attributes (a
+    new file, even one that reuses a deleted file's inode, gets a new id, so never an old
+    twin) and by its inode (a copy is not its original). None where the file system keeps no
+    user attributes, or, when not `create`, where the file has none yet."""
+    if not hasattr(os, "getxattr"):
+        return None
+    try:
+        jid = os.getxattr(file, _ID_XATTR).decode("ascii")
+    except OSError as e:
+        if e.errno != errno.ENODATA or not create:
+            return None
+        jid = secrets.token_hex(8)
+        try:
+            os.setxattr(file, _ID_XATTR, jid.encode("ascii"))
+        except OSError:
+            return None
+    st = os.stat(file)
+    return twin_dir / f"tradecore-journal-{jid}-{st.st_dev:x}-{st.st_ino:x}"
+
+
+def _twin_records(twin: Path) -> tuple[int, bytes]:
+    """(where the twin's bytes start, the bytes): a twin holds the journal's bytes from where
+    its pages were last given back (zeros before) to its first zero after (none: empty)."""
+    try:
+        tfd = os.open(twin, os.O_RDONLY)
+    except FileNotFoundError:
+        return 0, b""
+    with os.fdopen(tfd, "rb"):
+        size = os.fstat(tfd).st_size
+        if not size:
+            return 0, b""
+        try:                                    # skip the holes where pages were given back
+            first = os.lseek(tfd, 0, getattr(os, "SEEK_DATA", os.SEEK_SET))
+        except OSError as e:
+            if e.errno == errno.ENXIO:          # no data at all
+                return 0, b""
+            first = 0
+        with mmap.mmap(tfd, size, access=mmap.ACCESS_READ) as tw:
+            m = _NOT_NUL.search(tw, first)
+            if m is None:
+                return 0, b""
+            nul = tw.find(b"\0", m.start())
+            return m.start(), tw[m.start():size if nul < 0 else nul]
+
+
+def _twin_tail(path: Path, data, data_end: int, twin: Path,
+               held: tuple[int, bytes] | None = None) -> bytes:
+    """The bytes a twin holds past the file's `data_end`, after checking that the twin
+    continues the file: every byte the two share must be the file's. `held`: the twin's
+    bytes, read before the file was (a writer may be syncing and giving pages back)."""
+    start, tb = held if held is not None else _twin_records(twin)
+    if not tb:
+        return b""
+    if start > data_end:
+        raise JournalCorrupt(
+            f"{path}: its twin {twin} holds the journal from byte {start}, but the file ends "
+            f"at byte {data_end}: the bytes between are in neither; move the twin away to "
+            f"open the file as it is")
+    shared = min(start + len(tb), data_end)
+    if tb[:shared - start] != data[start:shared]:
+        raise JournalCorrupt(
+            f"{path}: its twin {twin} differs from the file in bytes {start}-{shared} "
+            f"(expected the twin to continue the file); move the twin away to open the file "
+            f"as it is")
+    return tb[data_end - start:]
 
 
 class JournalCorrupt(Exception):
@@ -91,7 +184,8 @@ class Journal:
     """Append-only, memory-mapped journal file; see the module docstring for durability."""
 
     def __init__(self, path: str | Path, fsync_interval_s: float = 0.05,
-                 chunk_bytes: int = CHUNK_BYTES) -> None:
+                 chunk_bytes: int = CHUNK_BYTES,
+                 twin_dir: str | Path | None | object = DEFAULT_TWIN_DIR) -> None:
         if fsync_interval_s <= 0:
             raise ValueError(f"fsync_interval_s {fsync_interval_s} must be > 0")
         if chunk_bytes < mmap.PAGESIZE or chunk_bytes % mmap.PAGESIZE:
@@ -106,31 +200,92 @@ class Journal:
             os.close(self._fd)
             raise JournalLocked(f"journal {self.path} is open for writing elsewhere (another "
                                 f"engine or process holds its lock)") from None
-        size = os.fstat(self._fd).st_size
-        end, self.dropped_tail = 0, b""
-        if size:
-            with mmap.mmap(self._fd, size) as old:
-                nul = old.find(b"\0")
-                data_end = size if nul < 0 else nul
-                end = old.rfind(b"\n", 0, data_end) + 1
-                if end < data_end:            # a torn last record: cut it off before appending
-                    self.dropped_tail = old[end:data_end]
-                    old[end:data_end] = bytes(data_end - end)
-        self._cap = -(-(end + 1) // chunk_bytes) * chunk_bytes
-        os.ftruncate(self._fd, max(self._cap, size))
-        self._mm = mmap.mmap(self._fd, self._cap)
+        self._twin_fd = -1
+        try:
+            tdir = twin_directory() if twin_dir is DEFAULT_TWIN_DIR else twin_dir
+            self.twin: Path | None = (_twin_path(self._fd, Path(tdir), create=True)
+                                      if tdir is not None else None)
+            end = self._recover_end()
+            if self.twin is None:
+                self._cap = -(-(end + 1) // chunk_bytes) * chunk_bytes
+                os.ftruncate(self._fd, max(self._cap, os.fstat(self._fd).st_size))
+                self._mm = mmap.mmap(self._fd, self._cap)
+            else:
+                self._twin_fd = os.open(self.twin, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+                self._cap = 0
+                self._mm = None
+                self._map_twin(-(-(end + 1) // chunk_bytes) * chunk_bytes, end)
+        except BaseException:
+            if self._twin_fd >= 0:
+                os.close(self._twin_fd)
+            os.close(self._fd)
+            raise
         self._closed = False
         self._armed_to = 0                     # pages below this are writable without a fault
         self._armed_gen = -1                   # ... as of this many syncs
         self._released_to = 0                  # pages below this are unmapped (prepare)
         # the periodic fdatasync, on a C thread that never takes the GIL (_fast/syncer.pxd);
-        # the writer tells it where the data ends after each append
         # where the data ends lives in the syncer (`pos`): the one place every writer reads
-        # and moves, this class and the compiled submit (intent_parts)
-        self._sync = FileSyncer(self._fd, fsync_interval_s, end)
-        self._sync.set_map(self._mm)             # it re-arms the end's pages after each sync
+        # and moves, this class and the compiled submit (intent_parts). With a twin, the
+        # thread copies the new bytes from it into the file before each fdatasync, and gives
+        # back the twin's pages a step behind what is durable.
+        self._sync = FileSyncer(self._fd, fsync_interval_s, end, src_fd=self._twin_fd,
+                                punch=self.twin is not None)
+        if self.twin is None:
+            self._sync.set_map(self._mm)         # it re-arms the end's pages after each sync
         self._line = intent_line()               # this journal's compiled intent writer
         self._records = 0                        # records written by the Python paths
+
+    def _recover_end(self) -> int:
+        """Bring the file up to date with what a killed writer left (its twin's bytes past the
+        file's, appended; a torn last line, cut off: `dropped_tail`) and return where the
+        records end. Direct mode zeroes the torn line in place, as the mapping covers it."""
+        fd = self._fd
+        size = os.fstat(fd).st_size
+        self.dropped_tail = b""
+        data_end, end, appended = 0, 0, b""
+        if size:
+            with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as old:
+                nul = old.find(b"\0")
+                data_end = size if nul < 0 else nul
+                if self.twin is not None:
+                    appended = _twin_tail(self.path, old, data_end, self.twin)
+                end = old.rfind(b"\n", 0, data_end) + 1
+        elif self.twin is not None:
+            appended = _twin_tail(self.path, b"", 0, self.twin)
+        if appended:
+            os.pwrite(fd, appended, data_end)
+            nl = appended.rfind(b"\n")
+            if nl >= 0:
+                end = data_end + nl + 1
+            data_end += len(appended)
+        if end < data_end:                       # a torn last record: cut it off
+            self.dropped_tail = os.pread(fd, data_end - end, end)
+            if self.twin is None:
+                os.pwrite(fd, bytes(data_end - end), end)
+        if self.twin is not None and (appended or size != end):
+            os.ftruncate(fd, end)                # the file holds records only, and all of them
+            os.fsync(fd)                         # ... before the twin that held them is reset
+        return end
+
+    def _map_twin(self, cap: int, keep_from: int) -> None:
+        """(Re)map the twin at `cap` bytes, its pages from `keep_from` reserved first (an
+        ENOSPC here is an OSError now, not a SIGBUS on a later copy into the mapping)."""
+        old = self._cap
+        os.ftruncate(self._twin_fd, cap)
+        try:
+            lo = max(old, keep_from // PAGE * PAGE)
+            if cap > lo:
+                os.posix_fallocate(self._twin_fd, lo, cap - lo)
+        except OSError as e:
+            os.ftruncate(self._twin_fd, max(old, PAGE))
+            raise OSError(e.errno, f"journal {self.path}: no room for its next {cap - old} "
+                                   f"bytes in the twin {self.twin} ({e.strerror})") from None
+        if self._mm is None:
+            self._mm = mmap.mmap(self._twin_fd, cap)
+        else:
+            self._mm.resize(cap)
+        self._cap = cap
 
     @property
     def records_written(self) -> int:
@@ -161,6 +316,9 @@ class Journal:
         if self._closed:
             raise ValueError(f"journal {self.path} is closed")
         cap = -(-need // self._chunk) * self._chunk
+        if self.twin is not None:                # the syncer reads the twin by its descriptor
+            self._map_twin(cap, self._cap)
+            return
         self._sync.set_map(None)                 # the mapping may move: the thread lets go
         self._mm.resize(cap)                     # grows the file too (mremap + ftruncate)
         self._sync.set_map(self._mm)
@@ -223,7 +381,8 @@ class Journal:
         """Make the next records' copies fault-free (see the module docstring): a no-op unless
         the data's end is within a page of the armed pages' end or a sync happened since. Call
         it where a microsecond does not matter: after the send."""
-        gen = self._sync.generation
+        # a sync write-protects the file's pages, never the twin's
+        gen = self._sync.generation if self.twin is None else 0
         if self._pos + PAGE <= self._armed_to and gen == self._armed_gen:
             return
         if self._closed:
@@ -253,15 +412,31 @@ class Journal:
         return self._pos
 
     def close(self) -> None:
-        """Sync, cut the unused zeros off the file, close."""
+        """Sync (with a twin: copy what is left into the file first), cut the unused zeros off
+        the file, close; the twin is removed once the file holds all of it."""
         if self._closed:
             return
         self._sync.stop()
+        err = None
+        try:
+            self._sync.sync_now()
+        except OSError as e:                     # the twin stays: the next open recovers it
+            err = e
         self._mm.close()
         self._closed = True
-        os.ftruncate(self._fd, self._pos)
-        os.fsync(self._fd)
+        try:
+            if self.twin is None:
+                os.ftruncate(self._fd, self._pos)
+            os.fsync(self._fd)
+        except OSError as e:
+            err = err or e
         os.close(self._fd)
+        if self._twin_fd >= 0:
+            if err is None:
+                os.unlink(self.twin)
+            os.close(self._twin_fd)
+        if err is not None:
+            raise err
 
     def __enter__(self) -> Journal:
         return self
@@ -333,15 +508,22 @@ def _lines(data: bytes) -> Iterator[tuple[int, bytes, bool]]:
         start = end + 1
 
 
-def read_journal(path: str | Path) -> ReadResult:
-    """Every record of the journal, in order. A missing file is an empty journal."""
+def read_journal(path: str | Path,
+                 twin_dir: str | Path | None | object = DEFAULT_TWIN_DIR) -> ReadResult:
+    """Every record of the journal, in order, with what its twin holds past the file (a
+    writer that was killed, or is still writing). A missing file is an empty journal."""
     p = Path(path)
     if not p.exists():
         return ReadResult([], b"")
+    tdir = twin_directory() if twin_dir is DEFAULT_TWIN_DIR else twin_dir
+    twin = _twin_path(p, Path(tdir), create=False) if tdir is not None else None
+    held = _twin_records(twin) if twin is not None else None   # the twin first: see above
     data = p.read_bytes()
     nul = data.find(b"\0")
     if nul >= 0:
-        data = data[:nul]        # the unused, zeroed end of a journal that was not closed
+        data = data[:nul]        # the unused, zeroed end of a journal mapped directly
+    if twin is not None:
+        data += _twin_tail(p, data, len(data), twin, held)
     out: list[list] = []
     torn = b""
     for n, line, terminated in _lines(data):
