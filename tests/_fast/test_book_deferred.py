@@ -208,3 +208,21 @@ LEVEL = st.tuples(st.integers(0, 1),
        reads=st.lists(READS, max_size=12))
 def test_every_read_when_far_levels_are_deferred_equals_the_reference(base, batch, near, reads):
     run_isolated(_deferred_vs_reference, base, batch, near, reads)
+
+
+def test_stage_reserve_when_levels_are_deferred_keeps_them_and_grows_the_room():
+    """A feed reserves the stage off the path (DepthSync.start); pending far levels live in the
+    stage, and reserving (which zeroes its free part) must not touch them."""
+    book, ref = L2Book(tick_size=1, lot_size=1, window=W), ReferenceBook()
+    _ladder(book, ref, 100)
+    batch = [(0, CENTER - 1 - 3 * i, 0) for i in range(50, 100)]
+    batch += [(0, CENTER - 1 - 3 * i, 8) for i in range(50)]
+    _near_batch(book, ref, batch)
+    pending = book.pending
+    assert pending > 0
+    room = book.stage_reserve(10_000)
+    assert room >= 10_000 and book.stage_reserve(0) == room   # no shrinking, no regrowth
+    assert book.pending == pending
+    _same(book, ref, 0, 10**6)                # settles the kept levels: the reference's book
+    with pytest.raises(ValueError, match="levels -1 must be >= 0"):
+        book.stage_reserve(-1)

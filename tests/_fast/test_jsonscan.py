@@ -501,3 +501,27 @@ def test_whole_level_reader_when_frame_is_short_or_not_a_level_raises_and_says_w
         _level_both(b'["1.0","2.0"]', 0, 2, 7, 3, 7)
     with pytest.raises(ValueError, match="decimals"):
         _level_both(_level_frame("1.0", "2.0", ""), 0, 9, 7, 3, 7)
+
+
+def test_frame_path_when_built_reserves_room_so_the_largest_recorded_diffs_do_not_grow_it():
+    """The scanner of a FramePath, and every book a DepthSync starts, have room for a
+    RESERVE_FRAME_BYTES frame from the start: replaying the bundled frames (the largest
+    34.5 KB) grows neither on the path. Reserving changes no result."""
+    from tradecore._fast.jsonscan import FramePath
+    sc = DepthScanner()
+    FramePath(sc, lambda *a: None, lambda *a: None)
+    room = sc.reserve(0)
+    assert room >= 65536 // 9
+    book = L2Book(tick_size=0.01, lot_size=0.00001, window=1 << 16)
+    sync = DepthSync()
+    sync.start(book, 0)
+    stage_room = book.stage_reserve(0)
+    assert stage_room >= 65536 // 9
+    big = b'{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[' + b",".join(
+        b'["%d.00","1.00000"]' % (60000 - i) for i in range(2000)) + b'],"a":[]}'
+    assert len(big) > 34_000
+    assert sc.scan(big) == 1 and sc.level_count == 2000
+    assert sc.apply_to(book) == 0 and book.bid_count == 2000
+    assert sc.reserve(0) == room and book.stage_reserve(0) == stage_room
+    with pytest.raises(ValueError, match="frame_bytes -1"):
+        sc.reserve(-1)

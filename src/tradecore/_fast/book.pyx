@@ -845,6 +845,20 @@ cdef class L2Book:
         """Levels deferred by the last large batch and not yet applied."""
         return self.pend
 
+    def stage_reserve(self, Py_ssize_t levels) -> int:
+        """Room in the stage for a batch of `levels`, its free part written once now (zeros).
+        A feed calls it off the path, when a snapshot starts the book, so that the first large
+        diff neither grows the stage nor faults its new pages in on the order path. Returns
+        the room."""
+        if levels < 0:
+            raise ValueError(f"levels {levels} must be >= 0")
+        self._stage_room(levels)
+        cdef Py_ssize_t n = self.stage.n, free_ = self.stage.cap - self.stage.n
+        memset(self.stage.side + n, 0, free_ * sizeof(int8_t))
+        memset(self.stage.ticks + n, 0, free_ * sizeof(int64_t))
+        memset(self.stage.lots + n, 0, free_ * sizeof(int64_t))
+        return self.stage.cap
+
     cdef Py_ssize_t _stage_arrays(self, sides, prices, sizes) except -1:
         cdef const int64_t[::1] sv = _as_int64(sides)
         cdef const double[::1] pv = np.ascontiguousarray(prices, dtype=np.float64)

@@ -26,7 +26,7 @@ on_frame steady state around scan_sync (see the .pxd).
 """
 from libc.stdint cimport INT64_MIN, int64_t, int32_t, int8_t, uint64_t
 from libc.stdlib cimport free, realloc
-from libc.string cimport memchr, memcmp
+from libc.string cimport memchr, memcmp, memset
 
 from tradecore._fast.book cimport DEFER_MIN_LEVELS, NEAR_LEVELS, L2Book, Side, Stage
 
@@ -957,6 +957,17 @@ cdef class DepthScanner:
     def level_count(self) -> int:
         return self.n_levels
 
+    def reserve(self, Py_ssize_t frame_bytes) -> int:
+        """Room for every level a frame of `frame_bytes` can hold (as the scan counts: 9 bytes
+        a level at least), its free part written once now (zeros): called off the path (a
+        FramePath reserves RESERVE_FRAME_BYTES), so that a large frame neither grows the level
+        buffer nor faults its new pages in on the order path. Returns the room in levels."""
+        if frame_bytes < 0:
+            raise ValueError(f"frame_bytes {frame_bytes} must be >= 0")
+        self._reserve(frame_bytes // 9 + 2)
+        memset(self.levels + self.n_levels, 0, (self.cap - self.n_levels) * sizeof(LevelRef))
+        return self.cap
+
     def level_texts(self) -> list:
         """[(side, price text, size text), ...] of the last scan (for tests and errors)."""
         cdef Py_ssize_t j
@@ -1083,7 +1094,9 @@ cdef class DepthSync:
         self.last_code = 0
 
     def start(self, L2Book book, int64_t last_update_id):
-        """A snapshot has been loaded into `book`."""
+        """A snapshot has been loaded into `book` (off the path: its stage gets the room a
+        diff of RESERVE_FRAME_BYTES needs, DepthScanner.reserve)."""
+        book.stage_reserve(RESERVE_FRAME_BYTES // 9 + 2)
         self.book = book
         self.last_u = last_update_id
         self.first = True
@@ -1177,6 +1190,7 @@ cdef class FramePath:
     def __init__(self, DepthScanner sc, slow, check_pending):
         self.sc = sc
         sc.defer_far = True        # on_frame settles the book after its consumers
+        sc.reserve(RESERVE_FRAME_BYTES)
         self.slow = slow
         self.check_pending = check_pending
         self.stats = None
