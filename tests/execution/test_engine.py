@@ -418,3 +418,39 @@ def test_compact_orders_when_due_hands_the_new_dict_to_the_compiled_submit():
     with pytest.raises(DuplicateOrderId):
         eng.submit(order("a1", price=10001))
     assert len(venue.submitted) == COMPACT_MIN_HEADROOM // 2 + 1
+
+
+def test_submit_when_the_journal_cannot_record_the_intent_denies_it_and_never_sends(
+        tmp_path, monkeypatch):
+    """An order the journal does not know would be lost at the next restart: when the journal
+    has no room for its intent (here: its twin cannot grow), it is denied, not sent, and the
+    error is a Problem; once there is room, orders go out again."""
+    import errno
+    import os
+    twin_dir = tmp_path / "twin"
+    twin_dir.mkdir()
+    j = Journal(tmp_path / "j.log", chunk_bytes=4096, twin_dir=twin_dir)
+    n = 0
+    while j.size + 300 < 4096:
+        j.risk_state(TradingState.ACTIVE, "pad" * 10, n)
+        n += 1
+    eng, gate, venue, _ = make_engine(journal=j)
+    events = []
+    eng.subscribe("s1", events.append)
+
+    def full(*a):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    o = eng.submit(order("a" * 40, price=10000, strategy_id="s1", tag="t" * 200))
+    assert o.status is S.DENIED and o.deny_reason is DenyReason.JOURNAL_UNWRITABLE
+    assert [(e.status, e.reason) for e in events] == [(S.DENIED, "JOURNAL_UNWRITABLE")]
+    assert venue.submitted == [] and eng.oms.open == {}
+    assert [(p.reason, "no room" in p.detail) for p in eng.problems] == \
+        [("journal could not record the intent", True)]
+    monkeypatch.undo()
+    o2 = eng.submit(order("b", price=10000, strategy_id="s1"))
+    assert o2.status is S.SUBMITTED and venue.submitted == [o2]
+    j.close()
+    intents = [r[1] for r in read_journal(tmp_path / "j.log", twin_dir=twin_dir).records
+               if r[0] == "I"]
+    assert intents == ["b"]

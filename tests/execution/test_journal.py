@@ -470,6 +470,7 @@ def test_read_while_a_writer_syncs_and_gives_back_pages_sees_a_prefix(tmp_path):
     is the records written so far, in order (it takes the twin's bytes before the file's, so
     the file holds all that the twin has given back by then)."""
     import threading
+    import time
     p = tmp_path / "j.log"
     kw = _twin(tmp_path)
     reads, errors = [], []
@@ -493,7 +494,34 @@ def test_read_while_a_writer_syncs_and_gives_back_pages_sees_a_prefix(tmp_path):
         for i in range(250_000):
             j.risk_state(TradingState.ACTIVE, "", i)
             j.prepare()
+            if i % 25_000 == 0:
+                time.sleep(0.005)                # the reader gets the GIL now and then
+        end = time.monotonic() + 10
+        while len(reads) < 2 and not errors and time.monotonic() < end:
+            time.sleep(0.01)
         done.set()
         t.join()
         assert j._sync.punched > 0
     assert errors == [] and len(reads) >= 2 and reads == sorted(reads)
+
+
+def test_prepare_when_the_twin_has_no_room_does_not_raise_and_the_next_write_does(
+        tmp_path, monkeypatch):
+    """prepare runs after a send: it must not fail that order. The next record's write
+    (before its own send) raises instead."""
+    j = Journal(tmp_path / "j.log", chunk_bytes=4096, **_twin(tmp_path))
+    n = 0
+    while j.size + 200 < 4096:
+        j.risk_state(TradingState.ACTIVE, str(n), n)
+        n += 1
+
+    def full(*a):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    j.prepare()                                 # would grow: cannot, and says nothing
+    assert j._cap == 4096
+    with pytest.raises(OSError, match="no room"):
+        j.risk_state(TradingState.ACTIVE, "x" * 300, n)
+    monkeypatch.undo()
+    j.close()
+    assert [r[2] for r in read_journal(tmp_path / "j.log").records] == [str(i) for i in range(n)]

@@ -7,10 +7,12 @@
 #   flushed to the gate when there are any (flush()); the gate's check, `gate.check` read at
 #   each call (a wrapper may shadow it; the metrics do not, they set risk_samples) and
 #   called directly in C, at the same clock read, when it is still the RiskKernel's
-#   check_order; the OMS's submitted (status SUBMITTED, the intent
-#   journaled: given the journal's parts (Journal.intent_parts: its IntentLine, mapping and
-#   syncer) written by IntentLine.write at the syncer's pos here, else or when that refuses by
-#   intent(order), as Journal.intent does; open[cid] = order); venue.submit(order); after the send, the
+#   check_order; the OMS's submitted (the intent journaled: given the journal's parts
+#   (Journal.intent_parts: its IntentLine, mapping and syncer) written by IntentLine.write at
+#   the syncer's pos here, else or when that refuses by intent(order), the engine's
+#   _journal_intent, which denies the order and returns False when the journal cannot take it
+#   (then nothing more: the order is never sent); status SUBMITTED; open[cid] = order);
+#   venue.submit(order); after the send, the
 #   gate's on_open(order) while the status is open (is_open[status]), notify(order) when there
 #   are listeners, prepare().
 # Whatever is not the usual case is the reference's, handed over in the state the reference

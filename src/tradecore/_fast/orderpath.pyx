@@ -113,15 +113,12 @@ cdef class OrderPath:
             return self.send(order)
         venue = <object>v                  # a reference of our own
         # -- the OMS's submitted: the intent is journaled before anything leaves
+        e = -1 if self.line is None else self.line.write(self.mm, self.sync.load_pos(), order)
+        if e >= 0:
+            self.sync.store_pos(e)
+        elif not self.intent(order):       # escapes, odd types, no room: the journal's way;
+            return order                   # it could not take it: denied, never sent
         L.put(order, self.i_status, self.submitted)
-        if self.line is None:
-            self.intent(order)
-        else:
-            e = self.line.write(self.mm, self.sync.load_pos(), order)
-            if e >= 0:
-                self.sync.store_pos(e)
-            else:
-                self.intent(order)         # escapes, odd types, no room: the journal's way
         PyDict_SetItem(self.open, cid, order)
         PyObject_GetAttr(venue, _SUBMIT)(order)
         # -- after the send (the venue may have answered synchronously)

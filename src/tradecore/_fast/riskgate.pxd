@@ -52,6 +52,7 @@ cpdef enum Deny:
     DENY_CLUSTER_EXPOSURE = 20
     DENY_DUPLICATE_ID = 21
     DENY_STALE_MARKET_DATA = 22
+    DENY_JOURNAL_UNWRITABLE = 23          # set by the execution engine, never by the kernel
 
 cpdef enum OType:
     OTYPE_MARKET = 0
@@ -63,7 +64,8 @@ cpdef enum OType:
     OTYPE_TRAILING_STOP = 6
 
 cdef enum:
-    N_DENY = 23            # size of the counter array (DenyReason values 0..22)
+    N_DENY = 24            # size of the counter array (DenyReason values 0..23; the kernel never
+                           # sets JOURNAL_UNWRITABLE: the engine does, after the check)
     N_OTYPE = 7
 
 # Side is core.events.BUY (+1) / SELL (-1): it multiplies lots into positions.

@@ -91,6 +91,8 @@ class DenyReason(IntEnum):
     CLUSTER_EXPOSURE = 20       # correlated positions together over their cluster limit
     DUPLICATE_ID = 21           # client order id already used
     STALE_MARKET_DATA = 22
+    JOURNAL_UNWRITABLE = 23     # the journal could not record the intent (no room, an I/O
+                                # error): the order was never sent
 
 
 @dataclass(slots=True)

@@ -103,7 +103,7 @@ class ExecutionEngine:
             oms = self.oms
             self.submit = OrderPath(
                 ORDER_LAYOUT, ORDER_SPEC, gate, oms.orders, oms.open, venues, self._mids,
-                self._flush_mids, clock.time_ns, oms.journal.intent, self._journal_prepare,
+                self._flush_mids, clock.time_ns, self._journal_intent, self._journal_prepare,
                 gate.on_order_open, self._listeners, self._notify_submitted,
                 ExecutionEngine.submit.__get__(self), self._deny, self._send,
                 S.INITIALIZED, S.SUBMITTED, self._is_open,
@@ -181,7 +181,10 @@ class ExecutionEngine:
             o.deny_reason = DenyReason.UNKNOWN_INSTRUMENT
             self._emit(o, self.oms.deny(o, f"no venue client for {o.venue!r}"))
             return o
-        self.oms.submitted(o)                 # journals the intent before anything leaves
+        try:
+            self.oms.submitted(o)             # journals the intent before anything leaves
+        except OSError as e:
+            return self._unjournaled(o, e)
         venue.submit(o)
         # the gate's open-order bookkeeping after the send (it is not needed to send, and the
         # next check comes after this returns); skipped if the venue already answered
@@ -192,6 +195,25 @@ class ExecutionEngine:
             self._notify_submitted(o)
         self._journal_prepare()
         return o
+
+    def _journal_intent(self, o: Order) -> bool:
+        """The journal's own intent writer (the compiled submit's, when its line refuses the
+        record). False when the journal could not take it: the order is denied, never sent."""
+        try:
+            self.oms.journal.intent(o)
+        except OSError as e:
+            self._unjournaled(o, e)
+            return False
+        return True
+
+    def _unjournaled(self, o: Order, e: OSError) -> Order:
+        """An order whose intent the journal could not record (its twin or file system full,
+        an I/O error) is not sent: an order the journal does not know would be lost at the
+        next restart. Denied (JOURNAL_UNWRITABLE) with a Problem naming the error; every
+        order after it meets the same until the journal has room again."""
+        self._problem(o.venue, o.symbol, "journal could not record the intent",
+                      f"{o.client_order_id}: {e}")
+        return self._deny(o, DenyReason.JOURNAL_UNWRITABLE)
 
     def _notify_submitted(self, o: Order) -> None:
         """SUBMITTED for listeners (e.g. the reject-rate breaker counts sends), made after the

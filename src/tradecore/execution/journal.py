@@ -390,7 +390,11 @@ class Journal:
         p = self._pos
         end = (p // PAGE + _ARMED_PAGES) * PAGE
         if end > self._cap:
-            self._grow(end)
+            try:
+                self._grow(end)
+            except OSError:      # no room for the next chunk: prepare runs after a send and
+                return           # must not fail it; the next record's write raises, before
+                                 # its order leaves
         off = p if gen != self._armed_gen else max(p, self._armed_to)
         mm = self._mm
         # let go of the pages the writer has left behind: only pages still mapped here must

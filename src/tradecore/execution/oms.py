@@ -233,12 +233,13 @@ class OrderManager:
         """The order is about to go to the venue: write the intent (which is also the record of
         SUBMITTED) and mark it open. No event: the caller of submit has the order back in hand
         with status SUBMITTED (an event object per order would cost the path ~1 us)."""
+        # the intent first: when the journal cannot take it (OSError), nothing has changed
+        self.journal.intent(order)
         if order.status is _INITIALIZED:      # the order path: always a legal step
             order.status = _SUBMITTED
             order.ts_last_ns = order.ts_created_ns or order.ts_last_ns
         else:
             transition(order, _SUBMITTED, order.ts_created_ns)
-        self.journal.intent(order)
         self.open[order.client_order_id] = order
 
     def cancel_requested(self, order: Order) -> OrderEvent | None:
