@@ -409,7 +409,7 @@ def test_journal_when_the_file_system_keeps_no_attributes_maps_the_file(tmp_path
     assert read_journal(p).records == [["R", 0, "a", 1]]
 
 
-def test_grow_when_the_twin_has_no_room_raises_and_writes_nothing(tmp_path, monkeypatch):
+def test_grow_when_the_twin_has_no_room_refuses_the_intent_and_writes_nothing(tmp_path, monkeypatch):
     p = tmp_path / "j.log"
     j = Journal(p, chunk_bytes=4096, **_twin(tmp_path))
     n = 0
@@ -421,8 +421,9 @@ def test_grow_when_the_twin_has_no_room_raises_and_writes_nothing(tmp_path, monk
     def full(*a):
         raise OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(os, "posix_fallocate", full)
+    big = Order("c" * 40, "v", "BTCUSDT", Side.BUY, OrderType.LIMIT, 1, 100, tag="t" * 300)
     with pytest.raises(OSError, match="no room for its next 4096 bytes in the twin"):
-        j.risk_state(TradingState.ACTIVE, "x" * 300, n)
+        j.intent(big)
     assert j.size == size and j._cap == cap and j.twin.stat().st_size == cap
     monkeypatch.undo()
     j.risk_state(TradingState.ACTIVE, "y" * 300, n)       # room again: it goes on
@@ -505,9 +506,9 @@ def test_read_while_a_writer_syncs_and_gives_back_pages_sees_a_prefix(tmp_path):
     assert errors == [] and len(reads) >= 2 and reads == sorted(reads)
 
 
-def test_prepare_when_the_twin_has_no_room_does_not_raise_and_the_next_write_does(
+def test_prepare_when_the_twin_has_no_room_does_not_raise_and_the_next_intent_does(
         tmp_path, monkeypatch):
-    """prepare runs after a send: it must not fail that order. The next record's write
+    """prepare runs after a send: it must not fail that order. The next intent's write
     (before its own send) raises instead."""
     j = Journal(tmp_path / "j.log", chunk_bytes=4096, **_twin(tmp_path))
     n = 0
@@ -520,8 +521,58 @@ def test_prepare_when_the_twin_has_no_room_does_not_raise_and_the_next_write_doe
     monkeypatch.setattr(os, "posix_fallocate", full)
     j.prepare()                                 # would grow: cannot, and says nothing
     assert j._cap == 4096
+    big = Order("c" * 40, "v", "BTCUSDT", Side.BUY, OrderType.LIMIT, 1, 100, tag="t" * 300)
     with pytest.raises(OSError, match="no room"):
-        j.risk_state(TradingState.ACTIVE, "x" * 300, n)
+        j.intent(big)
     monkeypatch.undo()
     j.close()
     assert [r[2] for r in read_journal(tmp_path / "j.log").records] == [str(i) for i in range(n)]
+
+
+def test_records_when_there_is_no_room_wait_in_order_and_intents_are_refused(tmp_path,
+                                                                              monkeypatch):
+    """A venue answer's record never raises for want of room (its caller has already changed
+    its state): it waits, in order, and is written when there is room; meanwhile an intent is
+    refused (its order is then denied, not sent)."""
+    p = tmp_path / "j.log"
+    j = Journal(p, chunk_bytes=4096, **_twin(tmp_path))
+    n = 0
+    while j.size + 200 < 4096:
+        j.risk_state(TradingState.ACTIVE, str(n), n)
+        n += 1
+
+    def full(*a):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    j.transition("c1", OrderStatus.ACCEPTED, 1, "V1", "x" * 300)     # no room: waits
+    j.risk_state(TradingState.HALTED, "small", 2)                     # fits, but waits behind
+    assert j.backlog == 2 and j.write_errors >= 1
+    o = Order("c2", "v", "BTCUSDT", Side.BUY, OrderType.LIMIT, 1, 100)
+    with pytest.raises(OSError, match="2 records are still waiting for room"):
+        j.intent(o)
+    j.prepare()                                 # still no room: nothing raised, nothing lost
+    assert j.backlog == 2
+    monkeypatch.undo()
+    j.prepare()                                 # room again: written, in order
+    assert j.backlog == 0
+    j.intent(o)
+    j.close()
+    recs = read_journal(p).records
+    assert [r[0] for r in recs[n:]] == ["T", "R", "I"]
+    assert recs[n][5] == "x" * 300 and recs[n + 1][2] == "small" and recs[n + 2][1] == "c2"
+
+
+def test_close_when_records_still_find_no_room_raises_and_keeps_the_twin(tmp_path,
+                                                                         monkeypatch):
+    p = tmp_path / "j.log"
+    j = Journal(p, chunk_bytes=4096, **_twin(tmp_path))
+    while j.size + 200 < 4096:
+        j.risk_state(TradingState.ACTIVE, "", 0)
+
+    def full(*a):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    j.transition("c1", OrderStatus.ACCEPTED, 1, "V1", "x" * 300)
+    with pytest.raises(OSError, match="1 records found no room"):
+        j.close()
+    assert j.twin.exists()                      # what it does hold, the next open recovers

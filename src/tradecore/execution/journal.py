@@ -235,6 +235,10 @@ class Journal:
             self._sync.set_map(self._mm)         # it re-arms the end's pages after each sync
         self._line = intent_line()               # this journal's compiled intent writer
         self._records = 0                        # records written by the Python paths
+        # records that found no room (the twin or the file system full): kept, in order, and
+        # written as soon as there is room (_drain); see `backlog`
+        self._backlog: list[bytes] = []
+        self.write_errors = 0
 
     def _recover_end(self) -> int:
         """Bring the file up to date with what a killed writer left (its twin's bytes past the
@@ -303,7 +307,23 @@ class Journal:
 
     # -- the writer (hot path: a copy into the page cache, no system call) ----------------
     def _write(self, rec: list) -> None:
+        """A venue answer's or a state's record (not an intent). It never raises for want of
+        room: the caller has already changed its state (a fill booked, an order moved on), and
+        a record the journal cannot take yet waits in the backlog, in order, for the next
+        write or prepare() to find room. (A process that dies meanwhile loses those records;
+        recovery's reconciliation with the venues finds the fills and orders they were.)"""
         b = orjson.dumps(rec, option=_NL)
+        if self._backlog:
+            self._backlog.append(b)
+            self._drain()
+            return
+        try:
+            self._place(b)
+        except OSError:
+            self._backlog.append(b)
+            self.write_errors += 1
+
+    def _place(self, b: bytes) -> None:
         p = self._pos
         e = p + len(b)
         if e > self._cap:
@@ -311,6 +331,27 @@ class Journal:
         self._mm[p:e] = b
         self._sync.pos = e
         self._records += 1
+
+    def _drain(self) -> bool:
+        """Write the backlog's records while there is room; True when none is left."""
+        while self._backlog:
+            try:
+                self._place(self._backlog[0])
+            except OSError:
+                self.write_errors += 1
+                return False
+            del self._backlog[0]
+        return True
+
+    @property
+    def backlog(self) -> int:
+        """Records waiting for room (0 normally). While any wait, intent() refuses (OSError):
+        its order is denied (JOURNAL_UNWRITABLE) rather than sent unrecorded. The compiled
+        writer may still fit an intent into the room left: it is recorded, so its order may
+        go; it then precedes other orders' waiting records in the file, which replay does not
+        mind (an order's own records always follow its intent; state records keep their
+        order among themselves)."""
+        return len(self._backlog)
 
     def _grow(self, need: int) -> None:
         if self._closed:
@@ -326,7 +367,11 @@ class Journal:
     # orjson writes IntEnum members as their integer values (no int() calls: ~0.3 us saved)
     def intent(self, o: Order) -> None:
         # on the order path: the compiled line (orderrec.pxd) straight into the mapping; what
-        # it does not take (escapes, odd types, no room) goes the orjson way, _write inlined
+        # it does not take (escapes, odd types, no room) goes the orjson way, _write inlined.
+        # With a backlog (no room earlier), it must be written first, or the intent refused.
+        if self._backlog and not self._drain():
+            raise OSError(errno.ENOSPC, f"journal {self.path}: {len(self._backlog)} records "
+                                        f"are still waiting for room")
         e = self._line.write(self._mm, self._sync.pos, o)
         if e >= 0:
             self._sync.pos = e
@@ -381,6 +426,8 @@ class Journal:
         """Make the next records' copies fault-free (see the module docstring): a no-op unless
         the data's end is within a page of the armed pages' end or a sync happened since. Call
         it where a microsecond does not matter: after the send."""
+        if self._backlog and not self._closed:
+            self._drain()
         # a sync write-protects the file's pages, never the twin's
         gen = self._sync.generation if self.twin is None else 0
         if self._pos + PAGE <= self._armed_to and gen == self._armed_gen:
@@ -420,12 +467,15 @@ class Journal:
         the file, close; the twin is removed once the file holds all of it."""
         if self._closed:
             return
-        self._sync.stop()
         err = None
+        if self._backlog and not self._drain():
+            err = OSError(errno.ENOSPC, f"journal {self.path}: {len(self._backlog)} records "
+                                        f"found no room and are not in it")
+        self._sync.stop()
         try:
             self._sync.sync_now()
         except OSError as e:                     # the twin stays: the next open recovers it
-            err = e
+            err = err or e
         self._mm.close()
         self._closed = True
         try:
