@@ -58,8 +58,34 @@ def test_exposition_when_scraped_names_every_metric_with_the_prefix():
                  "tradecore_equity", "tradecore_exposure_notional", "tradecore_trading_state",
                  "tradecore_breaker_trips", "tradecore_model_predictions",
                  "tradecore_event_loop_lag_seconds", "tradecore_order_events",
-                 "tradecore_feed_problems", "tradecore_orders", "tradecore_risk_limit"):
+                 "tradecore_feed_problems", "tradecore_orders", "tradecore_risk_limit",
+                 "tradecore_journal_backlog_records", "tradecore_journal_write_errors"):
         assert want in fams, want
+
+
+def test_exposition_when_the_journal_has_no_room_shows_the_backlog_and_the_denials(
+        monkeypatch):
+    """An order whose intent the journal cannot record is denied by the engine, not the gate:
+    orders_denied{reason=JOURNAL_UNWRITABLE} counts it; the journal's waiting records show."""
+    node = make_node()
+    m = attach(node)
+    journal = node.exec.oms.journal
+    assert journal is node.journal
+
+    def refuse(o):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(journal, "intent", refuse, raising=False)
+    monkeypatch.setattr(journal, "backlog", 3, raising=False)
+    monkeypatch.setattr(journal, "write_errors", 5, raising=False)
+    f = Feeder(node)
+    f.until_books()
+    o = node.exec.submit(limit_buy_at_touch(node, "m-1"))
+    assert o.deny_reason.name == "JOURNAL_UNWRITABLE"
+    fams = _families(m)
+    denied = {s.labels["reason"]: s.value for s in fams["tradecore_orders_denied"].samples}
+    assert denied["JOURNAL_UNWRITABLE"] == 1
+    assert fams["tradecore_journal_backlog_records"].samples[0].value == 3
+    assert fams["tradecore_journal_write_errors"].samples[0].value == 5
 
 
 def test_probes_when_frames_and_orders_flow_record_every_stage():

@@ -41,7 +41,7 @@ from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
 from prometheus_client.registry import Collector
 
 from tradecore._fast.probes import NormalizerProbe, Samples, timed1, timed3
-from tradecore.core.orders import OrderStatus, TradingState
+from tradecore.core.orders import DenyReason, OrderStatus, TradingState
 
 __all__ = ["LatencyRecorder", "EngineMetrics", "attach", "BUCKETS_S", "STAGES"]
 
@@ -312,10 +312,20 @@ class _NodeCollector(Collector):
         for name, n in by_state.items():
             g.add_metric([name], n)
         yield g
-        c = CounterMetricFamily(PREFIX + "orders_denied", "Risk-gate denials by reason",
-                                labels=["reason"])
+        c = CounterMetricFamily(PREFIX + "orders_denied", "Risk-gate denials by reason (and "
+                                "the engine's JOURNAL_UNWRITABLE)", labels=["reason"])
+        unjournaled = node.exec.journal_denials
         for reason, n in node.gate.denials.items():
-            c.add_metric([reason.name], n)
+            c.add_metric([reason.name],
+                         n + (unjournaled if reason is DenyReason.JOURNAL_UNWRITABLE else 0))
+        yield c
+        g = GaugeMetricFamily(PREFIX + "journal_backlog_records", "Journal records waiting "
+                              "for room (no intent is written meanwhile: orders are denied)")
+        g.add_metric([], getattr(node.journal, "backlog", 0))
+        yield g
+        c = CounterMetricFamily(PREFIX + "journal_write_errors", "Journal writes that found "
+                                "no room")
+        c.add_metric([], getattr(node.journal, "write_errors", 0))
         yield c
         c = CounterMetricFamily(PREFIX + "orders_sent", "Orders strategies submitted")
         c.add_metric([], st.orders)

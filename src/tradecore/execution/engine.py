@@ -86,6 +86,7 @@ class ExecutionEngine:
         self._flatten_ids = itertools.count(1)
         self.on_problem = on_problem
         self.problems: list[Problem] = []
+        self.journal_denials = 0                 # orders denied JOURNAL_UNWRITABLE (_unjournaled)
         self._risk_state = gate.state
         # on_book notes mids in the gate's pending dict (one store per change) and submit
         # flushes them before the check; a gate without one (test doubles) gets update_mid
@@ -211,6 +212,7 @@ class ExecutionEngine:
         an I/O error) is not sent: an order the journal does not know would be lost at the
         next restart. Denied (JOURNAL_UNWRITABLE) with a Problem naming the error; every
         order after it meets the same until the journal has room again."""
+        self.journal_denials += 1
         self._problem(o.venue, o.symbol, "journal could not record the intent",
                       f"{o.client_order_id}: {e}")
         return self._deny(o, DenyReason.JOURNAL_UNWRITABLE)
