@@ -442,8 +442,10 @@ def test_read_when_a_writer_has_not_synced_sees_the_twins_records(tmp_path):
 
 def test_twin_directory_when_the_environment_names_one_or_none(monkeypatch, tmp_path):
     from tradecore.execution.journal import TWIN_DIR_ENV, twin_directory
-    monkeypatch.setenv(TWIN_DIR_ENV, str(tmp_path))
-    assert twin_directory() == tmp_path
+    monkeypatch.setenv(TWIN_DIR_ENV, str(tmp_path / "made"))
+    assert twin_directory() == tmp_path / "made"
+    with Journal(tmp_path / "j0.log") as j:          # a directory not there yet is made
+        assert j.twin.parent == tmp_path / "made"
     monkeypatch.setenv(TWIN_DIR_ENV, "")
     assert twin_directory() is None
     with Journal(tmp_path / "j.log") as j:

@@ -203,6 +203,8 @@ class Journal:
         self._twin_fd = -1
         try:
             tdir = twin_directory() if twin_dir is DEFAULT_TWIN_DIR else twin_dir
+            if tdir is not None:
+                Path(tdir).mkdir(mode=0o700, parents=True, exist_ok=True)
             self.twin: Path | None = (_twin_path(self._fd, Path(tdir), create=True)
                                       if tdir is not None else None)
             end = self._recover_end()
