@@ -36,6 +36,24 @@ def mode(request, tmp_path) -> dict:
     return _twin(tmp_path) if request.param == "twin" else {"twin_dir": None}
 
 
+def _nearly_full(path: Path, tmp_path: Path) -> tuple[Journal, int]:
+    """A journal with a twin of one 4 KiB chunk, filled to within 200 bytes of its end with
+    n records ("0", "1", ...); returns (journal, n)."""
+    j = Journal(path, chunk_bytes=4096, **_twin(tmp_path))
+    n = 0
+    while j.size + 200 < 4096:
+        j.risk_state(TradingState.ACTIVE, str(n), n)
+        n += 1
+    return j, n
+
+
+def _no_room(monkeypatch) -> None:
+    """The twin's file system has no room for another chunk (monkeypatch.undo() gives it)."""
+    def full(*a):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "posix_fallocate", full)
+
+
 def test_records_round_trip_in_order(tmp_path, mode):
     p = tmp_path / "j.log"
     o = Order("c1", "v", "BTCUSDT", Side.SELL, OrderType.STOP_LIMIT, 7, 100, 101,
@@ -409,18 +427,12 @@ def test_journal_when_the_file_system_keeps_no_attributes_maps_the_file(tmp_path
     assert read_journal(p).records == [["R", 0, "a", 1]]
 
 
-def test_grow_when_the_twin_has_no_room_refuses_the_intent_and_writes_nothing(tmp_path, monkeypatch):
+def test_grow_when_the_twin_has_no_room_refuses_the_intent_and_writes_nothing(tmp_path,
+                                                                             monkeypatch):
     p = tmp_path / "j.log"
-    j = Journal(p, chunk_bytes=4096, **_twin(tmp_path))
-    n = 0
-    while j.size + 200 < 4096:
-        j.risk_state(TradingState.ACTIVE, str(n), n)
-        n += 1
+    j, n = _nearly_full(p, tmp_path)
     size, cap = j.size, j._cap
-
-    def full(*a):
-        raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(os, "posix_fallocate", full)
+    _no_room(monkeypatch)
     big = Order("c" * 40, "v", "BTCUSDT", Side.BUY, OrderType.LIMIT, 1, 100, tag="t" * 300)
     with pytest.raises(OSError, match="no room for its next 4096 bytes in the twin"):
         j.intent(big)
@@ -512,15 +524,9 @@ def test_prepare_when_the_twin_has_no_room_does_not_raise_and_the_next_intent_do
         tmp_path, monkeypatch):
     """prepare runs after a send: it must not fail that order. The next intent's write
     (before its own send) raises instead."""
-    j = Journal(tmp_path / "j.log", chunk_bytes=4096, **_twin(tmp_path))
-    n = 0
-    while j.size + 200 < 4096:
-        j.risk_state(TradingState.ACTIVE, str(n), n)
-        n += 1
+    j, n = _nearly_full(tmp_path / "j.log", tmp_path)
 
-    def full(*a):
-        raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(os, "posix_fallocate", full)
+    _no_room(monkeypatch)
     j.prepare()                                 # would grow: cannot, and says nothing
     assert j._cap == 4096
     big = Order("c" * 40, "v", "BTCUSDT", Side.BUY, OrderType.LIMIT, 1, 100, tag="t" * 300)
@@ -537,15 +543,9 @@ def test_records_when_there_is_no_room_wait_in_order_and_intents_are_refused(tmp
     its state): it waits, in order, and is written when there is room; meanwhile an intent is
     refused (its order is then denied, not sent)."""
     p = tmp_path / "j.log"
-    j = Journal(p, chunk_bytes=4096, **_twin(tmp_path))
-    n = 0
-    while j.size + 200 < 4096:
-        j.risk_state(TradingState.ACTIVE, str(n), n)
-        n += 1
+    j, n = _nearly_full(p, tmp_path)
 
-    def full(*a):
-        raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(os, "posix_fallocate", full)
+    _no_room(monkeypatch)
     j.transition("c1", OrderStatus.ACCEPTED, 1, "V1", "x" * 300)     # no room: waits
     j.risk_state(TradingState.HALTED, "small", 2)                     # fits, but waits behind
     assert j.backlog == 2 and j.write_errors >= 1
@@ -566,14 +566,8 @@ def test_records_when_there_is_no_room_wait_in_order_and_intents_are_refused(tmp
 
 def test_close_when_records_still_find_no_room_raises_and_keeps_the_twin(tmp_path,
                                                                          monkeypatch):
-    p = tmp_path / "j.log"
-    j = Journal(p, chunk_bytes=4096, **_twin(tmp_path))
-    while j.size + 200 < 4096:
-        j.risk_state(TradingState.ACTIVE, "", 0)
-
-    def full(*a):
-        raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(os, "posix_fallocate", full)
+    j, _ = _nearly_full(tmp_path / "j.log", tmp_path)
+    _no_room(monkeypatch)
     j.transition("c1", OrderStatus.ACCEPTED, 1, "V1", "x" * 300)
     with pytest.raises(OSError, match="1 records found no room"):
         j.close()
