@@ -17,6 +17,10 @@ def test_run_times_every_stage_of_each_tick_when_the_recording_replays():
     assert r["denied"] == 0 and r["problems"] == 0
     # as in live mode, every order's intent is in the run's journal before it is sent
     assert r["journaled"] >= r["orders"]
+    # ... through the journal's twin where there is a tmpfs (this session's, tests/conftest.py)
+    from tradecore.execution.journal import twin_directory
+    want = twin_directory()
+    assert r["journal_twin_dir"] == (None if want is None else str(want))
     assert set(r["stages"]) == set(t2o.STAGES)
     for s in list(r["stages"].values()) + [r["reference"]["json_loads"]]:
         assert 0 < s["p50_ns"] <= s["p99_ns"] <= s["p999_ns"]

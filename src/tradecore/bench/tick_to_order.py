@@ -85,6 +85,7 @@ from tradecore.engine import GC_POLICIES
 from tradecore.core.clock import Clock
 from tradecore.core.instrument import Instrument
 from tradecore.core.orders import Order
+from tradecore.execution.journal import twin_directory
 from tradecore.execution.venue import VenueClient, VenueListener
 
 STAGES = ("parse_book", "engine_hooks", "detect_decide", "risk_oms", "serialize")
@@ -451,6 +452,7 @@ def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed
     shootdowns0 = tlb_shootdowns()
     totals = {"frames": 0, "ticks": 0, "orders": 0, "journaled": 0, "denied": 0, "problems": 0,
               "passes": 0}
+    twin_dir = twin_directory()
     records, unreadable = preload(bench_config())
     totals["problems"] += unreadable
     gc.collect()
@@ -476,6 +478,9 @@ def run(passes: int | None = None, min_ticks: int = 100_000, key_kind: str = "ed
             "frames": totals["frames"], "orders": totals["orders"],
             "denied": totals["denied"], "problems": totals["problems"],
             "passes": totals["passes"], "journaled": totals["journaled"],
+            # where the journal's writer maps (execution/journal.py): its twin's directory on
+            # a tmpfs, or null when the journal file itself is mapped
+            "journal_twin_dir": None if twin_dir is None else str(twin_dir),
             "target": TARGET, "floor": FLOOR,
             "machine": {"python": platform.python_version(), "machine": platform.machine(),
                         "cpus": os.cpu_count(), "processor": _cpu_name(),
@@ -523,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{m['load_avg']:.1f}, Python {m['python']})")
     print(f"  {r['ticks']:,} ticks (frames that produced an order) of {r['frames']:,} frames, "
           f"{r['passes']} passes; {r['orders']:,} orders, {r['denied']} denied; key "
-          f"{r['key']}, gc {r['gc']}, journal on")
+          f"{r['key']}, gc {r['gc']}, journal on "
+          f"({'twin in ' + r['journal_twin_dir'] if r['journal_twin_dir'] else 'file mapped'})")
     print(f"  {'stage':<16} {'p50':>9} {'p99':>9} {'p99.9':>9}  (ns)")
     for k in STAGES:
         s = r["stages"][k]
