@@ -32,7 +32,7 @@ run: build
 	$(VENV)/bin/tradecore paper
 
 test: build
-	@.ci/install-nats
+	@.ci/install-system
 	$(VPY) -m pytest
 
 bench: build

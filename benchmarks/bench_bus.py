@@ -207,7 +207,7 @@ def main() -> int:
         return 0
     nats = shutil.which("nats-server") or "/usr/sbin/nats-server"
     if not Path(nats).exists():
-        print("bench_bus: NOT-RUN: nats-server is not installed (.ci/install-nats)")
+        print("bench_bus: NOT-RUN: nats-server is not installed (.ci/install-system)")
         return 0
     ref = in_process(a.n + a.warmup)[a.warmup:]
     with tempfile.TemporaryDirectory() as store, socket.socket() as s:

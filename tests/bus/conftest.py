@@ -1,7 +1,7 @@
 """A real nats-server with JetStream on a free 127.0.0.1 port, per test, stopped after.
 
 Tests that need it skip (with the reason) only when the `nats-server` binary is absent; .ci
-installs it (`.ci/install-nats`)."""
+installs it (`.ci/install-system`)."""
 from __future__ import annotations
 
 import shutil
@@ -72,7 +72,7 @@ class NatsServer:
 def nats_server(tmp_path):
     if NATS is None:
         pytest.skip("nats-server is not installed (apt-get install nats-server; "
-                    ".ci/install-nats does it in CI)")
+                    ".ci/install-system does it in CI)")
     srv = NatsServer(tmp_path / "js")
     srv.store.mkdir()
     srv.start()
