@@ -37,7 +37,13 @@ ENV PYTHONUNBUFFERED=1 \
     OPENBLAS_NUM_THREADS=1 \
     NUMBA_CACHE_DIR=/var/cache/tradecore/numba \
     MPLCONFIGDIR=/var/cache/tradecore/matplotlib \
-    TRADECORE_HOME=/home/tradecore
+    TRADECORE_HOME=/home/tradecore \
+    TRADECORE_JOURNAL_TWIN_DIR=""
+# The journal's twin (docs/operations.md) must outlive the process: a container's own /dev/shm
+# does not (it goes when the container stops), so the image maps the journal file directly, as
+# durable, slower on the order path. Bind a host tmpfs directory (writable by uid 10001) and
+# name it in TRADECORE_JOURNAL_TWIN_DIR to get the twin: deploy/docker-compose.yml does so for
+# the execution node.
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links=/wheels tradecore \
     && rm -rf /wheels \

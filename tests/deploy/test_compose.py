@@ -165,3 +165,16 @@ def test_the_serve_role_reads_its_token_from_the_secret_not_the_compose_file():
     assert "TRADECORE_API_TOKEN" not in json.dumps(SERVICES["serve"].get("environment", {}))
     # what the shell runs after compose's $$ -> $ unescaping: exec tradecore "$@"
     assert shlex.split(ep.replace("$$", "$"))[-2:] == ["tradecore", "$@"]
+
+
+def test_the_execution_node_keeps_its_journal_twin_on_a_host_tmpfs_that_outlives_it():
+    """A container's own /dev/shm goes with the container: the image maps the journal file
+    directly unless told otherwise, and the execution node is told to use a directory bound
+    from the host's /dev/shm, which a crash of the container leaves in place."""
+    ex = SERVICES["execution"]
+    twin = ex["environment"]["TRADECORE_JOURNAL_TWIN_DIR"]
+    binds = dict(v.split(":")[:2][::-1] for v in ex["volumes"])
+    assert binds[twin].startswith("/dev/shm/")
+    assert ex["environment"]["OPENBLAS_NUM_THREADS"] == "1"      # the anchor's, kept
+    dockerfile = (DEPLOY.parent / "Dockerfile").read_text()
+    assert 'TRADECORE_JOURNAL_TWIN_DIR=""' in dockerfile

@@ -572,3 +572,28 @@ def test_close_when_records_still_find_no_room_raises_and_keeps_the_twin(tmp_pat
     with pytest.raises(OSError, match="1 records found no room"):
         j.close()
     assert j.twin.exists()                      # what it does hold, the next open recovers
+
+
+def test_journal_when_the_twin_directory_cannot_be_written_maps_the_file_and_says_so(
+        tmp_path, caplog, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    real_access = os.access         # root may write anywhere: ask as a user would be answered
+    monkeypatch.setattr(os, "access",
+                        lambda p, m: False if Path(p) == locked else real_access(p, m))
+    with Journal(tmp_path / "j.log", twin_dir=locked) as j:
+        assert j.twin is None
+        j.risk_state(TradingState.ACTIVE, "a", 1)
+    assert "cannot be written: the file is mapped directly" in caplog.text
+    assert read_journal(tmp_path / "j.log").records == [["R", 0, "a", 1]]
+
+
+def test_journal_when_the_twin_directory_cannot_be_made_maps_the_file_and_says_so(
+        tmp_path, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"")
+    with Journal(tmp_path / "j.log", twin_dir=blocker / "twins") as j:
+        assert j.twin is None
+        j.risk_state(TradingState.ACTIVE, "a", 1)
+    assert "cannot be written" in caplog.text
+    assert read_journal(tmp_path / "j.log").records == [["R", 0, "a", 1]]

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import mmap
 import os
 import re
@@ -81,6 +82,8 @@ from tradecore.execution.order_layout import intent_line
 
 __all__ = ["Journal", "NullJournal", "JournalCorrupt", "JournalLocked", "read_journal",
            "ReadResult", "twin_directory", "TWIN_DIR_ENV"]
+
+log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 16 << 20
 PAGE = mmap.PAGESIZE
@@ -102,6 +105,15 @@ def twin_directory() -> Path | None:
         return Path(env) if env else None
     shm = Path("/dev/shm")
     return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def _writable_dir(d: Path) -> bool:
+    """d exists (made if need be) and this process may create files in it."""
+    try:
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(d, os.W_OK | os.X_OK)
 
 
 def _twin_path(file: int | Path, twin_dir: Path, create: bool) -> Path | None:
@@ -203,8 +215,11 @@ class Journal:
         self._twin_fd = -1
         try:
             tdir = twin_directory() if twin_dir is DEFAULT_TWIN_DIR else twin_dir
-            if tdir is not None:
-                Path(tdir).mkdir(mode=0o700, parents=True, exist_ok=True)
+            if tdir is not None and not _writable_dir(Path(tdir)):
+                log.warning("journal %s: the twin directory %s cannot be written: the file "
+                            "is mapped directly (as durable; a page fault on the order "
+                            "path after each sync)", self.path, tdir)
+                tdir = None
             self.twin: Path | None = (_twin_path(self._fd, Path(tdir), create=True)
                                       if tdir is not None else None)
             end = self._recover_end()
