@@ -238,6 +238,9 @@ class Journal:
             os.close(self._fd)
             raise
         self._closed = False
+        log.info("journal %s: %d bytes of records%s; written through %s", self.path, end,
+                 f", {len(self.dropped_tail)} torn bytes cut off" if self.dropped_tail else "",
+                 self.twin or "its own mapping")
         self._armed_to = 0                     # pages below this are writable without a fault
         self._armed_gen = -1                   # ... as of this many syncs
         self._released_to = 0                  # pages below this are unmapped (prepare)
