@@ -59,13 +59,19 @@ def both_submits(request, monkeypatch):
 def _restore_logging():
     """Commands under test configure logging (basicConfig on a captured stderr, JSON output,
     per-component levels); put the root logger back after each test so that a later log line
-    from a background thread never writes to a stream pytest has closed."""
+    from a background thread never writes to a stream pytest has closed, and the package's
+    loggers' levels, so that no test silences another's log lines."""
     import logging
 
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    levels = {name: lg.level for name, lg in logging.Logger.manager.loggerDict.items()
+              if name.startswith("tradecore") and isinstance(lg, logging.Logger)}
     yield
     for h in root.handlers[:]:
         if h not in handlers:
             root.removeHandler(h)
     root.setLevel(level)
+    for name, lg in logging.Logger.manager.loggerDict.items():
+        if name.startswith("tradecore") and isinstance(lg, logging.Logger):
+            lg.setLevel(levels.get(name, logging.NOTSET))
