@@ -1,6 +1,6 @@
-"""The compiled order-frame encoder (_fast/wire.pyx) against its plain-Python reference
-(venues/binance/execution._encode_order_session_py and _Grid): the same bytes, the same
-refusals, for any order shape, grid, size, price and id."""
+"""The compiled order-frame encoders (_fast/wire.pyx) against their plain-Python references
+(venues/binance/execution._encode_order_session_py, _encode_order_py and _Grid): the same
+bytes, the same refusals, for any order shape, grid, size, price and id, signed or not."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from tradecore._fast.wire import BinanceSessionPlace
 from tradecore.core.instrument import Instrument
 from tradecore.core.orders import Order, OrderType, Side, TimeInForce
-from tradecore.venues.binance.execution import (UnsupportedOrder, _encode_order_session_py,
-                                                _Grid, encode_order_session, session_encoder)
+from tradecore.venues.binance.execution import (UnsupportedOrder, _codec, _encode_order_py,
+                                                _encode_order_session_py, _Grid, _signer,
+                                                encode_order, encode_order_session,
+                                                session_encoder)
 
 STEPS = ["0.01", "0.00001", "0.1", "1", "10", "0.00000001", "0.5", "0.25", "5", "100",
          "0.0025", "1000"]
@@ -108,3 +110,48 @@ def test_session_encoder_is_encode_order_session_bound_to_one_instrument():
                                                                    5000)
     with pytest.raises(UnsupportedOrder, match="quantity 0 lots"):
         enc(Order("leg-8", "binance", "BTCUSDT", Side.SELL, OrderType.LIMIT, 0, 1), 1, 5000)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(coid=_COID | st.from_regex(r"[A-Za-z0-9._:/-]{1,36}", fullmatch=True),
+       side=st.sampled_from([Side.BUY, Side.SELL]),
+       typ=st.sampled_from(list(OrderType)), tif=st.sampled_from(list(TimeInForce)),
+       post_only=st.booleans(), reduce_only=st.booleans(),
+       qty=st.integers(-5, 10**12), price=st.integers(0, 10**12),
+       trigger=st.integers(0, 10**12), tick=st.sampled_from(STEPS),
+       lot=st.sampled_from(STEPS), ts=st.integers(0, 2**62), rw=st.integers(0, 60_000),
+       key=st.text(st.sampled_from("aZ09-é\"&="), min_size=0, max_size=64),
+       secret=st.binary(min_size=0, max_size=80))
+def test_signed_frame_equals_the_python_reference_when_any_order_and_key(
+        coid, side, typ, tif, post_only, reduce_only, qty, price, trigger, tick, lot, ts, rw,
+        key, secret):
+    inst = Instrument("binance", "ETHBTC", tick=tick, lot=lot, base="ETH", quote="BTC")
+    o = Order(coid, "binance", "ETHBTC", side, typ, qty, price, trigger, tif, post_only,
+              reduce_only)
+    duck = SimpleNamespace(**{f: getattr(o, f) for f in o.__slots__})
+    signed = _codec(inst).signed
+    try:
+        ref = _encode_order_py(o, inst, key, secret, ts, rw)
+    except UnsupportedOrder as e:
+        with pytest.raises(UnsupportedOrder) as got:
+            encode_order(o, inst, key, secret, ts, rw)
+        assert str(got.value) == str(e)
+        with pytest.raises(UnsupportedOrder) as got:
+            signed(duck, ts, rw, key.encode(), _signer(secret))
+        assert str(got.value) == str(e)
+        return
+    assert encode_order(o, inst, key, secret, ts, rw) == ref
+    assert signed(duck, ts, rw, key.encode(), _signer(secret)) == ref
+
+
+def test_signed_frame_refuses_an_overlong_api_key_and_an_encoder_without_its_texts():
+    inst = Instrument("binance", "BTCUSDT", tick="0.01", lot="0.00001", base="BTC",
+                      quote="USDT")
+    o = Order("k-1", "binance", "BTCUSDT", Side.BUY, OrderType.LIMIT, 3, 100)
+    with pytest.raises(ValueError, match="api key of 129 bytes"):
+        encode_order(o, inst, "k" * 129, b"s", 1, 5000)
+    bare = BinanceSessionPlace(1, 2, 1, 5, {}, UnsupportedOrder)
+    with pytest.raises(RuntimeError, match="set_signed"):
+        bare.signed(o, 1, 5000, b"k", _signer(b"s"))
+    with pytest.raises(ValueError, match="shape 17"):
+        bare.set_signed({17: (True, False, "IOC", b"LIMIT")}, b"BTCUSDT")

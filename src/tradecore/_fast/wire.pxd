@@ -31,6 +31,8 @@ cdef class BinanceSessionPlace:
     cdef SlotLayout layout               # set_order_layout: orders of its class read by offset
     cdef Py_ssize_t oi[9]                # type, tif, post_only, side, reduce_only,
                                          # client_order_id, qty, price, trigger_price
+    cdef dict signed_shapes              # set_signed: key -> (priced, stopped, tif, type) bytes
+    cdef bytes symbol                    # set_signed: the instrument's symbol text
 
     # order: any object with client_order_id, side (+1 buy / -1 sell), type, tif, post_only,
     # reduce_only, qty (lots), price and trigger_price (ticks). Raises `error` (nothing
@@ -39,3 +41,10 @@ cdef class BinanceSessionPlace:
     cpdef bytes encode(self, object order, int64_t ts_ms, int64_t recv_window)
     # Read Orders of the layout's class by slot offset (_fast/slots.pxd); others by attribute.
     cpdef void set_order_layout(self, SlotLayout layout) except *
+    # The signed `order.place` frame (a connection without session.logon, HMAC key): the
+    # params in alphabetical order are both the signature's payload and, quoted, the JSON
+    # params; `signer` is a keyed HMAC-SHA256 object (copy/update/hexdigest), copied per order.
+    # The same checks and refusals as encode. Needs set_signed first.
+    # Reference: venues/binance/execution._encode_order_py (tests compare the bytes).
+    cpdef bytes signed(self, object order, int64_t ts_ms, int64_t recv_window, bytes api_key,
+                       object signer)

@@ -39,6 +39,33 @@ cdef const char* P_TS = b',"timestamp":'
 cdef Py_ssize_t N1 = strlen(P1), N2 = strlen(P2), N_BUY = strlen(P_BUY)
 cdef Py_ssize_t N_SELL = strlen(P_SELL), N_PRICE = strlen(P_PRICE), N_STOP = strlen(P_STOP)
 cdef Py_ssize_t N_RW = strlen(P_RW), N_TS = strlen(P_TS)
+# the signed frame: its payload (alphabetical params) and the JSON around the same values
+cdef const char* S_KEY = b'apiKey='
+cdef const char* S_COID = b'&newClientOrderId='
+cdef const char* S_ACK = b'&newOrderRespType=ACK'
+cdef const char* S_PRICE = b'&price='
+cdef const char* S_QTY = b'&quantity='
+cdef const char* S_RW = b'&recvWindow='
+cdef const char* S_SIDE = b'&side='
+cdef const char* S_STOP = b'&stopPrice='
+cdef const char* S_SYM = b'&symbol='
+cdef const char* S_TIF = b'&timeInForce='
+cdef const char* S_TS = b'&timestamp='
+cdef const char* S_TYPE = b'&type='
+cdef const char* J_KEY = b'","method":"order.place","params":{"apiKey":"'
+cdef const char* J_COID = b'","newClientOrderId":"'
+cdef const char* J_ACK = b'","newOrderRespType":"ACK"'
+cdef const char* J_PRICE = b',"price":"'
+cdef const char* J_QTY = b',"quantity":"'
+cdef const char* J_RW = b'","recvWindow":'
+cdef const char* J_SIDE = b',"side":"'
+cdef const char* J_STOP = b',"stopPrice":"'
+cdef const char* J_SYM = b',"symbol":"'
+cdef const char* J_TIF = b',"timeInForce":"'
+cdef const char* J_TS = b',"timestamp":'
+cdef const char* J_TYPE = b',"type":"'
+cdef const char* J_SIG = b'","signature":"'
+cdef const char* J_END = b'"}}'
 
 
 cdef inline char* _put(char* p, const char* s, Py_ssize_t n) noexcept:
@@ -160,6 +187,173 @@ cdef class BinanceSessionPlace:
             self.oi[j] = layout.index(name)
         self.layout = layout
 
+    def set_signed(self, dict shapes, bytes symbol):
+        """shapes: {shape key: (priced, stopped, timeInForce text or b"", type text) or a
+        refusal text}, the signed frame's per-shape texts; symbol: the instrument's."""
+        cdef dict checked = {}
+        for key, sh in shapes.items():
+            if type(sh) is tuple:
+                priced, stopped, tif, typ = sh
+                if type(tif) is not bytes or type(typ) is not bytes or len(tif) > 32 \
+                        or not 0 < len(typ) <= 32:
+                    raise ValueError(f"shape {key}: timeInForce and type must be bytes of at "
+                                     f"most 32 (type not empty), got {tif!r}, {typ!r}")
+                checked[int(key)] = (bool(priced), bool(stopped), tif, typ)
+            elif type(sh) is str:
+                checked[int(key)] = sh
+            else:
+                raise ValueError(f"shape {key}: expected (priced, stopped, tif, type) or a "
+                                 f"refusal text, got {sh!r}")
+        if not 0 < len(symbol) <= 32:
+            raise ValueError(f"symbol {symbol!r}: 1-32 bytes")
+        self.signed_shapes = checked
+        self.symbol = symbol
+
+    cpdef bytes signed(self, object order, int64_t ts_ms, int64_t recv_window, bytes api_key,
+                       object signer):
+        cdef char pay[BUF]
+        cdef char buf[BUF]
+        cdef char* p = pay
+        cdef char* j = buf
+        cdef object sh, coid, typ, tif, post, red, oside, oqty, h, sig
+        cdef SlotLayout L = self.layout
+        cdef bint by_slot = L is not None and type(order) is L.cls
+        cdef long key
+        cdef long side
+        cdef Py_ssize_t n, i, nc, nk
+        cdef const unsigned char* cs
+        cdef int64_t q, v
+        cdef bytes tifb, typb, sigb
+        cdef char qt[48]
+        cdef char pt[48]
+        cdef char st[48]
+        cdef Py_ssize_t nq, np_ = 0, ns = 0
+        if self.signed_shapes is None:
+            raise RuntimeError("set_signed was not called")
+        if by_slot:
+            typ, tif, post = L.get(order, self.oi[0]), L.get(order, self.oi[1]), \
+                L.get(order, self.oi[2])
+            oside, red, coid = L.get(order, self.oi[3]), L.get(order, self.oi[4]), \
+                L.get(order, self.oi[5])
+            oqty = L.get(order, self.oi[6])
+        else:
+            typ, tif, post = order.type, order.tif, order.post_only
+            oside, red, coid = order.side, order.reduce_only, order.client_order_id
+            oqty = order.qty
+        key = <long>typ * 16 + <long>tif * 2 + (1 if post else 0)
+        sh = self.signed_shapes.get(key)
+        if type(sh) is not tuple:
+            raise self.error(sh or f"order type {typ!r} / tif {tif!r} unknown")
+        side = oside
+        if red and side == 1:
+            raise self.error("reduce_only BUY: Binance spot has no short position to reduce")
+        if type(coid) is not str or not PyUnicode_IS_ASCII(coid):
+            raise self.error(_coid_refusal(coid))
+        nc = PyUnicode_GET_LENGTH(coid)
+        cs = <const unsigned char*>PyUnicode_DATA(coid)
+        if nc < 1 or nc > 36:
+            raise self.error(_coid_refusal(coid))
+        for i in range(nc):
+            if not COID_OK[cs[i]]:
+                raise self.error(_coid_refusal(coid))
+        q = oqty
+        if q <= 0:
+            raise self.error(f"quantity {q} lots: must be > 0")
+        nk = len(api_key)
+        if nk > 128:
+            raise ValueError(f"api key of {nk} bytes: at most 128")
+        nq = grid_text(qt, q, self.qty_m, self.qty_k)
+        if nq < 0:
+            raise self.error(f"quantity {q} lots: does not fit in 64 bits as text")
+        if (<tuple>sh)[0]:
+            v = L.get(order, self.oi[7]) if by_slot else order.price
+            np_ = grid_text(pt, v, self.price_m, self.price_k)
+            if np_ < 0:
+                raise self.error(f"price {v} ticks: does not fit in 64 bits as text")
+        if (<tuple>sh)[1]:
+            v = L.get(order, self.oi[8]) if by_slot else order.trigger_price
+            ns = grid_text(st, v, self.price_m, self.price_k)
+            if ns < 0:
+                raise self.error(f"stop price {v} ticks: does not fit in 64 bits as text")
+        tifb = <bytes>(<tuple>sh)[2]
+        typb = <bytes>(<tuple>sh)[3]
+        # the payload: the params in alphabetical order
+        p = _cput(p, S_KEY)
+        p = _put(p, <const char*>api_key, nk)
+        p = _cput(p, S_COID)
+        p = _put(p, <const char*>cs, nc)
+        p = _cput(p, S_ACK)
+        if np_:
+            p = _cput(p, S_PRICE)
+            p = _put(p, pt, np_)
+        p = _cput(p, S_QTY)
+        p = _put(p, qt, nq)
+        p = _cput(p, S_RW)
+        p = _int_text(p, recv_window)
+        p = _cput(p, S_SIDE)
+        p = _put(p, b"BUY" if side == 1 else b"SELL", 3 if side == 1 else 4)
+        if ns:
+            p = _cput(p, S_STOP)
+            p = _put(p, st, ns)
+        p = _cput(p, S_SYM)
+        p = _put(p, <const char*>self.symbol, len(self.symbol))
+        if len(tifb):
+            p = _cput(p, S_TIF)
+            p = _put(p, <const char*>tifb, len(tifb))
+        p = _cput(p, S_TS)
+        p = _int_text(p, ts_ms)
+        p = _cput(p, S_TYPE)
+        p = _put(p, <const char*>typb, len(typb))
+        h = signer.copy()
+        h.update(PyBytes_FromStringAndSize(pay, p - pay))
+        sig = h.hexdigest()
+        sigb = (<str>sig).encode("ascii")
+        if len(sigb) > 128:
+            raise ValueError("a signature over 128 characters")
+        # the frame: the same values as JSON
+        j = _put(j, P1, N1)
+        j = _put(j, <const char*>cs, nc)
+        j = _cput(j, J_KEY)
+        j = _put(j, <const char*>api_key, nk)
+        j = _cput(j, J_COID)
+        j = _put(j, <const char*>cs, nc)
+        j = _cput(j, J_ACK)
+        if np_:
+            j = _cput(j, J_PRICE)
+            j = _put(j, pt, np_)
+            j[0] = 34                          # '"'
+            j += 1
+        j = _cput(j, J_QTY)
+        j = _put(j, qt, nq)
+        j = _cput(j, J_RW)
+        j = _int_text(j, recv_window)
+        j = _cput(j, J_SIDE)
+        j = _put(j, b"BUY" if side == 1 else b"SELL", 3 if side == 1 else 4)
+        j[0] = 34
+        j += 1
+        if ns:
+            j = _cput(j, J_STOP)
+            j = _put(j, st, ns)
+            j[0] = 34
+            j += 1
+        j = _cput(j, J_SYM)
+        j = _put(j, <const char*>self.symbol, len(self.symbol))
+        j[0] = 34
+        j += 1
+        if len(tifb):
+            j = _cput(j, J_TIF)
+            j = _put(j, <const char*>tifb, len(tifb))
+            j[0] = 34
+            j += 1
+        j = _cput(j, J_TS)
+        j = _int_text(j, ts_ms)
+        j = _cput(j, J_TYPE)
+        j = _put(j, <const char*>typb, len(typb))
+        j = _cput(j, J_SIG)
+        j = _put(j, <const char*>sigb, len(sigb))
+        j = _cput(j, J_END)
+        return PyBytes_FromStringAndSize(buf, j - buf)
+
     cpdef bytes encode(self, object order, int64_t ts_ms, int64_t recv_window):
         cdef char buf[BUF]
         cdef char* p = buf
@@ -233,6 +427,13 @@ cdef class BinanceSessionPlace:
         p += 1
         p = _put(p, <const char*>tail, len(tail))
         return PyBytes_FromStringAndSize(buf, p - buf)
+
+
+cdef inline char* _cput(char* p, const char* s) noexcept:
+    """A NUL-terminated constant (the signed frame's fixed parts: not the hot loop's)."""
+    cdef Py_ssize_t n = strlen(s)
+    memcpy(p, s, n)
+    return p + n
 
 
 cdef str _text(int64_t units, int64_t m, int k, str what):

@@ -208,7 +208,7 @@ class _Codec:
     post_only) the constant end of its session `order.place` frame, and the compiled encoder
     of that frame (`session`: _fast/wire.pyx, ~4x faster than the Python reference
     `_encode_order_session_py`, which tests compare it with)."""
-    __slots__ = ("inst", "price", "qty", "symbol", "tails", "session")
+    __slots__ = ("inst", "price", "qty", "symbol", "tails", "session", "signed")
 
     def __init__(self, inst: Instrument) -> None:
         self.inst = inst
@@ -223,7 +223,13 @@ class _Codec:
             shapes[key] = sh if type(sh) is not tuple else (sh[0], sh[1], sh[2].encode())
         enc = BinanceSessionPlace(pg.m, pg.k, qg.m, qg.k, shapes, UnsupportedOrder)
         enc.set_order_layout(ORDER_LAYOUT)      # Orders read by slot offset (_fast/slots.pxd)
+        signed: dict[int, tuple | str] = {}
+        for key, m in _MAP.items():
+            signed[key] = m if type(m) is not tuple else (
+                m[2], m[3], (m[1] or "").encode(), m[0].encode())
+        enc.set_signed(signed, self.symbol.encode())
         self.session = enc.encode
+        self.signed = enc.signed                # the HMAC-signed frame (encode_order)
 
     def shape(self, key: int) -> tuple[bool, bool, str] | str | None:
         """(sends price, sends stopPrice, the frame's constant end) of an order shape, or the
@@ -321,6 +327,21 @@ def encode_order(order: Order, inst: Instrument, api_key: str, secret: bytes | E
     """The signed `order.place` request frame of an order (its id is the client order id): what
     a connection without a session logon sends (HMAC keys; `secret` may also be an Ed25519Key,
     signing each request, which is slower than HMAC: use `encode_order_session` after logon).
+    An HMAC frame is built by the compiled encoder (_fast/wire.pyx `signed`: the payload and
+    the frame in C, the keyed HMAC state copied per order); `_encode_order_py` is its
+    reference, which tests compare it with, and builds the Ed25519-signed frames."""
+    if type(secret) is bytes:
+        c = _CODECS.get(id(inst))
+        if c is None or c.inst is not inst:
+            c = _codec(inst)
+        return c.signed(order, ts_ms, recv_window, api_key.encode(),
+                        _SIGNERS.get(secret) or _signer(secret))
+    return _encode_order_py(order, inst, api_key, secret, ts_ms, recv_window)
+
+
+def _encode_order_py(order: Order, inst: Instrument, api_key: str, secret: bytes | Ed25519Key,
+                     ts_ms: int, recv_window: int = 5000) -> bytes:
+    """The plain-Python signed frame: encode_order's reference (HMAC), and its Ed25519 path.
 
     Params in alphabetical order — apiKey newClientOrderId newOrderRespType price quantity
     recvWindow side stopPrice symbol timeInForce timestamp type — so one string is both the
