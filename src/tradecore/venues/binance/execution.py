@@ -16,7 +16,8 @@ Two kinds of key (venues/binance/keys.py tells them apart by the secret's text):
   (an `id: null` 401 answer) drops the connection; the reconnect logs on again, and orders
   submitted meanwhile are refused locally as "not connected".
   HMAC: no session logon (Binance accepts only Ed25519 keys for it); every request is signed
-  (`encode_order`, HMAC-SHA256 hex; the keyed state is copied per request), and user data comes
+  (`encode_order`, HMAC-SHA256 hex, built by the compiled encoder; the keyed state is copied
+  per request), and user data comes
   from `userDataStream.subscribe.signature`.
 picows on the running (uvloop) loop: `submit` encodes and writes synchronously — the write is
 the only I/O, there is no task hop — and answers come back through picows' callback straight
