@@ -54,14 +54,19 @@ def test_grid_text_writes_the_extremes_when_int64_min_and_max():
 _COID = st.text(st.sampled_from("aZ09.:/_-# é\n\"x"), min_size=0, max_size=40)
 
 
+# any order of any shape on any grid, with any timestamp and receive window
+_ANY_ORDER = dict(
+    coid=_COID | st.from_regex(r"[A-Za-z0-9._:/-]{1,36}", fullmatch=True),
+    side=st.sampled_from([Side.BUY, Side.SELL]),
+    typ=st.sampled_from(list(OrderType)), tif=st.sampled_from(list(TimeInForce)),
+    post_only=st.booleans(), reduce_only=st.booleans(),
+    qty=st.integers(-5, 10**12), price=st.integers(0, 10**12),
+    trigger=st.integers(0, 10**12), tick=st.sampled_from(STEPS),
+    lot=st.sampled_from(STEPS), ts=st.integers(0, 2**62), rw=st.integers(0, 60_000))
+
+
 @settings(max_examples=3000, deadline=None)
-@given(coid=_COID | st.from_regex(r"[A-Za-z0-9._:/-]{1,36}", fullmatch=True),
-       side=st.sampled_from([Side.BUY, Side.SELL]),
-       typ=st.sampled_from(list(OrderType)), tif=st.sampled_from(list(TimeInForce)),
-       post_only=st.booleans(), reduce_only=st.booleans(),
-       qty=st.integers(-5, 10**12), price=st.integers(0, 10**12),
-       trigger=st.integers(0, 10**12), tick=st.sampled_from(STEPS),
-       lot=st.sampled_from(STEPS), ts=st.integers(0, 2**62), rw=st.integers(0, 60_000))
+@given(**_ANY_ORDER)
 def test_session_frame_equals_the_python_reference_when_any_order(
         coid, side, typ, tif, post_only, reduce_only, qty, price, trigger, tick, lot, ts, rw):
     inst = Instrument("binance", "ETHBTC", tick=tick, lot=lot, base="ETH", quote="BTC")
@@ -113,14 +118,7 @@ def test_session_encoder_is_encode_order_session_bound_to_one_instrument():
 
 
 @settings(max_examples=3000, deadline=None)
-@given(coid=_COID | st.from_regex(r"[A-Za-z0-9._:/-]{1,36}", fullmatch=True),
-       side=st.sampled_from([Side.BUY, Side.SELL]),
-       typ=st.sampled_from(list(OrderType)), tif=st.sampled_from(list(TimeInForce)),
-       post_only=st.booleans(), reduce_only=st.booleans(),
-       qty=st.integers(-5, 10**12), price=st.integers(0, 10**12),
-       trigger=st.integers(0, 10**12), tick=st.sampled_from(STEPS),
-       lot=st.sampled_from(STEPS), ts=st.integers(0, 2**62), rw=st.integers(0, 60_000),
-       key=st.text(st.sampled_from("aZ09-é\"&="), min_size=0, max_size=64),
+@given(**_ANY_ORDER, key=st.text(st.sampled_from("aZ09-é\"&="), min_size=0, max_size=64),
        secret=st.binary(min_size=0, max_size=80))
 def test_signed_frame_equals_the_python_reference_when_any_order_and_key(
         coid, side, typ, tif, post_only, reduce_only, qty, price, trigger, tick, lot, ts, rw,

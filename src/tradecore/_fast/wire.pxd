@@ -33,6 +33,11 @@ cdef class BinanceSessionPlace:
                                          # client_order_id, qty, price, trigger_price
     cdef dict signed_shapes              # set_signed: key -> (priced, stopped, tif, type) bytes
     cdef bytes symbol                    # set_signed: the instrument's symbol text
+    cdef object _coid                    # _checked: the last checked order's id, side,
+    cdef long _side                      # quantity (lots), and whether read by slot
+    cdef int64_t _q
+    cdef bint _by_slot
+    cdef object _checked(self, object order, dict shapes)
 
     # order: any object with client_order_id, side (+1 buy / -1 sell), type, tif, post_only,
     # reduce_only, qty (lots), price and trigger_price (ticks). Raises `error` (nothing

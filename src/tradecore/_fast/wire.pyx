@@ -39,33 +39,25 @@ cdef const char* P_TS = b',"timestamp":'
 cdef Py_ssize_t N1 = strlen(P1), N2 = strlen(P2), N_BUY = strlen(P_BUY)
 cdef Py_ssize_t N_SELL = strlen(P_SELL), N_PRICE = strlen(P_PRICE), N_STOP = strlen(P_STOP)
 cdef Py_ssize_t N_RW = strlen(P_RW), N_TS = strlen(P_TS)
-# the signed frame: its payload (alphabetical params) and the JSON around the same values
-cdef const char* S_KEY = b'apiKey='
-cdef const char* S_COID = b'&newClientOrderId='
-cdef const char* S_ACK = b'&newOrderRespType=ACK'
-cdef const char* S_PRICE = b'&price='
-cdef const char* S_QTY = b'&quantity='
-cdef const char* S_RW = b'&recvWindow='
-cdef const char* S_SIDE = b'&side='
-cdef const char* S_STOP = b'&stopPrice='
-cdef const char* S_SYM = b'&symbol='
-cdef const char* S_TIF = b'&timeInForce='
-cdef const char* S_TS = b'&timestamp='
-cdef const char* S_TYPE = b'&type='
-cdef const char* J_KEY = b'","method":"order.place","params":{"apiKey":"'
-cdef const char* J_COID = b'","newClientOrderId":"'
-cdef const char* J_ACK = b'","newOrderRespType":"ACK"'
-cdef const char* J_PRICE = b',"price":"'
-cdef const char* J_QTY = b',"quantity":"'
-cdef const char* J_RW = b'","recvWindow":'
-cdef const char* J_SIDE = b',"side":"'
-cdef const char* J_STOP = b',"stopPrice":"'
-cdef const char* J_SYM = b',"symbol":"'
-cdef const char* J_TIF = b',"timeInForce":"'
-cdef const char* J_TS = b',"timestamp":'
-cdef const char* J_TYPE = b',"type":"'
-cdef const char* J_SIG = b'","signature":"'
-cdef const char* J_END = b'"}}'
+# the signed frame's fixed parts (its params are rendered from one table, twice: _Param)
+cdef const char* J_OPEN = b'","method":"order.place","params":{'
+cdef const char* J_SIG = b',"signature":"'
+
+
+cdef struct _Param:
+    const char* name
+    const char* val
+    Py_ssize_t n
+    bint text                             # a JSON string (quoted), else a number
+
+
+cdef inline int _param(_Param* ps, int k, const char* name, const char* val, Py_ssize_t n,
+                       bint text) noexcept:
+    ps[k].name = name
+    ps[k].val = val
+    ps[k].n = n
+    ps[k].text = text
+    return k + 1
 
 
 cdef inline char* _put(char* p, const char* s, Py_ssize_t n) noexcept:
@@ -215,50 +207,28 @@ cdef class BinanceSessionPlace:
         cdef char buf[BUF]
         cdef char* p = pay
         cdef char* j = buf
-        cdef object sh, coid, typ, tif, post, red, oside, oqty, h, sig
+        cdef object sh, h, sig
         cdef SlotLayout L = self.layout
-        cdef bint by_slot = L is not None and type(order) is L.cls
-        cdef long key
-        cdef long side
-        cdef Py_ssize_t n, i, nc, nk
+        cdef Py_ssize_t nc, nk
         cdef const unsigned char* cs
         cdef int64_t q, v
+        cdef long side
+        cdef bint by_slot
         cdef bytes tifb, typb, sigb
         cdef char qt[48]
         cdef char pt[48]
         cdef char st[48]
-        cdef Py_ssize_t nq, np_ = 0, ns = 0
+        cdef char rw_t[24]
+        cdef char ts_t[24]
+        cdef _Param ps[12]
+        cdef int k, i
+        cdef Py_ssize_t nq, np_ = 0, ns = 0, rw_n, ts_n
         if self.signed_shapes is None:
             raise RuntimeError("set_signed was not called")
-        if by_slot:
-            typ, tif, post = L.get(order, self.oi[0]), L.get(order, self.oi[1]), \
-                L.get(order, self.oi[2])
-            oside, red, coid = L.get(order, self.oi[3]), L.get(order, self.oi[4]), \
-                L.get(order, self.oi[5])
-            oqty = L.get(order, self.oi[6])
-        else:
-            typ, tif, post = order.type, order.tif, order.post_only
-            oside, red, coid = order.side, order.reduce_only, order.client_order_id
-            oqty = order.qty
-        key = <long>typ * 16 + <long>tif * 2 + (1 if post else 0)
-        sh = self.signed_shapes.get(key)
-        if type(sh) is not tuple:
-            raise self.error(sh or f"order type {typ!r} / tif {tif!r} unknown")
-        side = oside
-        if red and side == 1:
-            raise self.error("reduce_only BUY: Binance spot has no short position to reduce")
-        if type(coid) is not str or not PyUnicode_IS_ASCII(coid):
-            raise self.error(_coid_refusal(coid))
-        nc = PyUnicode_GET_LENGTH(coid)
-        cs = <const unsigned char*>PyUnicode_DATA(coid)
-        if nc < 1 or nc > 36:
-            raise self.error(_coid_refusal(coid))
-        for i in range(nc):
-            if not COID_OK[cs[i]]:
-                raise self.error(_coid_refusal(coid))
-        q = oqty
-        if q <= 0:
-            raise self.error(f"quantity {q} lots: must be > 0")
+        sh = self._checked(order, self.signed_shapes)
+        by_slot, side, q = self._by_slot, self._side, self._q
+        nc = PyUnicode_GET_LENGTH(self._coid)
+        cs = <const unsigned char*>PyUnicode_DATA(self._coid)
         nk = len(api_key)
         if nk > 128:
             raise ValueError(f"api key of {nk} bytes: at most 128")
@@ -277,95 +247,74 @@ cdef class BinanceSessionPlace:
                 raise self.error(f"stop price {v} ticks: does not fit in 64 bits as text")
         tifb = <bytes>(<tuple>sh)[2]
         typb = <bytes>(<tuple>sh)[3]
-        # the payload: the params in alphabetical order
-        p = _cput(p, S_KEY)
-        p = _put(p, <const char*>api_key, nk)
-        p = _cput(p, S_COID)
-        p = _put(p, <const char*>cs, nc)
-        p = _cput(p, S_ACK)
+        rw_n = _int_text(rw_t, recv_window) - rw_t
+        ts_n = _int_text(ts_t, ts_ms) - ts_t
+        # the params in alphabetical order: the payload's order, and the frame's
+        k = _param(ps, 0, b"apiKey", <const char*>api_key, nk, True)
+        k = _param(ps, k, b"newClientOrderId", <const char*>cs, nc, True)
+        k = _param(ps, k, b"newOrderRespType", b"ACK", 3, True)
         if np_:
-            p = _cput(p, S_PRICE)
-            p = _put(p, pt, np_)
-        p = _cput(p, S_QTY)
-        p = _put(p, qt, nq)
-        p = _cput(p, S_RW)
-        p = _int_text(p, recv_window)
-        p = _cput(p, S_SIDE)
-        p = _put(p, b"BUY" if side == 1 else b"SELL", 3 if side == 1 else 4)
+            k = _param(ps, k, b"price", pt, np_, True)
+        k = _param(ps, k, b"quantity", qt, nq, True)
+        k = _param(ps, k, b"recvWindow", rw_t, rw_n, False)
+        k = _param(ps, k, b"side", b"BUY" if side == 1 else b"SELL", 3 if side == 1 else 4,
+                   True)
         if ns:
-            p = _cput(p, S_STOP)
-            p = _put(p, st, ns)
-        p = _cput(p, S_SYM)
-        p = _put(p, <const char*>self.symbol, len(self.symbol))
+            k = _param(ps, k, b"stopPrice", st, ns, True)
+        k = _param(ps, k, b"symbol", <const char*>self.symbol, len(self.symbol), True)
         if len(tifb):
-            p = _cput(p, S_TIF)
-            p = _put(p, <const char*>tifb, len(tifb))
-        p = _cput(p, S_TS)
-        p = _int_text(p, ts_ms)
-        p = _cput(p, S_TYPE)
-        p = _put(p, <const char*>typb, len(typb))
+            k = _param(ps, k, b"timeInForce", <const char*>tifb, len(tifb), True)
+        k = _param(ps, k, b"timestamp", ts_t, ts_n, False)
+        k = _param(ps, k, b"type", <const char*>typb, len(typb), True)
+        # the payload: name=value joined by '&'
+        for i in range(k):
+            if i:
+                p[0] = 38                      # '&'
+                p += 1
+            p = _cput(p, ps[i].name)
+            p[0] = 61                          # '='
+            p = _put(p + 1, ps[i].val, ps[i].n)
         h = signer.copy()
         h.update(PyBytes_FromStringAndSize(pay, p - pay))
         sig = h.hexdigest()
         sigb = (<str>sig).encode("ascii")
         if len(sigb) > 128:
             raise ValueError("a signature over 128 characters")
-        # the frame: the same values as JSON
+        # the frame: the same params as JSON, then the signature
         j = _put(j, P1, N1)
         j = _put(j, <const char*>cs, nc)
-        j = _cput(j, J_KEY)
-        j = _put(j, <const char*>api_key, nk)
-        j = _cput(j, J_COID)
-        j = _put(j, <const char*>cs, nc)
-        j = _cput(j, J_ACK)
-        if np_:
-            j = _cput(j, J_PRICE)
-            j = _put(j, pt, np_)
+        j = _cput(j, J_OPEN)
+        for i in range(k):
+            if i:
+                j[0] = 44                      # ','
+                j += 1
             j[0] = 34                          # '"'
-            j += 1
-        j = _cput(j, J_QTY)
-        j = _put(j, qt, nq)
-        j = _cput(j, J_RW)
-        j = _int_text(j, recv_window)
-        j = _cput(j, J_SIDE)
-        j = _put(j, b"BUY" if side == 1 else b"SELL", 3 if side == 1 else 4)
-        j[0] = 34
-        j += 1
-        if ns:
-            j = _cput(j, J_STOP)
-            j = _put(j, st, ns)
+            j = _cput(j + 1, ps[i].name)
             j[0] = 34
-            j += 1
-        j = _cput(j, J_SYM)
-        j = _put(j, <const char*>self.symbol, len(self.symbol))
-        j[0] = 34
-        j += 1
-        if len(tifb):
-            j = _cput(j, J_TIF)
-            j = _put(j, <const char*>tifb, len(tifb))
-            j[0] = 34
-            j += 1
-        j = _cput(j, J_TS)
-        j = _int_text(j, ts_ms)
-        j = _cput(j, J_TYPE)
-        j = _put(j, <const char*>typb, len(typb))
+            j[1] = 58                          # ':'
+            j += 2
+            if ps[i].text:
+                j[0] = 34
+                j += 1
+            j = _put(j, ps[i].val, ps[i].n)
+            if ps[i].text:
+                j[0] = 34
+                j += 1
         j = _cput(j, J_SIG)
         j = _put(j, <const char*>sigb, len(sigb))
-        j = _cput(j, J_END)
+        j = _put(j, b'"}}', 3)
         return PyBytes_FromStringAndSize(buf, j - buf)
 
-    cpdef bytes encode(self, object order, int64_t ts_ms, int64_t recv_window):
-        cdef char buf[BUF]
-        cdef char* p = buf
-        cdef object sh, coid, typ, tif, post, red, oside, oqty
+    cdef object _checked(self, object order, dict shapes):
+        """The order's shape entry in `shapes` (a tuple) once every check both frames make has
+        passed, with _coid, _side, _q and _by_slot set; raises `error` (nothing written)."""
         cdef SlotLayout L = self.layout
         cdef bint by_slot = L is not None and type(order) is L.cls
+        cdef object sh, coid, typ, tif, post, red, oside, oqty
         cdef long key
-        cdef long side
-        cdef Py_ssize_t n, i, nc
+        cdef Py_ssize_t i, nc
         cdef const unsigned char* cs
         cdef int64_t q
-        cdef bytes tail
         if by_slot:
             typ, tif, post = L.get(order, self.oi[0]), L.get(order, self.oi[1]), \
                 L.get(order, self.oi[2])
@@ -377,11 +326,11 @@ cdef class BinanceSessionPlace:
             oside, red, coid = order.side, order.reduce_only, order.client_order_id
             oqty = order.qty
         key = <long>typ * 16 + <long>tif * 2 + (1 if post else 0)
-        sh = self.shapes.get(key)
+        sh = shapes.get(key)
         if type(sh) is not tuple:
             raise self.error(sh or f"order type {typ!r} / tif {tif!r} unknown")
-        side = oside
-        if red and side == 1:
+        self._side = oside
+        if red and self._side == 1:
             raise self.error("reduce_only BUY: Binance spot has no short position to reduce")
         if type(coid) is not str or not PyUnicode_IS_ASCII(coid):
             raise self.error(_coid_refusal(coid))
@@ -395,6 +344,23 @@ cdef class BinanceSessionPlace:
         q = oqty
         if q <= 0:
             raise self.error(f"quantity {q} lots: must be > 0")
+        self._coid = coid
+        self._q = q
+        self._by_slot = by_slot
+        return sh
+
+    cpdef bytes encode(self, object order, int64_t ts_ms, int64_t recv_window):
+        cdef char buf[BUF]
+        cdef char* p = buf
+        cdef SlotLayout L = self.layout
+        cdef object sh = self._checked(order, self.shapes)
+        cdef bint by_slot = self._by_slot
+        cdef long side = self._side
+        cdef int64_t q = self._q
+        cdef Py_ssize_t n
+        cdef Py_ssize_t nc = PyUnicode_GET_LENGTH(self._coid)
+        cdef const unsigned char* cs = <const unsigned char*>PyUnicode_DATA(self._coid)
+        cdef bytes tail
         tail = <bytes>(<tuple>sh)[2]
         p = _put(p, P1, N1)
         p = _put(p, <const char*>cs, nc)
