@@ -23,6 +23,7 @@ import csv
 import itertools
 import json
 import logging
+import multiprocessing
 import os
 import time
 import tomllib
@@ -143,8 +144,14 @@ def _sweep_processes(config_path: str | None, pts: list[dict], run: RunPoint, re
     rows: list[dict[str, Any]] = [{} for _ in pts]
     tries = [0] * len(pts)
     queue = list(range(len(pts)))
+    # workers start from a forkserver, not by forking this process: a fork copies whatever
+    # locks this process's other threads hold at that instant (Ray's, the journal's sync
+    # thread's, a logging handler's) and the child can wait on them forever (seen: a sweep
+    # after ray.init hung in its first worker)
+    ctx = multiprocessing.get_context(
+        "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
     while queue:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             in_flight: dict[Future, int] = {}
             broken = False
             while (queue and not broken) or in_flight:
